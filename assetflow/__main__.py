@@ -1,0 +1,3 @@
+from assetflow.cli import main
+
+main()

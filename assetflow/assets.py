@@ -1,0 +1,255 @@
+"""The asset model: keys, settings, specs, and the `@asset` decorator users write.
+
+Everything here is an immutable value. The loader builds these; later stages only read them.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable
+
+from assetflow.errors import PartitionKeyError, ProjectError
+from assetflow.partitions import Grain, Partitioning, StaticPartitions, TimePartitions, parse_bound
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AssetKey:
+    """`schema.name`, lower-cased because DuckDB compares identifiers case-insensitively."""
+
+    schema: str
+    name: str
+
+    @classmethod
+    def of(cls, schema: str, name: str) -> AssetKey:
+        return cls(schema.lower(), name.lower())
+
+    @classmethod
+    def parse(cls, text: str) -> AssetKey:
+        """`schema.name`, or a bare `name` in schema `main`."""
+        schema, _, name = text.rpartition(".")
+        return cls.of(schema or "main", name)
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def quoted(self) -> str:
+        """The relation name as SQL, always quoted so reserved words and unicode names work."""
+        return f"{quote_identifier(self.schema)}.{quote_identifier(self.name)}"
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Kind(str, Enum):
+    TABLE = "table"
+    VIEW = "view"
+    PARTITIONED = "partitioned"
+    SEED = "seed"
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A table name as the user wrote it (split into parts), where, and for Python, which parameter."""
+
+    parts: tuple[str, ...]
+    line: int | None = None
+    param: str | None = None
+
+    @property
+    def text(self) -> str:
+        return ".".join(self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetSettings:
+    kind: Kind = Kind.TABLE
+    partitioning: Partitioning | None = None
+    retries: int | None = None
+    retry_delay: float | None = None
+    tags: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()
+    deps: tuple[str, ...] = ()
+    lookback: int = 0
+    batch_size: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SqlBody:
+    sql: str                                  # normalized query text, references as written
+    file_reads: tuple[str, ...] = ()          # files the query reads directly
+
+
+@dataclass(frozen=True, slots=True)
+class PythonBody:
+    module: str                               # import name of the loaded module
+    function: str
+    params: tuple[str, ...]                   # upstream parameters, in signature order
+    context_param: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SeedBody:
+    file: str                                 # path relative to the project root
+
+
+Body = SqlBody | PythonBody | SeedBody
+
+
+@dataclass(frozen=True, slots=True)
+class AssetSpec:
+    key: AssetKey
+    settings: AssetSettings
+    body: Body
+    path: str                                 # defining file, relative to the project root
+    line: int
+    code_version: str
+    references: tuple[Reference, ...] = ()    # upstream tables and parameters, as written
+
+    @property
+    def kind(self) -> Kind:
+        return self.settings.kind
+
+    @property
+    def partitioning(self) -> Partitioning | None:
+        return self.settings.partitioning
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """A table or file glob that exists outside the project."""
+
+    name: str
+    table: str | None = None
+    glob: str | None = None
+    freshness: str | None = None
+    path: str = "assetflow.toml"
+
+
+# ---------------------------------------------------------------------------- settings validation
+
+_SETTING_TYPES: dict[str, tuple[type, ...]] = {
+    "kind": (str,), "partition_by": (str,), "time_column": (str,), "start": (str,), "end": (str,),
+    "partition_column": (str,), "partitions": (list,), "retries": (int,), "retry_delay": (int, float),
+    "tags": (list,), "checks": (list,), "deps": (list,), "lookback": (int,), "batch_size": (int,),
+}
+SETTING_KEYS = frozenset(_SETTING_TYPES)
+
+
+def parse_settings(raw: dict[str, Any], *, path: str, line: int | None = None) -> AssetSettings:
+    """Validate a header/decorator mapping into AssetSettings; errors name the file and key."""
+    for key, value in raw.items():
+        if key not in _SETTING_TYPES:
+            from difflib import get_close_matches
+            close = get_close_matches(key, SETTING_KEYS, n=1)
+            raise ProjectError(f"unknown setting '{key}'", path=path, line=line,
+                               hint=f"did you mean '{close[0]}'?" if close else
+                               f"known settings: {', '.join(sorted(SETTING_KEYS))}")
+        types = _SETTING_TYPES[key]
+        if not isinstance(value, types) or isinstance(value, bool):
+            want = " or ".join(t.__name__ for t in types)
+            raise ProjectError(f"setting '{key}' must be {want}, not {type(value).__name__} ({value!r})",
+                               path=path, line=line)
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise ProjectError(f"setting '{key}' must be a list of strings", path=path, line=line)
+    kind_text = raw.get("kind", "partitioned" if "partition_by" in raw else "table")
+    try:
+        kind = Kind(kind_text)
+    except ValueError:
+        raise ProjectError(f"unknown kind '{kind_text}'", path=path, line=line,
+                           hint='kind is "table", "view" or "partitioned"') from None
+    if kind is Kind.SEED:
+        raise ProjectError("kind 'seed' is for files under seeds/", path=path, line=line)
+    partitioning = _parse_partitioning(raw, kind, path=path, line=line)
+    for key in ("retries", "lookback"):
+        if raw.get(key, 0) < 0:
+            raise ProjectError(f"setting '{key}' must be >= 0", path=path, line=line)
+    if raw.get("batch_size", 1) < 1 or raw.get("retry_delay", 0) < 0:
+        raise ProjectError("batch_size must be >= 1 and retry_delay >= 0", path=path, line=line)
+    return AssetSettings(
+        kind=kind, partitioning=partitioning, retries=raw.get("retries"),
+        retry_delay=float(raw["retry_delay"]) if "retry_delay" in raw else None,
+        tags=tuple(raw.get("tags", ())), checks=tuple(raw.get("checks", ())),
+        deps=tuple(raw.get("deps", ())), lookback=raw.get("lookback", 0),
+        batch_size=raw.get("batch_size", 1))
+
+
+def _parse_partitioning(raw: dict[str, Any], kind: Kind, *, path: str, line: int | None
+                        ) -> Partitioning | None:
+    partition_keys = {"partition_by", "time_column", "start", "end", "partition_column", "partitions",
+                      "lookback", "batch_size"}
+    if kind is not Kind.PARTITIONED:
+        stray = sorted(partition_keys & raw.keys())
+        if stray:
+            raise ProjectError(f"setting '{stray[0]}' needs kind = \"partitioned\"", path=path, line=line)
+        return None
+    by = raw.get("partition_by")
+    if by is None:
+        raise ProjectError("a partitioned asset needs partition_by", path=path, line=line,
+                           hint='add partition_by = "day" (hour, day, week, month or static)')
+    if by == "static":
+        if "partitions" not in raw or "partition_column" not in raw:
+            raise ProjectError("static partitions need `partitions = [...]` and `partition_column`",
+                               path=path, line=line)
+        keys = tuple(raw["partitions"])
+        if not keys or len(set(keys)) != len(keys):
+            raise ProjectError("`partitions` must be a non-empty list of distinct keys", path=path, line=line)
+        return StaticPartitions(keys=keys, column=raw["partition_column"])
+    try:
+        grain = Grain(by)
+    except ValueError:
+        raise ProjectError(f"unknown partition_by '{by}'", path=path, line=line,
+                           hint="use hour, day, week, month or static") from None
+    for needed in ("time_column", "start"):
+        if needed not in raw:
+            raise ProjectError(f"a {by}-partitioned asset needs `{needed}`", path=path, line=line)
+    try:
+        start = parse_bound(grain, raw["start"])
+        end = parse_bound(grain, raw["end"]) if "end" in raw else None
+    except PartitionKeyError as exc:
+        raise ProjectError(exc.message, path=path, line=line, hint=exc.hint) from None
+    if end is not None and end < start:
+        raise ProjectError(f"end {raw['end']} is before start {raw['start']}", path=path, line=line)
+    return TimePartitions(grain=grain, start=start, column=raw["time_column"], end=end)
+
+
+# ---------------------------------------------------------------------------- the decorator
+
+@dataclass(frozen=True)
+class AssetDecl:
+    """What `@asset` attaches to a function; validated by the loader, which knows the file."""
+
+    function: Callable[..., Any]
+    settings: dict[str, Any]
+    name: str | None = None
+    schema: str | None = None
+    deps: Any = None
+    code_version: str | None = None
+
+
+def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, schema: str | None = None,
+          deps: Any = None, code_version: str | None = None, **settings: Any):
+    """Declare a Python asset: `@asset` or `@asset(partition_by="day", ...)`.
+
+    Parameters name upstream assets (`schema__name` or a bare name); `deps={"param": "schema.name"}`
+    says it explicitly, `deps=["schema.name"]` orders after assets read by other means.
+    """
+    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
+        func.__assetflow__ = AssetDecl(func, dict(settings), name, schema, deps, code_version)  # type: ignore[attr-defined]
+        return func
+
+    return wrap(fn) if fn is not None else wrap
+
+
+@dataclass
+class AssetContext:
+    """What a Python asset receives as `context`: its partition, window, a logger and a connection."""
+
+    asset: str
+    partition: str | None
+    start: Any
+    end: Any
+    log: logging.Logger
+    con: Any = field(default=None, repr=False)

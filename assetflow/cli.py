@@ -1,0 +1,283 @@
+"""The command line: thin click commands over the library. Only this module prints and exits."""
+from __future__ import annotations
+
+import functools
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import click
+
+from assetflow.errors import EXIT_INTERRUPTED, AssetflowError, UsageError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _Group(click.Group):
+    """Renders AssetflowError as one message with its exit code; a traceback only with --debug."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AssetflowError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            click.echo(exc.render(), err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted: the partition in flight was rolled back", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Group, context_settings=CONTEXT)
+@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Project folder (default: the nearest folder upwards holding assetflow.toml).")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@click.version_option(package_name="assetflow")
+@click.pass_context
+def main(ctx: click.Context, project_dir: Path | None, debug: bool) -> None:
+    """assetflow: declare data assets in SQL and Python; build only what is stale."""
+    ctx.ensure_object(dict)
+    ctx.obj.update(project_dir=project_dir, debug=debug)
+
+
+def project_option(func):
+    """`--project DIR` on every subcommand too, so it may come before or after the command."""
+    @click.option("--project", "sub_project_dir", type=click.Path(file_okay=False, path_type=Path),
+                  help="Project folder.", hidden=True)
+    @functools.wraps(func)
+    def wrapper(*args, sub_project_dir=None, **kwargs):
+        ctx = click.get_current_context()
+        if sub_project_dir is not None:
+            ctx.obj["project_dir"] = sub_project_dir
+        return func(*args, **kwargs)
+    return wrapper
+
+
+def _load(ctx: click.Context):
+    from assetflow.config import find_project_root
+    from assetflow.loader import load_project
+    start = ctx.obj.get("project_dir")
+    if start is not None and not Path(start).exists():
+        raise UsageError(f"project folder {start} does not exist")
+    root = find_project_root(Path(start) if start else Path.cwd())
+    return load_project(root)
+
+
+def _emit(text: str) -> None:
+    click.echo(text)
+
+
+# ------------------------------------------------------------------------------------------ init
+
+@main.command(context_settings=CONTEXT)
+@click.argument("directory", type=click.Path(path_type=Path))
+def init(directory: Path) -> None:
+    """Create a new project in DIRECTORY from the built-in template."""
+    from assetflow.scaffold import create_project
+    created = create_project(directory)
+    _emit(f"Created project in {created}\nNext: cd {directory} && assetflow materialize")
+
+
+# ------------------------------------------------------------------------------------------ status
+
+@main.command(context_settings=CONTEXT)
+@click.argument("selection", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--target", help="Target from assetflow.toml (default: the first).")
+@project_option
+@click.pass_context
+def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target: str | None) -> None:
+    """Show each asset's partitions: fresh, stale, blocked or failed, and why."""
+    from assetflow import render, runner
+    report = runner.status(_load(ctx), selection, target)
+    if as_json:
+        _emit(render.to_json(render.status_json(report.plan, report.graph, report.selected)))
+    else:
+        _emit(render.status_text(report.plan, report.graph, report.selected, report.database))
+
+
+# ------------------------------------------------------------------------------------------ materialize
+
+def _run_options(func):
+    for option in reversed([
+        click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: the target's)."),
+        click.option("--target", help="Target from assetflow.toml (default: the first)."),
+        click.option("--wait", type=click.FloatRange(min=0), default=0.0, show_default=True,
+                     help="Seconds to wait for another run's lock."),
+        click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+        click.option("--dry-run", is_flag=True, help="Show the plan; build nothing."),
+    ]):
+        func = option(func)
+    return func
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("selection", nargs=-1)
+@click.option("--partition", help="Build this partition key only.")
+@click.option("--from", "from_key", help="First partition key (inclusive).")
+@click.option("--to", "to_key", help="Last partition key (inclusive).")
+@click.option("--full-refresh", is_flag=True, help="Rebuild the selected partitions whatever their state.")
+@_run_options
+@project_option
+@click.pass_context
+def materialize(ctx, selection, partition, from_key, to_key, full_refresh, threads, target, wait, as_json,
+                dry_run) -> None:
+    """Build the stale partitions of the selected assets, in dependency order, in parallel."""
+    from assetflow.runner import MaterializeOptions
+    options = MaterializeOptions(tuple(selection), partition, from_key, to_key, full_refresh, threads, dry_run,
+                                 target, wait, command="materialize " + " ".join(sys.argv[2:]))
+    _materialize(ctx, options, as_json)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("asset_name", metavar="ASSET")
+@click.option("--from", "from_key", required=True, help="First partition key (inclusive).")
+@click.option("--to", "to_key", required=True, help="Last partition key (inclusive).")
+@_run_options
+@project_option
+@click.pass_context
+def backfill(ctx, asset_name, from_key, to_key, threads, target, wait, as_json, dry_run) -> None:
+    """Rebuild ASSET's partitions FROM..TO, then whatever downstream became stale."""
+    from assetflow.runner import backfill as run_backfill
+    _materialize(ctx, None, as_json, backfill=(asset_name, from_key, to_key, threads, target, wait, dry_run),
+                 runner_fn=run_backfill)
+
+
+def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> None:
+    from assetflow import render, runner
+    from assetflow.runner import RunEvents
+    project = _load(ctx)
+    started = time.perf_counter()
+    progress = _Progress(enabled=not as_json)
+    events = RunEvents(on_plan=progress.plan, on_done=progress.done)
+    if backfill is not None:
+        outcome = runner_fn(project, *backfill, events=events)
+    else:
+        outcome = runner.materialize(project, options, events)
+    if outcome.run_id is None:                                   # dry run
+        _emit(render.to_json(render.dry_run_json(outcome.plan)) if as_json else render.plan_text(outcome.plan))
+        return
+    if as_json:
+        _emit(render.to_json(render.run_json(outcome.run_id, outcome.status, outcome.results)))
+    else:
+        _emit(render.run_summary(outcome.run_id, outcome.results, outcome.database,
+                                 time.perf_counter() - started))
+    for problem in outcome.alert_problems:
+        click.echo(f"warning: {problem}", err=True)
+    if outcome.status != "success":
+        sys.exit(1)
+
+
+class _Progress:
+    """One line per finished step on stderr; a plan header first. Quiet for --json."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.total = 0
+        self.finished = 0
+
+    def plan(self, plan) -> None:
+        self.total = len(plan.steps)
+        if self.enabled:
+            from assetflow import render
+            click.echo(render.plan_text(plan, limit=10), err=True)
+
+    def done(self, result) -> None:
+        self.finished += 1
+        if self.enabled:
+            from assetflow import render
+            click.echo(f"[{self.finished}/{self.total}] {render.step_line(result)}", err=True)
+
+
+# ------------------------------------------------------------------------------------------ graph & co
+
+@main.command(context_settings=CONTEXT)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "mermaid", "dot"]), default="text",
+              show_default=True)
+@project_option
+@click.pass_context
+def graph(ctx, fmt: str) -> None:
+    """Print the asset graph (the DAG) as text, JSON, Mermaid or Graphviz dot."""
+    from assetflow import render, runner
+    g = runner.graph_of(_load(ctx))
+    out = {"text": render.graph_text, "mermaid": render.graph_mermaid, "dot": render.graph_dot}
+    _emit(render.to_json(render.graph_json(g)) if fmt == "json" else out[fmt](g))
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("asset_name", metavar="ASSET[.COLUMN]")
+@project_option
+@click.pass_context
+def lineage(ctx, asset_name: str) -> None:
+    """Show what ASSET reads and what reads it."""
+    from assetflow import runner
+    from assetflow.graph import downstream_closure, upstream_closure
+    from assetflow.select import parse_selection, resolve_selection
+    g = runner.graph_of(_load(ctx))
+    name = sorted(resolve_selection(parse_selection([asset_name]), g))[0]
+    _emit(f"{name}\n  upstream:   {', '.join(g.upstream[name]) or '-'}"
+          f"\n  downstream: {', '.join(g.downstream.get(name, ())) or '-'}"
+          f"\n  all upstream:   {', '.join(sorted(upstream_closure(g, [name]))) or '-'}"
+          f"\n  all downstream: {', '.join(sorted(downstream_closure(g, [name]))) or '-'}")
+
+
+@main.command(name="compile", context_settings=CONTEXT)
+@click.argument("asset_name", metavar="ASSET")
+@click.option("--partition", help="Show the statement for this partition key.")
+@click.option("--target", help="Target from assetflow.toml (default: the first).")
+@project_option
+@click.pass_context
+def compile_command(ctx, asset_name: str, partition: str | None, target: str | None) -> None:
+    """Print ASSET's SQL exactly as it would run (qualified names, partition values bound)."""
+    from assetflow import runner
+    _emit(runner.compile_asset(_load(ctx), asset_name, partition, target))
+
+
+# ------------------------------------------------------------------------------------------ runs
+
+@main.group(invoke_without_command=True, context_settings=CONTEXT)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--target", help="Target from assetflow.toml (default: the first).")
+@project_option
+@click.pass_context
+def runs(ctx, limit: int, as_json: bool, target: str | None) -> None:
+    """List recent runs (`runs show RUN_ID` for one)."""
+    ctx.obj["target"] = target
+    if ctx.invoked_subcommand is not None:
+        return
+    from assetflow import render, runner
+    records = runner.list_runs(_load(ctx), target, limit)
+    if as_json:
+        _emit(render.to_json({"runs": [r.__dict__ if hasattr(r, "__dict__") else _record(r) for r in records]}))
+        return
+    if not records:
+        _emit("No runs yet.")
+    for r in records:
+        ended = f"{r.ended_at:%Y-%m-%d %H:%M:%S}" if r.ended_at else "-"
+        _emit(f"{r.run_id}  {r.status:<9}  {r.started_at:%Y-%m-%d %H:%M:%S} -> {ended}  {r.command}")
+
+
+def _record(r) -> dict:
+    return {s: getattr(r, s) for s in r.__slots__}
+
+
+@runs.command(name="show", context_settings=CONTEXT)
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@project_option
+@click.pass_context
+def runs_show(ctx, run_id: str, as_json: bool) -> None:
+    """Show one run: every partition attempt, its status, rows and error."""
+    from assetflow import render, runner
+    record, attempts = runner.show_run(_load(ctx), ctx.obj.get("target"), run_id)
+    if as_json:
+        _emit(render.to_json({"run": _record(record), "attempts": [_record(a) for a in attempts]}))
+        return
+    _emit(f"run {record.run_id}  {record.status}  {record.command}\nstarted {record.started_at}  ended {record.ended_at}")
+    for a in attempts:
+        line = f"  {a.status:<8} {render.label(a.asset, a.partition)}  attempt {a.attempt}"
+        _emit(line + (f"  {a.rows} rows" if a.rows is not None else "") +
+              (f"\n           {a.error.splitlines()[0]}" if a.error else ""))

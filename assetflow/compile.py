@@ -1,0 +1,79 @@
+"""Turn an asset into what an engine runs: qualified SQL, partition windows, bound parameters."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from assetflow import sql
+from assetflow.assets import AssetKey, AssetSpec, SqlBody
+from assetflow.engines.base import PartitionWindow
+from assetflow.graph import AssetGraph
+from assetflow.partitions import StaticPartitions, TimePartitions
+
+PARAMETERS = ("start", "end", "partition")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSql:
+    sql: str                          # engine dialect; `$start`/`$end`/`$partition` left as parameters
+    parameters: frozenset[str]        # which of them the query uses
+
+
+def relation_of(node: str, graph: AssetGraph) -> str:
+    """The SQL name an engine reads for a graph node (asset, declared source)."""
+    if node in graph.assets:
+        return graph.assets[node].key.quoted()
+    source = graph.sources[node]
+    if source.table is not None:
+        return source.table
+    return AssetKey.parse(source.name).quoted()
+
+
+def compile_sql(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str,
+                target_dialect: str = "duckdb") -> CompiledSql:
+    assert isinstance(spec.body, SqlBody)
+    name = str(spec.key)
+    relations = {ref: relation_of(node, graph) for ref, node in graph.relations[name].items()}
+    files = {f: _absolute(f, root) for f in spec.body.file_reads}
+    text = sql.qualify(spec.body.sql, dialect, relations, files, target_dialect)
+    used = sql.placeholders(text, target_dialect) & frozenset(PARAMETERS)
+    return CompiledSql(text, used)
+
+
+def _absolute(path: str, root: Path) -> str:
+    if "://" in path or Path(path).is_absolute():
+        return path
+    return str((root / path).resolve())
+
+
+def partition_window(spec: AssetSpec, index: int) -> PartitionWindow | None:
+    part = spec.partitioning
+    if isinstance(part, TimePartitions):
+        start, end = part.bound_values(part.window(index))
+        return PartitionWindow(part.column, start, end)
+    if isinstance(part, StaticPartitions):
+        return PartitionWindow(part.column, key=part.keys[index])
+    return None
+
+
+def bound_parameters(spec: AssetSpec, index: int, used: frozenset[str]) -> Mapping[str, Any]:
+    """Typed values for the placeholders the query uses: DATE/TIMESTAMP windows, text keys."""
+    part = spec.partitioning
+    values: dict[str, Any] = {}
+    if isinstance(part, TimePartitions):
+        values["start"], values["end"] = part.bound_values(part.window(index))
+        values["partition"] = part.key(index)
+    elif isinstance(part, StaticPartitions):
+        values["partition"] = part.keys[index]
+    return {k: v for k, v in values.items() if k in used}
+
+
+def compile_for_display(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str, index: int | None,
+                        target_dialect: str = "duckdb") -> str:
+    """The statement exactly as it runs, with partition parameters shown as typed literals."""
+    compiled = compile_sql(spec, graph, root, dialect, target_dialect)
+    if index is None or not compiled.parameters:
+        return compiled.sql
+    return sql.inline_parameters(compiled.sql, bound_parameters(spec, index, compiled.parameters),
+                                 target_dialect)

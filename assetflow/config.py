@@ -1,0 +1,200 @@
+"""`assetflow.toml` -> frozen dataclasses. The only module that reads the project file.
+
+Unknown keys are errors (with a "did you mean"), so a typo never silently does nothing.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+from assetflow.assets import SourceSpec
+from assetflow.errors import ProjectError, UsageError
+
+CONFIG_FILE = "assetflow.toml"
+ENGINES = ("duckdb", "spark")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    engine: str
+    path: str                     # absolute path of the database file, or ":memory:"
+    threads: int = 4
+    master: str | None = None     # spark only
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTarget:
+    webhook: str | None = None
+    command: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectConfig:
+    root: Path
+    name: str
+    dialect: str
+    targets: tuple[Target, ...]
+    sources: tuple[SourceSpec, ...] = ()
+    alerts: tuple[AlertTarget, ...] = ()
+    retries: int = 0
+    retry_delay: float = 1.0
+
+    def target(self, name: str | None) -> Target:
+        """The named target, or the first one declared."""
+        if name is None:
+            return self.targets[0]
+        for target in self.targets:
+            if target.name == name:
+                return target
+        known = [t.name for t in self.targets]
+        raise UsageError(f"unknown target '{name}'", path=CONFIG_FILE,
+                         hint=f"targets in this project: {', '.join(known)}")
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest folder at or above `start` holding assetflow.toml."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise ProjectError(f"no {CONFIG_FILE} found in {start} or any folder above it",
+                       hint="run inside a project, pass --project DIR, or create one with `assetflow init DIR`")
+
+
+def load_config(root: Path) -> ProjectConfig:
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise ProjectError(f"{CONFIG_FILE} not found in {root}",
+                           hint="pass --project DIR pointing at a project, or run `assetflow init DIR`")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        raise ProjectError(f"bad TOML: {exc}", path=CONFIG_FILE, line=int(line.group(1)) if line else None,
+                           hint="check quoting and brackets; see docs/project-format.md") from None
+    _check_keys(raw, {"project", "targets", "sources", "alerts"}, "", text)
+    project = _table(raw, "project", text)
+    _check_keys(project, {"name", "dialect", "retries", "retry_delay"}, "project", text)
+    name = _typed(project, "name", str, "project", text, default=root.name)
+    dialect = _typed(project, "dialect", str, "project", text, default="duckdb")
+    _check_dialect(dialect, text)
+    targets = _targets(_table(raw, "targets", text), root, text)
+    return ProjectConfig(
+        root=root, name=name, dialect=dialect, targets=targets,
+        sources=_sources(_table(raw, "sources", text), text),
+        alerts=_alerts(raw.get("alerts", {}), text),
+        retries=_typed(project, "retries", int, "project", text, default=0),
+        retry_delay=float(_typed(project, "retry_delay", (int, float), "project", text, default=1.0)),
+    )
+
+
+def _targets(raw: dict[str, Any], root: Path, text: str) -> tuple[Target, ...]:
+    if not raw:
+        return (Target("dev", "duckdb", str(root / "warehouse.duckdb")),)
+    targets = []
+    for name, spec in raw.items():
+        where = f"targets.{name}"
+        if not isinstance(spec, dict):
+            raise ProjectError(f"[{where}] must be a table", path=CONFIG_FILE, line=_line_of(text, name))
+        _check_keys(spec, {"engine", "path", "threads", "master"}, where, text)
+        engine = _typed(spec, "engine", str, where, text, default="duckdb")
+        if engine not in ENGINES:
+            raise ProjectError(f"unknown engine '{engine}' in [{where}]", path=CONFIG_FILE,
+                               line=_line_of(text, "engine"), hint=f"engines: {', '.join(ENGINES)}")
+        db_path = _typed(spec, "path", str, where, text, default="warehouse.duckdb")
+        threads = _typed(spec, "threads", int, where, text, default=4)
+        if threads < 1:
+            raise ProjectError(f"threads must be >= 1 in [{where}]", path=CONFIG_FILE,
+                               line=_line_of(text, "threads"))
+        resolved = db_path if db_path == ":memory:" else str((root / db_path).resolve())
+        targets.append(Target(name, engine, resolved, threads, spec.get("master")))
+    return tuple(targets)
+
+
+def _sources(raw: dict[str, Any], text: str) -> tuple[SourceSpec, ...]:
+    sources = []
+    for name, spec in raw.items():
+        where = f'sources."{name}"'
+        if not isinstance(spec, dict):
+            raise ProjectError(f"source '{name}' must be a table like {{ table = \"raw.x\" }}",
+                               path=CONFIG_FILE, line=_line_of(text, name))
+        _check_keys(spec, {"table", "path", "freshness"}, where, text)
+        if ("table" in spec) == ("path" in spec):
+            raise ProjectError(f"source '{name}' needs exactly one of `table` or `path`",
+                               path=CONFIG_FILE, line=_line_of(text, name),
+                               hint='{ table = "raw.orders" } or { path = "data/orders/*.csv" }')
+        if name.count(".") > 1 or not name.strip(". "):
+            raise ProjectError(f"source name '{name}' must be `schema.name` or `name`",
+                               path=CONFIG_FILE, line=_line_of(text, name))
+        sources.append(SourceSpec(
+            name=name.lower() if "." in name else f"main.{name.lower()}",
+            table=_typed(spec, "table", str, where, text, default=None),
+            glob=_typed(spec, "path", str, where, text, default=None),
+            freshness=_typed(spec, "freshness", str, where, text, default=None)))
+    return tuple(sources)
+
+
+def _alerts(raw: Any, text: str) -> tuple[AlertTarget, ...]:
+    if not isinstance(raw, dict):
+        raise ProjectError("[alerts] must be a table", path=CONFIG_FILE, line=_line_of(text, "alerts"))
+    _check_keys(raw, {"on_failure"}, "alerts", text)
+    entries = raw.get("on_failure", [])
+    if not isinstance(entries, list):
+        raise ProjectError("alerts.on_failure must be a list", path=CONFIG_FILE, line=_line_of(text, "on_failure"))
+    alerts = []
+    for entry in entries:
+        if not isinstance(entry, dict) or len(entry) != 1 or not set(entry) <= {"webhook", "command"} \
+                or not isinstance(next(iter(entry.values())), str):
+            raise ProjectError(f"bad alert entry {entry!r}", path=CONFIG_FILE, line=_line_of(text, "on_failure"),
+                               hint='each entry is { webhook = "https://..." } or { command = "..." }')
+        alerts.append(AlertTarget(webhook=entry.get("webhook"), command=entry.get("command")))
+    return tuple(alerts)
+
+
+def _check_dialect(dialect: str, text: str) -> None:
+    from sqlglot.dialects.dialect import Dialect
+    try:
+        Dialect.get_or_raise(dialect)
+    except ValueError:
+        raise ProjectError(f"unknown SQL dialect '{dialect}'", path=CONFIG_FILE, line=_line_of(text, "dialect"),
+                           hint="use a sqlglot dialect name such as duckdb, postgres, snowflake, spark") from None
+
+
+def _table(raw: dict[str, Any], key: str, text: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ProjectError(f"[{key}] must be a table", path=CONFIG_FILE, line=_line_of(text, key))
+    return value
+
+
+def _typed(raw: dict[str, Any], key: str, kind, where: str, text: str, default: Any) -> Any:
+    if key not in raw:
+        return default
+    value = raw[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        raise ProjectError(f"{where}.{key} must be {' or '.join(k.__name__ for k in kinds)}, not {value!r}",
+                           path=CONFIG_FILE, line=_line_of(text, key))
+    return value
+
+
+def _check_keys(raw: dict[str, Any], allowed: set[str], where: str, text: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            close = get_close_matches(key, allowed, n=1)
+            section = f"[{where}]" if where else "the top level"
+            raise ProjectError(f"unknown key '{key}' in {section}", path=CONFIG_FILE, line=_line_of(text, key),
+                               hint=f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(sorted(allowed))}")
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """Best-effort line of a key in the TOML text (tomllib does not report positions)."""
+    pattern = re.compile(rf'^\s*(\[[^\]]*)?"?{re.escape(key)}"?\s*(=|\]|\.)', re.MULTILINE)
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else None

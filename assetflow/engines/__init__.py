@@ -1,0 +1,1 @@
+"""Engines: where SQL runs and data lands. Each engine is one module behind `base.Engine`."""

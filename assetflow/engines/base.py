@@ -1,0 +1,57 @@
+"""The engine seam: what the executor needs from a database, and nothing more."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping, Protocol
+
+from assetflow.assets import AssetKey, Kind
+from assetflow.state import AttemptRecord, StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionWindow:
+    """What a partitioned write replaces: rows of `column` in [start, end), or `column = key`."""
+
+    column: str
+    start: Any = None
+    end: Any = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Write one asset partition (or a whole table/view) and its state record, atomically."""
+
+    key: AssetKey
+    kind: Kind
+    attempt: AttemptRecord                     # the success record to commit with the data
+    sql: str | None = None                     # the query, in the engine's dialect
+    params: Mapping[str, Any] = field(default_factory=dict)
+    arrow: Any = None                          # a pyarrow Table (Python assets), instead of sql
+    seed_file: str | None = None               # absolute path of a seed file, instead of sql
+    window: PartitionWindow | None = None      # partitioned assets only
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOutcome:
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceView:
+    """A declared file source exposed as a view `name` over `glob` (absolute)."""
+
+    key: AssetKey
+    glob: str
+
+
+class Engine(StateStore, Protocol):
+    def prepare(self, schemas: set[str], file_sources: list[SourceView]) -> None: ...
+    def build(self, request: BuildRequest) -> BuildOutcome: ...
+    def read_arrow(self, key: AssetKey, window: PartitionWindow | None) -> Any: ...
+    def query_fingerprint(self, sql: str) -> str: ...
+    def connection(self) -> Any: ...
+    def interrupt(self) -> None: ...
+    def close(self) -> None: ...
+    def now(self) -> datetime: ...

@@ -1,0 +1,352 @@
+"""The embedded DuckDB engine: one connection per process, a cursor per worker thread.
+
+Every write of an asset (a whole table, a view, or one partition) and its state record commit in
+one explicit transaction, so readers see the old version or the new one and state always agrees
+with data (DuckDB facts: multi-statement strings are not atomic; DDL on one table from several
+threads conflicts, so it is serialized per table here).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from datetime import datetime, timezone
+from itertools import count
+from typing import Any, Iterator, Mapping
+
+import duckdb
+
+from assetflow.assets import AssetKey, Kind, quote_identifier
+from assetflow.engines import duckdb_state as store
+from assetflow.engines.base import BuildOutcome, BuildRequest, PartitionWindow, SourceView
+from assetflow.errors import AssetflowError, LockError, TargetError
+from assetflow.state import AttemptRecord, RunRecord, SourceVersion, StateSnapshot
+
+run = store.run
+_CONFLICT_RETRIES = 8
+
+
+class SchemaChangeError(AssetflowError):
+    """A partition's output columns differ from the existing table's."""
+
+
+class PartitionWindowError(AssetflowError):
+    """A partition's query returned rows outside the partition it replaces."""
+
+
+def open_duckdb(path: str, *, read_only: bool = False) -> DuckDBEngine:
+    try:
+        con = duckdb.connect(path, read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            pid = re.search(r"PID (\d+)", text)
+            raise LockError(f"the database {path} is in use by another process"
+                            + (f" (PID {pid.group(1)})" if pid else ""),
+                            hint="wait for the other run to finish, or pass --wait SECONDS") from None
+        raise TargetError(f"cannot open the target database {path}: {text}",
+                          hint="check the target's `path` in assetflow.toml") from None
+    except duckdb.Error as exc:
+        raise TargetError(f"cannot open the target database {path}: {exc}",
+                          hint="check the target's `path` in assetflow.toml") from None
+    return DuckDBEngine(con, read_only)
+
+
+class DuckDBEngine:
+    def __init__(self, con: duckdb.DuckDBPyConnection, read_only: bool):
+        self._con = con
+        self._read_only = read_only
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._guard = threading.Lock()
+        self._table_locks: dict[AssetKey, threading.Lock] = {}
+        self._names = count()
+
+    # ------------------------------------------------------------------ connections
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor, pinned to UTC so time windows never depend on the machine."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._con.cursor()
+            run(cur, "SET TimeZone = 'UTC'")
+            self._local.cursor = cur
+            with self._guard:
+                self._cursors.append(cur)
+        return cur
+
+    def interrupt(self) -> None:
+        with self._guard:
+            cursors = list(self._cursors)
+        for cur in cursors:
+            try:
+                cur.interrupt()
+            except duckdb.Error:
+                pass
+
+    def close(self) -> None:
+        with self._guard:
+            for cur in self._cursors:
+                try:
+                    cur.close()
+                except duckdb.Error:
+                    pass
+            self._cursors.clear()
+        self._con.close()
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc).replace(tzinfo=None)
+
+    def _lock_for(self, key: AssetKey) -> threading.Lock:
+        with self._guard:
+            return self._table_locks.setdefault(key, threading.Lock())
+
+    # ------------------------------------------------------------------ state store
+
+    def read_state(self) -> StateSnapshot:
+        return store.read_state(self.connection())
+
+    def record_run(self, record: RunRecord) -> None:
+        if not self._read_only:
+            store.record_run(self.connection(), record)
+
+    def record_sources(self, versions: Mapping[str, SourceVersion]) -> None:
+        store.record_sources(self.connection(), versions)
+
+    def record_failure(self, attempt: AttemptRecord) -> None:
+        cur = self.connection()
+        self._transaction(cur, lambda: (store.write_failure if attempt.status == "failed" else store.record_skip)(
+            cur, attempt))
+
+    def list_runs(self, limit: int) -> list[RunRecord]:
+        return store.list_runs(self.connection(), limit)
+
+    def run_attempts(self, run_id: str) -> list[AttemptRecord]:
+        return store.run_attempts(self.connection(), run_id)
+
+    def find_runs(self, prefix: str) -> list[str]:
+        return store.find_run(self.connection(), prefix)
+
+    # ------------------------------------------------------------------ preparation
+
+    def prepare(self, schemas: set[str], file_sources: list[SourceView]) -> None:
+        cur = self.connection()
+        store.ensure_schema(cur)
+        for schema in sorted(schemas | {s.key.schema for s in file_sources}):
+            run(cur, f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")
+        for source in file_sources:
+            self._ensure_source_view(cur, source)
+
+    def _ensure_source_view(self, cur, source: SourceView) -> None:
+        """A view over the files; CSV dialect and columns are sniffed once, not on every query."""
+        reader = _file_reader(cur, source.glob)
+        statement = f"CREATE OR REPLACE VIEW {source.key.quoted()} AS SELECT * FROM {reader}"
+        meta_key = f"view:{source.key}"
+        current = run(cur, "SELECT value FROM _assetflow.meta WHERE key = ?", [meta_key])
+        exists = run(cur, "SELECT count(*) FROM duckdb_views() WHERE schema_name = ? AND view_name = ?",
+                     [source.key.schema, source.key.name])[0][0]
+        if current and current[0][0] == statement and exists:
+            return
+        self._transaction(cur, lambda: (run(cur, statement), run(
+            cur, "INSERT OR REPLACE INTO _assetflow.meta VALUES (?, ?)", [meta_key, statement])))
+
+    # ------------------------------------------------------------------ reads
+
+    def read_arrow(self, key: AssetKey, window: PartitionWindow | None):
+        cur = self.connection()
+        where, params = _window_filter(window)
+        return cur.sql(f"SELECT * FROM {key.quoted()} WHERE {where}", params=params or None).to_arrow_table()
+
+    def query_fingerprint(self, sql: str) -> str:
+        rows = run(self.connection(), sql)
+        return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+    def existing_tables(self) -> set[str]:
+        rows = run(self.connection(), "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+                                      "UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
+                                      "WHERE NOT internal")
+        return {r[0].lower() for r in rows}
+
+    # ------------------------------------------------------------------ writes
+
+    def build(self, request: BuildRequest) -> BuildOutcome:
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                return self._build_once(request)
+            except duckdb.TransactionException as exc:
+                # Concurrent writers to one table can conflict; that is ours to absorb, not a failure.
+                if "conflict" not in str(exc).lower() or attempt == _CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _build_once(self, request: BuildRequest) -> BuildOutcome:
+        cur = self.connection()
+        with self._registered(cur, request) as source:
+            if request.kind is Kind.PARTITIONED:
+                return self._replace_partition(cur, request, source)
+            with self._lock_for(request.key):
+                return self._replace_relation(cur, request, source)
+
+    def _replace_relation(self, cur, request: BuildRequest, source: str) -> BuildOutcome:
+        target = request.key.quoted()
+        rows = [0]
+
+        def work():
+            self._drop_other_kind(cur, request.key, view=request.kind is Kind.VIEW)
+            if request.kind is Kind.VIEW:
+                run(cur, f"CREATE OR REPLACE VIEW {target} AS {source}")
+            else:
+                rows[0] = run(cur, f"CREATE OR REPLACE TABLE {target} AS {source}", _params(request))[0][0]
+            store.write_success(cur, request.attempt, rows[0])
+
+        self._transaction(cur, work)
+        return BuildOutcome(rows[0])
+
+    def _replace_partition(self, cur, request: BuildRequest, source: str) -> BuildOutcome:
+        window = request.window
+        assert window is not None
+        stage = f"__af_stage_{next(self._names)}"
+        run(cur, f"CREATE OR REPLACE TEMP TABLE {stage} AS {source}", _params(request))
+        try:
+            self._check_window(cur, stage, window)
+            with self._lock_for(request.key):
+                self._ensure_partition_table(cur, request.key, stage)
+            self._check_columns(cur, request.key, stage)
+            where, params = _window_filter(window)
+            rows = [0]
+
+            def work():
+                run(cur, f"DELETE FROM {request.key.quoted()} WHERE {where}", params)
+                rows[0] = run(cur, f"INSERT INTO {request.key.quoted()} BY NAME SELECT * FROM {stage}")[0][0]
+                store.write_success(cur, request.attempt, rows[0])
+
+            self._transaction(cur, work)
+            return BuildOutcome(rows[0])
+        finally:
+            run(cur, f"DROP TABLE IF EXISTS temp.{stage}")
+
+    def _ensure_partition_table(self, cur, key: AssetKey, stage: str) -> None:
+        exists = run(cur, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                          "AND schema_name = ? AND table_name = ?", [key.schema, key.name])[0][0]
+        if not exists:
+            self._transaction(cur, lambda: (self._drop_other_kind(cur, key, view=False), run(
+                cur, f"CREATE TABLE {key.quoted()} AS SELECT * FROM {stage} LIMIT 0")))
+
+    def _check_columns(self, cur, key: AssetKey, stage: str) -> None:
+        have = run(cur, "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
+                        "current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index",
+                   [key.schema, key.name])
+        new = run(cur, "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'temp' "
+                       "AND table_name = ? ORDER BY column_index", [stage])
+        if [(c.lower(), t) for c, t in have] != [(c.lower(), t) for c, t in new]:
+            old_cols, new_cols = dict(have), dict(new)
+            diff = [f"-{c} {t}" for c, t in have if new_cols.get(c) != t] + \
+                   [f"+{c} {t}" for c, t in new if old_cols.get(c) != t]
+            raise SchemaChangeError(
+                f"the output columns of {key} changed ({', '.join(diff) or 'column order'}); "
+                "existing partitions have the old columns",
+                hint=f"rebuild every partition: assetflow materialize {key} --full-refresh")
+
+    def _check_window(self, cur, stage: str, window: PartitionWindow) -> None:
+        where, params = _window_filter(window)
+        outside = run(cur, f"SELECT count(*) FROM {stage} WHERE ({where}) IS NOT TRUE", params)[0][0]
+        if outside:
+            raise PartitionWindowError(
+                f"{outside} row(s) fall outside the partition ({_describe(window)}); "
+                f"they would not be replaced on the next run",
+                hint=f"filter the query on {window.column} with $start/$end (or $partition)")
+
+    def _drop_other_kind(self, cur, key: AssetKey, *, view: bool) -> None:
+        """A table that became a view (or back) must be dropped first: DuckDB won't replace across kinds."""
+        kind = run(cur, "SELECT 'view' FROM duckdb_views() WHERE schema_name = ? AND view_name = ? AND NOT internal "
+                        "UNION ALL SELECT 'table' FROM duckdb_tables() WHERE database_name = current_database() "
+                        "AND schema_name = ? AND table_name = ?", [key.schema, key.name, key.schema, key.name])
+        if kind and view and kind[0][0] == "table":
+            run(cur, f"DROP TABLE {key.quoted()}")
+        elif kind and not view and kind[0][0] == "view":
+            run(cur, f"DROP VIEW {key.quoted()}")
+
+    def _registered(self, cur, request: BuildRequest):
+        return _Source(cur, request, f"__af_arrow_{next(self._names)}")
+
+    @staticmethod
+    def _transaction(cur, work) -> None:
+        run(cur, "BEGIN TRANSACTION")
+        try:
+            work()
+            run(cur, "COMMIT")
+        except BaseException:
+            try:
+                run(cur, "ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+
+
+class _Source:
+    """The SELECT that produces an asset's rows: its SQL, a registered Arrow table, or a seed file."""
+
+    def __init__(self, cur, request: BuildRequest, name: str):
+        self.cur, self.request, self.name = cur, request, name
+
+    def __enter__(self) -> str:
+        request = self.request
+        if request.arrow is not None:
+            self.cur.register(self.name, request.arrow)
+            return f"SELECT * FROM {self.name}"
+        if request.seed_file is not None:
+            return f"SELECT * FROM {_file_reader(self.cur, request.seed_file)}"
+        assert request.sql is not None
+        return request.sql
+
+    def __exit__(self, *exc) -> None:
+        if self.request.arrow is not None:
+            try:
+                self.cur.unregister(self.name)
+            except duckdb.Error:
+                pass
+
+
+def _params(request: BuildRequest) -> dict[str, Any] | None:
+    return dict(request.params) if request.params else None
+
+
+def _window_filter(window: PartitionWindow | None) -> tuple[str, list[Any]]:
+    if window is None:
+        return "true", []
+    column = quote_identifier(window.column)
+    if window.key is not None:
+        return f"{column} = ?", [window.key]
+    return f"{column} >= ? AND {column} < ?", [window.start, window.end]
+
+
+def _describe(window: PartitionWindow) -> str:
+    if window.key is not None:
+        return f"{window.column} = {window.key!r}"
+    return f"{window.start} <= {window.column} < {window.end}"
+
+
+def sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _file_reader(cur, glob: str) -> str:
+    """The table function that reads a file glob; CSV options are sniffed once from the first file."""
+    lower = glob.lower()
+    if lower.endswith(".parquet"):
+        return f"read_parquet({sql_string(glob)})"
+    if lower.endswith((".json", ".jsonl", ".ndjson")):
+        return f"read_json_auto({sql_string(glob)})"
+    files = run(cur, "SELECT file FROM glob(?) ORDER BY file LIMIT 1", [glob])
+    if not files:
+        return f"read_csv_auto({sql_string(glob)})"   # reading it raises DuckDB's clear "no files" error
+    first = files[0][0]
+    prompt = run(cur, "SELECT Prompt FROM sniff_csv(?)", [first])[0][0].strip().rstrip(";")
+    prefix = f"FROM read_csv({sql_string(first)}, "
+    if not prompt.startswith(prefix) or not prompt.endswith(")"):
+        return f"read_csv_auto({sql_string(glob)})"
+    return f"read_csv({sql_string(glob)}, {prompt[len(prefix):-1]})"
+
+
+def iter_rows(cur, sql: str, params: Any = None) -> Iterator[tuple]:
+    yield from run(cur, sql, params)

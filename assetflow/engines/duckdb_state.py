@@ -1,0 +1,131 @@
+"""The state store's tables in schema `_assetflow` of the target DuckDB file.
+
+Functions take a cursor so a data write and its record share one transaction.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from assetflow.state import (FAILED, SUCCESS, UNPARTITIONED, AttemptRecord, PartitionRecord, RunRecord,
+                             SourceVersion, StateSnapshot)
+
+SCHEMA_VERSION = "1"
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS _assetflow;
+CREATE TABLE IF NOT EXISTS _assetflow.meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS _assetflow.runs (
+    run_id VARCHAR PRIMARY KEY, command VARCHAR, target VARCHAR, pid INTEGER,
+    started_at TIMESTAMP, ended_at TIMESTAMP, status VARCHAR);
+CREATE TABLE IF NOT EXISTS _assetflow.partitions (
+    asset VARCHAR, partition VARCHAR, status VARCHAR, code_version VARCHAR, data_version BIGINT,
+    rows BIGINT, built_at TIMESTAMP, run_id VARCHAR, error VARCHAR, PRIMARY KEY (asset, partition));
+CREATE TABLE IF NOT EXISTS _assetflow.attempts (
+    run_id VARCHAR, asset VARCHAR, partition VARCHAR, attempt INTEGER, status VARCHAR,
+    started_at TIMESTAMP, ended_at TIMESTAMP, rows BIGINT, error VARCHAR, code_version VARCHAR,
+    data_version BIGINT, input_versions VARCHAR);
+CREATE TABLE IF NOT EXISTS _assetflow.sources (
+    name VARCHAR PRIMARY KEY, fingerprint VARCHAR, data_version BIGINT);
+"""
+
+
+def run(cur: Any, sql: str, params: Any = None) -> list[tuple]:
+    """Execute and drain (DuckDB 2 refuses new work on a cursor with an unread result)."""
+    result = cur.execute(sql, params) if params is not None else cur.execute(sql)
+    return result.fetchall() if result.description else []
+
+
+def ensure_schema(cur: Any) -> None:
+    exists = run(cur, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = '_assetflow' "
+                      "AND table_name = 'partitions'")[0][0]
+    if not exists:
+        for statement in DDL.split(";"):
+            if statement.strip():
+                run(cur, statement)
+        run(cur, "INSERT OR REPLACE INTO _assetflow.meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+
+
+def has_schema(cur: Any) -> bool:
+    return bool(run(cur, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = '_assetflow' "
+                         "AND table_name = 'partitions'")[0][0])
+
+
+def read_state(cur: Any) -> StateSnapshot:
+    if not has_schema(cur):
+        return StateSnapshot()
+    table = cur.sql("SELECT asset, partition, status, code_version, data_version, rows, built_at "
+                    "FROM _assetflow.partitions").to_arrow_table().to_pydict()
+    partitions: dict[str, dict[str, PartitionRecord]] = {}
+    top = 0
+    for asset, part, status, code, version, rows, built in zip(
+            table["asset"], table["partition"], table["status"], table["code_version"],
+            table["data_version"], table["rows"], table["built_at"]):
+        partitions.setdefault(asset, {})[part] = PartitionRecord(code, version or 0, status, rows, built)
+        top = max(top, version or 0)
+    sources = {name: SourceVersion(fp, version)
+               for name, fp, version in run(cur, "SELECT name, fingerprint, data_version FROM _assetflow.sources")}
+    top = max([top, *(s.data_version for s in sources.values())])
+    return StateSnapshot(partitions, sources, top)
+
+
+def write_success(cur: Any, attempt: AttemptRecord, rows: int) -> None:
+    part = UNPARTITIONED if attempt.partition is None else attempt.partition
+    run(cur, "INSERT OR REPLACE INTO _assetflow.partitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+        [attempt.asset, part, SUCCESS, attempt.code_version, attempt.data_version, rows,
+         attempt.ended_at, attempt.run_id])
+    _insert_attempt(cur, attempt, SUCCESS, rows)
+
+
+def write_failure(cur: Any, attempt: AttemptRecord) -> None:
+    """Mark the partition's last attempt failed; its last good build stays recorded."""
+    part = UNPARTITIONED if attempt.partition is None else attempt.partition
+    run(cur, "INSERT INTO _assetflow.partitions VALUES (?, ?, ?, NULL, 0, NULL, NULL, ?, ?) "
+             "ON CONFLICT (asset, partition) DO UPDATE SET status = excluded.status, "
+             "run_id = excluded.run_id, error = excluded.error",
+        [attempt.asset, part, FAILED, attempt.run_id, attempt.error])
+    _insert_attempt(cur, attempt, attempt.status, None)
+
+
+def _insert_attempt(cur: Any, a: AttemptRecord, status: str, rows: int | None) -> None:
+    run(cur, "INSERT INTO _assetflow.attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [a.run_id, a.asset, a.partition, a.attempt, status, a.started_at, a.ended_at, rows, a.error,
+         a.code_version, a.data_version, json.dumps(dict(a.input_versions), sort_keys=True)])
+
+
+def record_skip(cur: Any, attempt: AttemptRecord) -> None:
+    _insert_attempt(cur, attempt, attempt.status, None)
+
+
+def record_run(cur: Any, r: RunRecord) -> None:
+    run(cur, "INSERT OR REPLACE INTO _assetflow.runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [r.run_id, r.command, r.target, r.pid, r.started_at, r.ended_at, r.status])
+
+
+def record_sources(cur: Any, versions: Mapping[str, SourceVersion]) -> None:
+    for name, version in versions.items():
+        run(cur, "INSERT OR REPLACE INTO _assetflow.sources VALUES (?, ?, ?)",
+            [name, version.fingerprint, version.data_version])
+
+
+def list_runs(cur: Any, limit: int) -> list[RunRecord]:
+    if not has_schema(cur):
+        return []
+    rows = run(cur, "SELECT run_id, command, started_at, status, ended_at, pid, target FROM _assetflow.runs "
+                    "ORDER BY started_at DESC LIMIT ?", [limit])
+    return [RunRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+
+def run_attempts(cur: Any, run_id: str) -> list[AttemptRecord]:
+    if not has_schema(cur):
+        return []
+    rows = run(cur, "SELECT run_id, asset, partition, attempt, status, started_at, ended_at, rows, error, "
+                    "code_version, data_version, input_versions FROM _assetflow.attempts WHERE run_id = ? "
+                    "ORDER BY started_at, asset, partition, attempt", [run_id])
+    return [AttemptRecord(*r[:11], json.loads(r[11] or "{}")) for r in rows]
+
+
+def find_run(cur: Any, prefix: str) -> list[str]:
+    if not has_schema(cur):
+        return []
+    return [r[0] for r in run(cur, "SELECT run_id FROM _assetflow.runs WHERE starts_with(run_id, ?)", [prefix])]

@@ -1,0 +1,74 @@
+"""Code versions: what makes a partition stale when the asset's definition changes.
+
+Only fields that change an asset's output go into its code version. Every AssetSettings field is
+classified below; a test fails if a new field is added without being classified.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import json
+import textwrap
+from dataclasses import asdict, fields
+from typing import Any, Callable
+
+from assetflow.assets import AssetSettings
+
+DATA_AFFECTING = frozenset({"kind", "partitioning", "lookback"})
+METADATA_ONLY = frozenset({"retries", "retry_delay", "tags", "checks", "deps", "batch_size"})
+
+
+def unclassified_settings() -> set[str]:
+    return {f.name for f in fields(AssetSettings)} - DATA_AFFECTING - METADATA_ONLY
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()[:16]
+
+
+def _settings_text(settings: AssetSettings) -> str:
+    data = {k: v for k, v in asdict(settings).items() if k in DATA_AFFECTING}
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def sql_code_version(normalized_sql: str, settings: AssetSettings) -> str:
+    """Hash of the normalized query AST plus the settings that change its output."""
+    return _digest("sql", normalized_sql, _settings_text(settings))
+
+
+def python_code_version(function: Callable[..., Any], settings: AssetSettings,
+                        explicit: str | None = None) -> str:
+    """Hash of the function's source without docstrings or comments, plus its settings."""
+    if explicit is not None:
+        return _digest("py-explicit", explicit, _settings_text(settings))
+    return _digest("py", normalized_source(function), _settings_text(settings))
+
+
+def normalized_source(function: Callable[..., Any]) -> str:
+    try:
+        source = textwrap.dedent(inspect.getsource(function))
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError):
+        return getattr(function, "__qualname__", repr(function))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)) and body \
+                and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.decorator_list = []        # decorator arguments are hashed as settings instead
+    return ast.unparse(tree)               # unparse drops comments and formatting
+
+
+def seed_code_version(content_hash: str) -> str:
+    return _digest("seed", content_hash)
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

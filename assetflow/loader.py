@@ -1,0 +1,168 @@
+"""Project folder -> Project: discover assets, parse them (with a content-hash cache), validate.
+
+Nothing here touches a database. SQL parsing goes through `sql`; Python assets through `pyassets`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from assetflow import fingerprint, sql
+from assetflow.assets import AssetKey, AssetSettings, AssetSpec, Kind, Reference, SeedBody, SqlBody, parse_settings
+from assetflow.config import ProjectConfig, load_config
+from assetflow.errors import ProjectError
+
+ASSETS_DIR = "assets"
+SEEDS_DIR = "seeds"
+CACHE_DIR = ".assetflow"
+SEED_SUFFIXES = (".csv", ".parquet")
+
+
+@dataclass(frozen=True)
+class Project:
+    config: ProjectConfig
+    assets: tuple[AssetSpec, ...]
+    functions: Mapping[AssetKey, Callable[..., Any]] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    def asset(self, key: AssetKey) -> AssetSpec:
+        return self._by_key[key]
+
+    @property
+    def _by_key(self) -> dict[AssetKey, AssetSpec]:
+        cached = self.__dict__.get("_index")
+        if cached is None:
+            cached = {a.key: a for a in self.assets}
+            object.__setattr__(self, "_index", cached)
+        return cached
+
+
+def load_project(root: Path) -> Project:
+    config = load_config(root)
+    assets_dir = root / ASSETS_DIR
+    if not assets_dir.is_dir():
+        raise ProjectError(f"the project has no {ASSETS_DIR}/ folder", path=ASSETS_DIR,
+                           hint=f"create {root / ASSETS_DIR} and put .sql or .py asset files in it")
+    cache = ParseCache(root / CACHE_DIR / f"parse-cache-{sql.SQLGLOT_VERSION}.json")
+    specs: list[AssetSpec] = []
+    functions: dict[AssetKey, Callable[..., Any]] = {}
+    for path in sorted(assets_dir.rglob("*")):
+        if path.suffix == ".sql" and path.is_file():
+            specs.append(load_sql_asset(path, root, config.dialect, cache))
+        elif path.suffix == ".py" and path.is_file() and not path.name.startswith("_"):
+            from assetflow import pyassets
+            for spec, function in pyassets.load_python_file(path, root):
+                specs.append(spec)
+                functions[spec.key] = function
+    specs.extend(load_seeds(root))
+    cache.save()
+    _check_unique(specs, config)
+    return Project(config=config, assets=tuple(sorted(specs, key=lambda s: s.key)), functions=functions)
+
+
+def relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def schema_for(path: Path, root: Path) -> str:
+    parts = path.relative_to(root / ASSETS_DIR).parts
+    return parts[0] if len(parts) > 1 else "main"
+
+
+def load_sql_asset(path: Path, root: Path, dialect: str, cache: ParseCache) -> AssetSpec:
+    rel = relative(path, root)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProjectError("the file is not UTF-8 text", path=rel, hint="save it as UTF-8") from None
+    parsed = sql.split_header(text, rel)
+    settings = parse_settings(parsed.settings, path=rel, line=parsed.header_line)
+    facts = cache.get(fingerprint.content_hash(data) + dialect)
+    if facts is None:
+        facts = sql.analyze(parsed.query, dialect, rel)
+        cache.put(fingerprint.content_hash(data) + dialect, facts)
+    references = facts.references + tuple(
+        Reference(parts=tuple(d.split(".")), line=parsed.header_line) for d in settings.deps)
+    return AssetSpec(
+        key=AssetKey.of(schema_for(path, root), path.stem), settings=settings,
+        body=SqlBody(sql=parsed.query, file_reads=facts.file_reads), path=rel, line=1,
+        code_version=fingerprint.sql_code_version(facts.normalized, settings), references=references)
+
+
+def load_seeds(root: Path) -> list[AssetSpec]:
+    seeds_dir = root / SEEDS_DIR
+    if not seeds_dir.is_dir():
+        return []
+    specs = []
+    for path in sorted(seeds_dir.iterdir()):
+        if path.suffix.lower() in SEED_SUFFIXES and path.is_file():
+            digest = fingerprint.content_hash(path.read_bytes())
+            specs.append(AssetSpec(
+                key=AssetKey.of("seeds", path.stem), settings=AssetSettings(kind=Kind.SEED),
+                body=SeedBody(file=relative(path, root)), path=relative(path, root), line=1,
+                code_version=fingerprint.seed_code_version(digest)))
+    return specs
+
+
+def _check_unique(specs: list[AssetSpec], config: ProjectConfig) -> None:
+    """Names compare case-insensitively (as DuckDB does) and by their NFC form (they look the same)."""
+    seen: dict[str, str] = {}
+    for source in config.sources:
+        seen[_identity(source.name)] = f"{config.root.name}/assetflow.toml (source {source.name})"
+    for spec in specs:
+        ident = _identity(str(spec.key))
+        if ident in seen:
+            raise ProjectError(f"asset name {spec.key} is defined twice: in {seen[ident]} and in {spec.path}",
+                               path=spec.path, line=spec.line,
+                               hint="names are compared case-insensitively; rename one of them")
+        seen[ident] = spec.path
+
+
+def _identity(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+class ParseCache:
+    """Parsed query facts keyed by content hash, so an unchanged file is never parsed twice."""
+
+    def __init__(self, path: Path):
+        self._path = path
+        self._dirty = False
+        try:
+            self._entries: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self._entries = {}
+
+    def get(self, key: str) -> sql.QueryFacts | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        refs = tuple(Reference(parts=tuple(r[0]), line=r[1]) for r in entry["references"])
+        return sql.QueryFacts(entry["normalized"], refs, tuple(entry["file_reads"]))
+
+    def put(self, key: str, facts: sql.QueryFacts) -> None:
+        self._entries[key] = {"normalized": facts.normalized, "file_reads": list(facts.file_reads),
+                              "references": [[list(r.parts), r.line] for r in facts.references]}
+        self._dirty = True
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self._entries))
+            os.replace(tmp, self._path)
+        except OSError:
+            pass  # the cache is an optimisation; a read-only project still works

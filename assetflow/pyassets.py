@@ -1,0 +1,159 @@
+"""Python assets: import a file under assets/, find its @asset functions, read their signatures.
+
+Each file is imported under its own private module name, so two files with the same stem never
+collide and nothing leaks into the user's namespace.
+"""
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from assetflow import fingerprint
+from assetflow.assets import (AssetContext, AssetDecl, AssetKey, AssetSpec, Kind, PythonBody, Reference,
+                              parse_settings)
+from assetflow.errors import ProjectError
+
+MODULE_PREFIX = "assetflow_user_assets"
+
+
+def load_python_file(path: Path, root: Path) -> Iterator[tuple[AssetSpec, Callable[..., Any]]]:
+    from assetflow.loader import relative, schema_for
+    rel = relative(path, root)
+    module = _import(path, rel)
+    for attr in sorted(vars(module)):
+        decl = getattr(getattr(module, attr), "__assetflow__", None)
+        if not isinstance(decl, AssetDecl) or getattr(decl.function, "__module__", None) != module.__name__:
+            continue
+        yield _spec(decl, module.__name__, rel, schema_for(path, root)), decl.function
+
+
+def _import(path: Path, rel: str):
+    name = f"{MODULE_PREFIX}.{rel[:-3].replace('/', '.').replace('-', '_')}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ProjectError("cannot import this Python file", path=rel)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # user code: report where in *their* file it broke
+        sys.modules.pop(name, None)
+        line = _line_in_file(exc, path)
+        raise ProjectError(f"importing this file failed: {type(exc).__name__}: {exc}", path=rel, line=line,
+                           hint="fix the error; asset files are imported when the project loads") from None
+    return module
+
+
+def _line_in_file(exc: BaseException, path: Path) -> int | None:
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return exc.lineno
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+    return frames[-1].lineno if frames else None
+
+
+def _spec(decl: AssetDecl, module: str, rel: str, folder_schema: str) -> AssetSpec:
+    function = decl.function
+    line = inspect.getsourcelines(function)[1] if _has_source(function) else 1
+    settings = parse_settings(decl.settings, path=rel, line=line)
+    explicit, ordering = _split_deps(decl.deps, rel, line)
+    params, context_param, references = [], None, []
+    for param in inspect.signature(function).parameters.values():
+        if param.name == "context" or param.annotation in (AssetContext, "AssetContext"):
+            context_param = param.name
+            continue
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise ProjectError(f"@asset {function.__name__} takes *args/**kwargs; name each upstream",
+                               path=rel, line=line)
+        params.append(param.name)
+        target = explicit.get(param.name)
+        parts = tuple(target.split(".")) if target else tuple(param.name.split("__", 1))
+        references.append(Reference(parts=parts, line=line, param=param.name))
+    references += [Reference(parts=tuple(d.split(".")), line=line) for d in ordering]
+    unknown = set(explicit) - set(params)
+    if unknown:
+        raise ProjectError(f"deps names parameters that {function.__name__} does not have: {sorted(unknown)}",
+                           path=rel, line=line)
+    if settings.kind is Kind.VIEW:
+        raise ProjectError("a Python asset cannot be a view", path=rel, line=line,
+                           hint='use kind = "table" or "partitioned"')
+    key = AssetKey.of(decl.schema or folder_schema, decl.name or function.__name__)
+    return AssetSpec(
+        key=key, settings=settings,
+        body=PythonBody(module=module, function=function.__name__, params=tuple(params),
+                        context_param=context_param),
+        path=rel, line=line, references=tuple(references),
+        code_version=fingerprint.python_code_version(function, settings, decl.code_version))
+
+
+def _split_deps(deps: Any, rel: str, line: int) -> tuple[dict[str, str], tuple[str, ...]]:
+    if deps is None:
+        return {}, ()
+    if isinstance(deps, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in deps.items()):
+        return dict(deps), ()
+    if isinstance(deps, (list, tuple)) and all(isinstance(d, str) for d in deps):
+        return {}, tuple(deps)
+    raise ProjectError(f"deps must be a dict {{param: 'schema.name'}} or a list of names, not {deps!r}",
+                       path=rel, line=line)
+
+
+def _has_source(function: Callable[..., Any]) -> bool:
+    try:
+        inspect.getsourcelines(function)
+        return True
+    except (OSError, TypeError):
+        return False
+
+
+# ---------------------------------------------------------------------------- calling an asset
+
+class UserCodeError(Exception):
+    """A Python asset raised or returned something unusable; the message holds the user's traceback."""
+
+
+def call_asset(function: Callable[..., Any], spec: AssetSpec, inputs: dict[str, Any],
+               context: AssetContext | None):
+    """Call the user's function and return its output as a pyarrow Table."""
+    body = spec.body
+    assert isinstance(body, PythonBody)
+    kwargs = dict(inputs)
+    if body.context_param is not None:
+        kwargs[body.context_param] = context
+    try:
+        result = function(**kwargs)
+    except Exception as exc:
+        raise UserCodeError(_user_traceback(exc, function)) from None
+    return to_arrow(result, spec)
+
+
+def to_arrow(result: Any, spec: AssetSpec):
+    import pyarrow as pa
+    if isinstance(result, pa.Table):
+        return result
+    if isinstance(result, pa.RecordBatchReader):
+        return result.read_all()
+    if isinstance(result, pa.RecordBatch):
+        return pa.Table.from_batches([result])
+    for method in ("to_arrow_table", "to_arrow"):              # DuckDB relations, polars frames
+        convert = getattr(result, method, None)
+        if callable(convert) and type(result).__module__.split(".")[0] in ("duckdb", "_duckdb", "polars"):
+            table = convert()
+            return table.read_all() if isinstance(table, pa.RecordBatchReader) else table
+    if type(result).__module__.split(".")[0] == "pandas" and type(result).__name__ == "DataFrame":
+        return pa.Table.from_pandas(result, preserve_index=False)
+    body = spec.body
+    raise UserCodeError(
+        f"{body.function}() in {spec.path} returned {type(result).__module__}.{type(result).__qualname__}; "
+        "return a pyarrow Table, a DuckDB relation, or a pandas/polars DataFrame")
+
+
+def _user_traceback(exc: BaseException, function: Callable[..., Any]) -> str:
+    """The traceback from the user's function down, without assetflow's own frames."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    user_file = inspect.getsourcefile(function) or ""
+    start = next((i for i, f in enumerate(frames) if f.filename == user_file), 0)
+    lines = traceback.format_list(frames[start:])
+    return f"{type(exc).__name__}: {exc}\nTraceback (most recent call last, user code):\n" + "".join(lines).rstrip()

@@ -1,0 +1,157 @@
+"""Turn results into text and JSON. All styling lives here; the model carries none."""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from assetflow.executor import StepResult
+from assetflow.graph import AssetGraph
+from assetflow.planner import Plan
+
+STATUS_WORD = {"success": "OK", "failed": "FAIL", "skipped": "SKIP"}
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str)
+
+
+def label(asset: str, partition: str | None) -> str:
+    return asset + (f" [{partition}]" if partition else "")
+
+
+# ---------------------------------------------------------------- status
+
+def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str]) -> dict[str, Any]:
+    assets = []
+    for name in sorted(selected):
+        ap = plan.assets[name]
+        partitioned = graph.assets[name].partitioning is not None
+        rows = [(k, c, r) for k, c, r in zip(ap.keys, ap.categories, ap.reasons) if c != "fresh"]
+        assets.append({
+            "name": name, "kind": graph.assets[name].kind.value, "partitions": ap.counts(),
+            "stale": [{"partition": k, "reasons": list(r)} for k, c, r in rows if c == "stale"],
+            "blocked": [{"partition": k, "reasons": list(r)} for k, c, r in rows if c == "blocked"],
+            "failed": [{"partition": k, "reasons": list(r)} for k, c, r in rows if c == "failed"],
+            "partitioned": partitioned,
+        })
+    return {"assets": assets}
+
+
+def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database: str, limit: int = 5) -> str:
+    names = sorted(selected)
+    width = max([len(n) for n in names] + [5])
+    lines = [f"{'ASSET':<{width}}  {'KIND':<11}  {'TOTAL':>5}  {'FRESH':>5}  {'STALE':>5}  {'BLOCKED':>7}  {'FAILED':>6}"]
+    for name in names:
+        ap = plan.assets[name]
+        c = ap.counts()
+        lines.append(f"{name:<{width}}  {graph.assets[name].kind.value:<11}  {c['total']:>5}  {c['fresh']:>5}  "
+                     f"{c['stale']:>5}  {c['blocked']:>7}  {c['failed']:>6}")
+        shown = [(k, cat, r) for k, cat, r in zip(ap.keys, ap.categories, ap.reasons) if cat != "fresh"]
+        for key, cat, reasons in shown[:limit]:
+            where = f"{key}: " if key else ""
+            lines.append(f"{'':<{width}}    {cat}: {where}{', '.join(reasons)}")
+        if len(shown) > limit:
+            lines.append(f"{'':<{width}}    ... and {len(shown) - limit} more")
+    lines.append(f"database: {database}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- materialize
+
+def plan_text(plan: Plan, limit: int = 50) -> str:
+    if not plan.steps:
+        return "Nothing to do: everything selected is fresh."
+    lines = [f"Plan: {len(plan.steps)} partition(s) to build"]
+    for step in plan.steps[:limit]:
+        lines.append(f"  {label(step.asset, step.partition)}  ({', '.join(step.reasons)})")
+    if len(plan.steps) > limit:
+        lines.append(f"  ... and {len(plan.steps) - limit} more")
+    for blocked in plan.blocked[:limit]:
+        lines.append(f"  blocked: {label(blocked.asset, blocked.partition)}  ({', '.join(blocked.reasons)})")
+    return "\n".join(lines)
+
+
+def step_line(result: StepResult) -> str:
+    word = STATUS_WORD.get(result.status, result.status.upper())
+    text = f"{word:<4} {label(result.asset, result.partition)}"
+    if result.status == "success":
+        retried = f", {result.attempts} attempts" if result.attempts > 1 else ""
+        return f"{text}  {result.rows if result.rows is not None else '-'} rows  {result.seconds:.2f}s{retried}"
+    first_line = (result.error or "").splitlines()[0] if result.error else ""
+    return f"{text}  {first_line}"
+
+
+def run_summary(run_id: str | None, results: Iterable[StepResult], database: str, seconds: float) -> str:
+    results = list(results)
+    counts = {s: sum(1 for r in results if r.status == s) for s in ("success", "failed", "skipped")}
+    lines = [f"Done in {seconds:.2f}s: {counts['success']} succeeded, {counts['failed']} failed, "
+             f"{counts['skipped']} skipped.  run {run_id}"]
+    failures = [r for r in results if r.status == "failed"]
+    if failures:
+        lines.append("Failures:")
+        for r in failures:
+            lines.append(f"  {label(r.asset, r.partition)} after {r.attempts} attempt(s):")
+            lines.extend(f"    {line}" for line in (r.error or "").splitlines())
+    lines.append(f"database: {database}")
+    return "\n".join(lines)
+
+
+def run_json(run_id: str | None, status: str, results: Iterable[StepResult]) -> dict[str, Any]:
+    return {"run_id": run_id, "status": status,
+            "results": [{"asset": r.asset, "partition": r.partition, "status": r.status, "attempts": r.attempts,
+                         "rows": r.rows, "error": r.error} for r in results]}
+
+
+def dry_run_json(plan: Plan) -> dict[str, Any]:
+    return {"run_id": None, "status": "planned",
+            "results": [{"asset": s.asset, "partition": s.partition, "status": "planned", "attempts": 0,
+                         "rows": None, "error": None, "reasons": list(s.reasons)} for s in plan.steps],
+            "blocked": [{"asset": b.asset, "partition": b.partition, "reasons": list(b.reasons)}
+                        for b in plan.blocked]}
+
+
+# ---------------------------------------------------------------- graph
+
+def graph_json(graph: AssetGraph) -> dict[str, Any]:
+    return {"assets": [{"name": n, "kind": graph.assets[n].kind.value, "upstream": list(graph.upstream[n]),
+                        "path": graph.assets[n].path, "tags": list(graph.assets[n].settings.tags)}
+                       for n in graph.order],
+            "sources": sorted(graph.sources)}
+
+
+def graph_text(graph: AssetGraph) -> str:
+    lines = []
+    for name in graph.order:
+        ups = graph.upstream[name]
+        lines.append(f"{name} ({graph.assets[name].kind.value})" + (f" <- {', '.join(ups)}" if ups else ""))
+    return "\n".join(lines)
+
+
+def _node_id(name: str, ids: dict[str, str]) -> str:
+    return ids.setdefault(name, f"n{len(ids)}")
+
+
+def graph_mermaid(graph: AssetGraph) -> str:
+    ids: dict[str, str] = {}
+    lines = ["graph LR"]
+    for name in sorted(graph.sources):
+        lines.append(f'  {_node_id(name, ids)}[("{name}")]')
+    for name in graph.order:
+        lines.append(f'  {_node_id(name, ids)}["{name}"]')
+    for name in graph.order:
+        for up in graph.upstream[name]:
+            lines.append(f"  {_node_id(up, ids)} --> {_node_id(name, ids)}")
+    return "\n".join(lines)
+
+
+def graph_dot(graph: AssetGraph) -> str:
+    lines = ["digraph assetflow {", "  rankdir=LR;"]
+    for name in sorted(graph.sources):
+        lines.append(f'  "{name}" [shape=cylinder];')
+    for name in graph.order:
+        lines.append(f'  "{name}" [shape=box];')
+    for name in graph.order:
+        for up in graph.upstream[name]:
+            lines.append(f'  "{up}" -> "{name}";')
+    lines.append("}")
+    return "\n".join(lines)

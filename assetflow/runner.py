@@ -1,0 +1,294 @@
+"""The use cases, composed from the stages: status, materialize, compile, runs.
+
+Each function takes a loaded Project and plain options and returns a typed result; nothing here
+prints or exits (the CLI renders). Data flows one way: graph -> select -> plan -> execute -> record.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator
+
+from assetflow import alerts as alerting
+from assetflow.config import Target
+from assetflow.engines.base import SourceView
+from assetflow.errors import UsageError
+from assetflow.executor import Interrupted, RetryPolicy, StepResult, execute
+from assetflow.graph import AssetGraph, build_graph
+from assetflow.loader import CACHE_DIR, Project
+from assetflow.planner import Plan, PlanRequest, Step, plan
+from assetflow.select import parse_selection, resolve_selection
+from assetflow.sources import FileHashes, check_sources
+from assetflow.state import FAILED, SUCCESS, RunRecord, SourceVersion, StateSnapshot
+from assetflow.windows import partition_ranges
+
+CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class MaterializeOptions:
+    selection: tuple[str, ...] = ()
+    partition: str | None = None
+    from_key: str | None = None
+    to_key: str | None = None
+    full_refresh: bool = False
+    threads: int | None = None
+    dry_run: bool = False
+    target: str | None = None
+    wait: float = 0.0
+    command: str = "materialize"
+    ranges: dict[str, range] | None = None          # precomputed (backfill)
+    refresh: frozenset[str] | None = None           # assets to rebuild anyway (backfill)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str | None
+    status: str                       # success | failed | cancelled | planned (dry run)
+    plan: Plan
+    results: tuple[StepResult, ...] = ()
+    database: str = ""
+    alert_problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunEvents:
+    on_plan: Callable[[Plan], None] = lambda p: None
+    on_start: Callable[[Step], None] = lambda s: None
+    on_done: Callable[[StepResult], None] = lambda r: None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    plan: Plan
+    graph: AssetGraph
+    database: str
+    selected: frozenset[str] = field(default_factory=frozenset)
+
+
+def graph_of(project: Project) -> AssetGraph:
+    return build_graph(project.assets, project.config.sources)
+
+
+def status(project: Project, selection: tuple[str, ...] = (), target_name: str | None = None) -> StatusReport:
+    graph = graph_of(project)
+    selected = resolve_selection(parse_selection(selection), graph)
+    target = project.config.target(target_name)
+    with _engine(target, read_only=True) as engine:
+        state = engine.read_state() if engine else StateSnapshot()
+        now = engine.now() if engine else _utcnow()
+        request = _plan_request(project, graph, engine, state, frozenset(graph.assets), {}, frozenset(), True)
+    return StatusReport(plan(graph, state, request, now), graph, target.path, selected)
+
+
+def materialize(project: Project, options: MaterializeOptions, events: RunEvents = RunEvents()) -> RunOutcome:
+    graph = graph_of(project)
+    selected = resolve_selection(parse_selection(options.selection), graph)
+    target = project.config.target(options.target)
+    if options.dry_run:
+        return _dry_run(project, graph, selected, target, options)
+    from assetflow.lock import run_lock
+    with run_lock(target.path, options.command, options.wait), _engine(target, read_only=False) as engine:
+        now = engine.now()
+        ranges = options.ranges or partition_ranges(graph, selected, options.partition, options.from_key,
+                                                    options.to_key, now)
+        state = engine.read_state()
+        request = _plan_request(project, graph, engine, state, selected, ranges, _refresh(options, selected), False)
+        the_plan = plan(graph, state, request, now)
+        events.on_plan(the_plan)
+        return _run(project, graph, engine, state, the_plan, request, target, options, events, now)
+
+
+def _dry_run(project, graph, selected, target: Target, options: MaterializeOptions) -> RunOutcome:
+    with _engine(target, read_only=True) as engine:
+        state = engine.read_state() if engine else StateSnapshot()
+        now = engine.now() if engine else _utcnow()
+        ranges = options.ranges or partition_ranges(graph, selected, options.partition, options.from_key,
+                                                    options.to_key, now)
+        request = _plan_request(project, graph, engine, state, selected, ranges, _refresh(options, selected), False)
+    return RunOutcome(None, "planned", plan(graph, state, request, now), database=target.path)
+
+
+def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, target: Target,
+         options: MaterializeOptions, events: RunEvents, now: datetime) -> RunOutcome:
+    from assetflow.steps import StepRunner, initial_versions
+    run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    engine.prepare({a.key.schema for a in graph.assets.values()}, _file_source_views(project, graph))
+    counter = itertools.count(max([state.max_version, *request.source_versions.values()]) + 1)
+    engine.record_sources(_new_source_versions(state, request))
+    record = RunRecord(run_id, options.command, now, pid=os.getpid(), target=target.name)
+    engine.record_run(record)
+    runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
+                        initial_versions(the_plan, graph, state, now))
+    stop = threading.Event()
+    try:
+        results = execute(the_plan, runner, threads=options.threads or target.threads,
+                          retry_policy=lambda name: _retry_policy(project, graph, name),
+                          on_start=events.on_start, on_done=events.on_done, stop=stop)
+    except (KeyboardInterrupt, Interrupted):
+        stop.set()
+        engine.interrupt()
+        engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, _utcnow(), os.getpid(), target.name))
+        raise
+    failed = [r for r in results if r.status == FAILED]
+    final = FAILED if failed else SUCCESS
+    engine.record_run(RunRecord(run_id, options.command, now, final, _utcnow(), os.getpid(), target.name))
+    problems = ()
+    if failed and project.config.alerts:
+        payload = alerting.failure_payload(project.config.name, run_id, failed)
+        problems = tuple(alerting.send_alerts(project.config.alerts, payload))
+    return RunOutcome(run_id, final, the_plan, tuple(results), target.path, problems)
+
+
+def _refresh(options: MaterializeOptions, selected: frozenset[str]) -> frozenset[str]:
+    if options.refresh is not None:
+        return options.refresh
+    return selected if options.full_refresh else frozenset()
+
+
+def _plan_request(project: Project, graph: AssetGraph, engine, state: StateSnapshot, selected, ranges,
+                  refresh: frozenset[str], for_status: bool) -> PlanRequest:
+    checks = check_sources(graph.sources, project.root, FileHashes(project.root / CACHE_DIR / "file-hashes.json"),
+                           table_exists=lambda t: engine is not None and t.lower() in _tables(engine),
+                           run_freshness=lambda q: engine.query_fingerprint(q) if engine else "")
+    versions, bump = {}, state.max_version
+    for name, check in sorted(checks.items()):
+        stored = state.sources.get(name)
+        if check.fingerprint is None or (stored is not None and stored.fingerprint == check.fingerprint):
+            versions[name] = stored.data_version if stored else 0
+        else:
+            bump += 1
+            versions[name] = bump
+    missing = frozenset(n for n, c in checks.items() if c.missing)
+    return PlanRequest(selected=selected, ranges=ranges, refresh=refresh, for_status=for_status,
+                       source_versions=versions, missing_sources=missing,
+                       source_fingerprints={n: c.fingerprint for n, c in checks.items()})
+
+
+def _tables(engine) -> set[str]:
+    cached = getattr(engine, "_af_tables", None)
+    if cached is None:
+        cached = engine.existing_tables()
+        engine._af_tables = cached
+    return cached
+
+
+def _new_source_versions(state: StateSnapshot, request: PlanRequest) -> dict[str, SourceVersion]:
+    out = {}
+    for name, fp in request.source_fingerprints.items():
+        stored = state.sources.get(name)
+        if fp is not None and (stored is None or stored.fingerprint != fp):
+            out[name] = SourceVersion(fp, request.source_versions[name])
+    return out
+
+
+def _file_source_views(project: Project, graph: AssetGraph) -> list[SourceView]:
+    from assetflow.assets import AssetKey
+    views = []
+    for source in project.config.sources:
+        if source.glob is not None:
+            pattern = source.glob if os.path.isabs(source.glob) else str(project.root / source.glob)
+            views.append(SourceView(AssetKey.parse(source.name), pattern))
+    return views
+
+
+def _retry_policy(project: Project, graph: AssetGraph, name: str) -> RetryPolicy:
+    settings = graph.assets[name].settings
+    retries = settings.retries if settings.retries is not None else project.config.retries
+    delay = settings.retry_delay if settings.retry_delay is not None else project.config.retry_delay
+    return RetryPolicy(retries, delay)
+
+
+@contextmanager
+def _engine(target: Target, *, read_only: bool) -> Iterator:
+    """Open the target's engine; a read-only open of a database that does not exist yields None."""
+    if target.engine != "duckdb":
+        raise UsageError(f"engine '{target.engine}' is not available in this version",
+                         hint="use engine = \"duckdb\"")
+    from assetflow.engines.duckdb import open_duckdb
+    if read_only and target.path != ":memory:" and not Path(target.path).exists():
+        yield None
+        return
+    if target.path != ":memory:" and Path(target.path).is_dir():
+        from assetflow.errors import TargetError
+        raise TargetError(f"the target path {target.path} is a directory", hint="point `path` at a .duckdb file")
+    if not read_only and target.path != ":memory:":
+        Path(target.path).parent.mkdir(parents=True, exist_ok=True)
+    engine = open_duckdb(target.path, read_only=read_only and target.path != ":memory:")
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def _utcnow() -> datetime:
+    from datetime import timezone
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def backfill(project: Project, asset_name: str, from_key: str, to_key: str, threads: int | None = None,
+             target: str | None = None, wait: float = 0.0, dry_run: bool = False,
+             events: RunEvents = RunEvents()) -> RunOutcome:
+    """Rebuild ASSET's partitions in [from, to], then the downstream partitions that became stale."""
+    graph = graph_of(project)
+    name = _one_asset(graph, asset_name)
+    if graph.assets[name].partitioning is None:
+        raise UsageError(f"{name} is not partitioned; backfill takes a partitioned asset",
+                         hint=f"rebuild it with: assetflow materialize {name} --full-refresh")
+    from assetflow.graph import downstream_closure
+    now = _utcnow()
+    ranges = partition_ranges(graph, frozenset({name}), None, from_key, to_key, now)
+    selection = (name, *sorted(downstream_closure(graph, [name])))
+    options = MaterializeOptions(selection, threads=threads, dry_run=dry_run, target=target, wait=wait,
+                                 command=f"backfill {name} --from {from_key} --to {to_key}", ranges=ranges,
+                                 refresh=frozenset({name}))
+    return materialize(project, options, events)
+
+
+def _one_asset(graph: AssetGraph, text: str) -> str:
+    names = resolve_selection(parse_selection([text]), graph)
+    if len(names) != 1:
+        raise UsageError(f"'{text}' names {len(names)} assets: {', '.join(sorted(names))}",
+                         hint="use the schema-qualified name")
+    return next(iter(names))
+
+
+def compile_asset(project: Project, asset_name: str, partition: str | None, target_name: str | None) -> str:
+    from assetflow.assets import SqlBody
+    from assetflow.compile import compile_for_display
+    graph = graph_of(project)
+    name = _one_asset(graph, asset_name.removesuffix("+").removeprefix("+"))
+    spec = graph.assets[name]
+    project.config.target(target_name)
+    if not isinstance(spec.body, SqlBody):
+        raise UsageError(f"{name} is a {type(spec.body).__name__.removesuffix('Body').lower()} asset, not SQL",
+                         path=spec.path, hint="compile shows SQL assets")
+    index = None
+    if partition is not None:
+        if spec.partitioning is None:
+            raise UsageError(f"{name} is not partitioned; drop --partition")
+        index = spec.partitioning.index(partition, _utcnow())
+    elif spec.partitioning is not None and spec.partitioning.count(_utcnow()):
+        index = spec.partitioning.count(_utcnow()) - 1          # show the latest partition
+    return compile_for_display(spec, graph, project.root, project.config.dialect, index)
+
+
+def list_runs(project: Project, target_name: str | None, limit: int) -> list[RunRecord]:
+    with _engine(project.config.target(target_name), read_only=True) as engine:
+        return engine.list_runs(limit) if engine else []
+
+
+def show_run(project: Project, target_name: str | None, run_id: str):
+    with _engine(project.config.target(target_name), read_only=True) as engine:
+        matches = engine.find_runs(run_id) if engine else []
+        if len(matches) != 1:
+            raise UsageError(f"no run '{run_id}'" if not matches else f"'{run_id}' matches {len(matches)} runs",
+                             hint="list runs with `assetflow runs`")
+        record = next(r for r in engine.list_runs(1_000_000) if r.run_id == matches[0])
+        return record, engine.run_attempts(matches[0])

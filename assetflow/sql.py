@@ -1,0 +1,226 @@
+"""The sqlglot wall: every use of sqlglot lives here.
+
+Parse a SQL asset file (TOML header + one query), find every table it reads, normalize it for
+hashing, and rewrite it for execution (qualified names, absolute file paths, typed literals).
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime
+from difflib import get_close_matches
+from typing import Any, Mapping
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, SqlglotError
+from sqlglot.optimizer.scope import traverse_scope
+
+from assetflow.assets import Reference
+from assetflow.errors import ProjectError
+
+_HEADER = re.compile(r"\A(\s*)/\*\s*assetflow\b(.*?)\*/", re.DOTALL)
+_FILE_FUNCTIONS = frozenset({
+    "read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json", "read_json_auto",
+    "read_ndjson", "read_ndjson_auto", "read_json_objects", "read_blob", "read_text", "read_xlsx",
+    "delta_scan", "iceberg_scan",
+})
+_FILE_SUFFIX = re.compile(r"\.(csv|tsv|parquet|json|jsonl|ndjson|txt|xlsx|gz|zst)$", re.IGNORECASE)
+SQLGLOT_VERSION = sqlglot.__version__
+
+
+@dataclass(frozen=True, slots=True)
+class SqlFile:
+    """A SQL asset file split into its header settings and its query text."""
+
+    settings: dict[str, Any]
+    header_line: int | None
+    query: str                      # header blanked out, so line numbers still match the file
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFacts:
+    normalized: str                 # the query without comments or formatting, for hashing
+    references: tuple[Reference, ...]
+    file_reads: tuple[str, ...]
+
+
+def split_header(text: str, path: str) -> SqlFile:
+    """Separate the `/* assetflow ... */` TOML header from the query."""
+    match = _HEADER.match(text)
+    if match is None:
+        return SqlFile({}, None, text)
+    header_line = text.count("\n", 0, match.start(2)) + 1
+    try:
+        settings = tomllib.loads(match.group(2))
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError(f"bad TOML in the assetflow header: {exc}", path=path,
+                           line=header_line + _toml_error_line(exc) - 1,
+                           hint="the header is TOML: key = \"value\", one per line") from None
+    blanked = re.sub(r"[^\n]", " ", match.group(0))
+    return SqlFile(settings, header_line, blanked + text[match.end():])
+
+
+def _toml_error_line(exc: tomllib.TOMLDecodeError) -> int:
+    found = re.search(r"line (\d+)", str(exc))
+    return int(found.group(1)) if found else 1
+
+
+def parse_query(query: str, dialect: str, path: str) -> exp.Query:
+    """Parse exactly one SELECT (or WITH ... SELECT, or a set operation) or raise ProjectError."""
+    try:
+        statements = [s for s in sqlglot.parse(query, dialect=dialect) if s is not None]
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        raise ProjectError(f"SQL syntax error: {first.get('description', exc)}", path=path,
+                           line=first.get("line"), hint="fix the SQL; the file must hold one SELECT") from None
+    except SqlglotError as exc:
+        raise ProjectError(f"SQL error: {exc}", path=path) from None
+    if not statements:
+        raise ProjectError("the file holds no query", path=path,
+                           hint="write one SELECT statement (WITH ... SELECT is fine)")
+    if len(statements) > 1:
+        raise ProjectError(f"the file holds {len(statements)} statements; an asset is one query",
+                           path=path, line=_line_of(statements[1]),
+                           hint="keep one SELECT per file; move the others into their own assets")
+    statement = statements[0]
+    if not isinstance(statement, exp.Query):
+        raise ProjectError(f"an asset must be a SELECT, not {statement.key.upper()}", path=path,
+                           line=_line_of(statement), hint="write the query that produces the table; "
+                           "assetflow creates and replaces it")
+    return statement
+
+
+def analyze(query: str, dialect: str, path: str) -> QueryFacts:
+    """Everything the loader needs from a query: normalized text, tables read, files read."""
+    tree = parse_query(query, dialect, path)
+    references: dict[tuple[str, ...], Reference] = {}
+    files: list[str] = []
+    for table in _source_tables(tree):
+        file_path = _file_read(table)
+        if file_path is not None:
+            files.extend(p for p in file_path if p not in files)
+            continue
+        if not isinstance(table.this, exp.Identifier):
+            continue                                   # a table function that reads no file
+        parts = tuple(p.name for p in table.parts)
+        key = tuple(p.lower() for p in parts)
+        if key not in references:
+            references[key] = Reference(parts=parts, line=_line_of(table))
+    normalized = tree.sql(dialect=dialect, comments=False)
+    return QueryFacts(normalized, tuple(references.values()), tuple(files))
+
+
+def _source_tables(tree: exp.Query) -> list[exp.Table]:
+    """Tables the query reads: FROM/JOIN in every scope; CTE names resolve to their bodies."""
+    try:
+        tables = [source for scope in traverse_scope(tree) for source in scope.sources.values()
+                  if isinstance(source, exp.Table)]
+        seen = {id(t) for t in tables}
+        # Scopes miss tables in some positions (e.g. inside table functions); add any leftovers
+        # that are not CTE names.
+        cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        for table in tree.find_all(exp.Table):
+            if id(table) not in seen and not (not table.db and table.name.lower() in cte_names):
+                tables.append(table)
+        return tables
+    except SqlglotError:
+        cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        return [t for t in tree.find_all(exp.Table) if t.db or t.name.lower() not in cte_names]
+
+
+def _file_read(table: exp.Table) -> list[str] | None:
+    """The file paths a FROM item reads, or None when it is not a file read."""
+    node = table.this
+    if isinstance(node, exp.Identifier):
+        name = node.name
+        if node.quoted and not table.db and ("/" in name or _FILE_SUFFIX.search(name)):
+            return [name]
+        return None
+    if isinstance(node, exp.Func):
+        fname = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+        if fname in _FILE_FUNCTIONS:
+            first = node.args.get("this") if not isinstance(node, exp.Anonymous) else None
+            if not isinstance(first, exp.Expression):
+                first = (node.expressions or [None])[0]
+            if isinstance(first, exp.Literal) and first.is_string:
+                return [first.this]
+            if isinstance(first, exp.Array):
+                return [e.this for e in first.expressions if isinstance(e, exp.Literal) and e.is_string]
+    return None
+
+
+def _line_of(node: exp.Expression) -> int | None:
+    for candidate in (node, node.this if isinstance(node.this, exp.Expression) else None, *node.walk()):
+        if isinstance(candidate, exp.Expression) and candidate.meta.get("line"):
+            return candidate.meta["line"]
+    return None
+
+
+def suggest(name: str, known: list[str]) -> str | None:
+    close = get_close_matches(name.lower(), known, n=3, cutoff=0.5)
+    return f"did you mean {', '.join(close)}?" if close else None
+
+
+# ---------------------------------------------------------------------------- execution SQL
+
+def qualify(query: str, dialect: str, relations: Mapping[tuple[str, ...], str],
+            files: Mapping[str, str], target_dialect: str = "duckdb", pretty: bool = False) -> str:
+    """Rewrite table references to the relations they resolved to and file paths to absolute ones.
+
+    `relations` maps a lower-cased reference (parts tuple) to a SQL relation name; `files` maps a
+    path as written to the path to read.
+    """
+    tree = parse_query(query, dialect, "<compiled>")
+    for table in _source_tables(tree):
+        node = table.this
+        if isinstance(node, exp.Identifier) and not _file_read(table):
+            key = tuple(p.name.lower() for p in table.parts)
+            if key in relations:
+                replacement = exp.to_table(relations[key], dialect="duckdb")
+                for arg in ("this", "db", "catalog"):
+                    table.set(arg, replacement.args.get(arg))
+            continue
+        _rewrite_file_literals(table, files)
+    return tree.sql(dialect=target_dialect, pretty=pretty)
+
+
+def _rewrite_file_literals(table: exp.Table, files: Mapping[str, str]) -> None:
+    for literal in table.find_all(exp.Literal):
+        if literal.is_string and literal.this in files:
+            literal.replace(exp.Literal.string(files[literal.this]))
+    node = table.this
+    if isinstance(node, exp.Identifier) and node.name in files:
+        table.set("this", exp.to_identifier(files[node.name], quoted=True))
+
+
+def inline_parameters(sql: str, params: Mapping[str, Any], dialect: str = "duckdb") -> str:
+    """Replace `$name` placeholders with typed literals through the AST (for `compile` output)."""
+    tree = sqlglot.parse_one(sql, dialect=dialect)
+
+    def literal(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name in params:
+            return _typed_literal(params[node.name])
+        return node
+
+    return tree.transform(literal).sql(dialect=dialect, pretty=True)
+
+
+def _typed_literal(value: Any) -> exp.Expression:
+    if isinstance(value, datetime):
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
+    if isinstance(value, date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if value is None:
+        return exp.null()
+    return exp.Literal.string(str(value))
+
+
+def placeholders(sql: str, dialect: str) -> frozenset[str]:
+    """Names of the `$name` placeholders a query uses."""
+    return frozenset(p.name for p in sqlglot.parse_one(sql, dialect=dialect).find_all(exp.Placeholder))
+
+
+def transpile(sql: str, source: str, target: str) -> str:
+    return sqlglot.transpile(sql, read=source, write=target)[0]

@@ -1,0 +1,74 @@
+"""Run and materialization records, and the store interface engines implement.
+
+A data version is a number from one increasing sequence per state store: a partition built after
+another always has a larger one. "Upstream rebuilt since P" is then a comparison of two integers,
+which keeps staleness checks set-based and cheap.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Mapping, Protocol
+
+UNPARTITIONED = ""   # how the store spells the one partition of an unpartitioned asset
+SUCCESS, FAILED, SKIPPED, RUNNING = "success", "failed", "skipped", "running"
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRecord:
+    """The latest state of one (asset, partition): its last good build and its last attempt."""
+
+    code_version: str | None      # None: never built successfully
+    data_version: int             # 0 when never built
+    status: str                   # status of the last attempt: success | failed
+    rows: int | None = None
+    built_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceVersion:
+    fingerprint: str
+    data_version: int
+
+
+@dataclass(frozen=True)
+class StateSnapshot:
+    partitions: Mapping[str, Mapping[str, PartitionRecord]] = field(default_factory=dict)
+    sources: Mapping[str, SourceVersion] = field(default_factory=dict)
+    max_version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    run_id: str
+    asset: str
+    partition: str | None
+    attempt: int
+    status: str
+    started_at: datetime
+    ended_at: datetime
+    rows: int | None
+    error: str | None
+    code_version: str
+    data_version: int
+    input_versions: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    run_id: str
+    command: str
+    started_at: datetime
+    status: str = RUNNING
+    ended_at: datetime | None = None
+    pid: int | None = None
+    target: str | None = None
+
+
+class StateStore(Protocol):
+    def read_state(self) -> StateSnapshot: ...
+    def record_run(self, run: RunRecord) -> None: ...
+    def record_sources(self, versions: Mapping[str, SourceVersion]) -> None: ...
+    def record_failure(self, attempt: AttemptRecord) -> None: ...
+    def list_runs(self, limit: int) -> list[RunRecord]: ...
+    def run_attempts(self, run_id: str) -> list[AttemptRecord]: ...

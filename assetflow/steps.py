@@ -1,0 +1,160 @@
+"""Run one planned step: compile or call the asset, write it through the engine, record it."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from assetflow import compile as compiler
+from assetflow.assets import AssetContext, AssetKey, AssetSpec, PythonBody, SeedBody
+from assetflow.engines.base import BuildRequest, Engine, PartitionWindow
+from assetflow.errors import AssetflowError
+from assetflow.executor import Interrupted, StepFailed
+from assetflow.graph import AssetGraph
+from assetflow.loader import Project
+from assetflow.partitions import StaticPartitions, TimePartitions, upstream_range
+from assetflow.planner import Plan, Step, partition_keys
+from assetflow.state import FAILED, AttemptRecord
+
+
+@dataclass
+class StepRunner:
+    """Callable the executor uses: (step, attempt number) -> rows written."""
+
+    project: Project
+    graph: AssetGraph
+    engine: Engine
+    run_id: str
+    now: datetime
+    versions: Callable[[], int]                     # next data version
+    current_version: dict[tuple[str, int], int]    # data version of each partition as the run goes
+
+    def __post_init__(self) -> None:
+        self._compiled: dict[str, compiler.CompiledSql] = {}
+        self._lock = threading.Lock()
+        self._counts = {n: (a.partitioning.count(self.now) if a.partitioning else 1)
+                        for n, a in self.graph.assets.items()}
+
+    def __call__(self, step: Step, attempt: int) -> int:
+        spec = self.graph.assets[step.asset]
+        started = _utcnow()
+        with self._lock:
+            version = self.versions()
+        inputs = self._input_versions(spec, step.index)
+        record = AttemptRecord(self.run_id, step.asset, step.partition, attempt, "success", started, started,
+                               None, None, spec.code_version, version, inputs)
+        try:
+            request = self._request(spec, step, record)
+            rows = self.engine.build(request).rows
+        except Interrupted:
+            raise
+        except Exception as exc:  # every failure of an attempt is recorded, then reported
+            if _is_interrupt(exc):
+                raise Interrupted() from None
+            message = _message(exc)
+            self.engine.record_failure(_finished(record, FAILED, message))
+            raise StepFailed(message) from None
+        self.current_version[(step.asset, step.index)] = version
+        return rows
+
+    def _request(self, spec: AssetSpec, step: Step, record: AttemptRecord) -> BuildRequest:
+        record = _finished(record, "success", None)
+        window = compiler.partition_window(spec, step.index)
+        base = dict(key=spec.key, kind=spec.kind, attempt=record, window=window)
+        if isinstance(spec.body, SeedBody):
+            return BuildRequest(**base, seed_file=str(self.project.root / spec.body.file))
+        if isinstance(spec.body, PythonBody):
+            return BuildRequest(**base, arrow=self._call_python(spec, step, window))
+        compiled = self._compile(spec)
+        return BuildRequest(**base, sql=compiled.sql,
+                            params=compiler.bound_parameters(spec, step.index, compiled.parameters))
+
+    def _compile(self, spec: AssetSpec) -> compiler.CompiledSql:
+        name = str(spec.key)
+        with self._lock:
+            if name not in self._compiled:
+                self._compiled[name] = compiler.compile_sql(spec, self.graph, self.project.root,
+                                                            self.project.config.dialect)
+            return self._compiled[name]
+
+    def _call_python(self, spec: AssetSpec, step: Step, window: PartitionWindow | None):
+        from assetflow.pyassets import call_asset
+        name = str(spec.key)
+        inputs = {param: self._read_input(spec, step.index, node)
+                  for param, node in self.graph.params[name].items()}
+        context = AssetContext(asset=name, partition=step.partition,
+                               start=window.start if window else None, end=window.end if window else None,
+                               log=logging.getLogger(f"assetflow.asset.{name}"), con=self.engine.connection())
+        return call_asset(self.project.functions[spec.key], spec, inputs, context)
+
+    def _read_input(self, spec: AssetSpec, index: int, node: str):
+        if node not in self.graph.assets:
+            source = self.graph.sources[node]
+            key = AssetKey.parse(source.table or source.name)
+            return self.engine.read_arrow(key, None)
+        up = self.graph.assets[node]
+        rng = upstream_range(spec.partitioning, index, up.partitioning, self._counts[node], spec.settings.lookback)
+        return self.engine.read_arrow(up.key, _window_of(up, rng, self._counts[node]))
+
+    def _input_versions(self, spec: AssetSpec, index: int) -> dict[str, int]:
+        out = {}
+        for up in self.graph.upstream_assets(str(spec.key)):
+            up_spec = self.graph.assets[up]
+            rng = upstream_range(spec.partitioning, index, up_spec.partitioning, self._counts[up],
+                                 spec.settings.lookback)
+            out[up] = max((self.current_version.get((up, j), 0) for j in rng), default=0)
+        return out
+
+
+def _window_of(spec: AssetSpec, rng: range, count: int) -> PartitionWindow | None:
+    part = spec.partitioning
+    if part is None or (rng.start == 0 and rng.stop >= count):
+        return None
+    if isinstance(part, TimePartitions):
+        if not rng:
+            return PartitionWindow(part.column, *part.bound_values(part.window(0)))  # empty read
+        start, _ = part.bound_values(part.window(rng.start))
+        _, end = part.bound_values(part.window(rng.stop - 1))
+        return PartitionWindow(part.column, start, end)
+    assert isinstance(part, StaticPartitions)
+    return PartitionWindow(part.column, key=part.keys[rng.start]) if len(rng) == 1 else None
+
+
+def initial_versions(plan: Plan, graph: AssetGraph, state, now: datetime) -> dict[tuple[str, int], int]:
+    """Data versions of existing partitions, so attempts can record what they read."""
+    out = {}
+    for name, records in state.partitions.items():
+        if name not in graph.assets:
+            continue
+        keys = partition_keys(graph.assets[name].partitioning, now)
+        for index, key in enumerate(keys):
+            record = records.get("" if key is None else key)
+            if record is not None:
+                out[(name, index)] = record.data_version
+    return out
+
+
+def _finished(record: AttemptRecord, status: str, error: str | None) -> AttemptRecord:
+    return AttemptRecord(record.run_id, record.asset, record.partition, record.attempt, status, record.started_at,
+                         _utcnow(), record.rows, error, record.code_version, record.data_version,
+                         record.input_versions)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, AssetflowError):
+        return exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+    from assetflow.pyassets import UserCodeError
+    if isinstance(exc, UserCodeError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    return isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower() and type(exc).__name__ in (
+        "RuntimeError", "InterruptException")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
