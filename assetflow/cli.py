@@ -160,10 +160,10 @@ def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> 
         _emit(render.to_json(render.dry_run_json(outcome.plan)) if as_json else render.plan_text(outcome.plan))
         return
     if as_json:
-        _emit(render.to_json(render.run_json(outcome.run_id, outcome.status, outcome.results)))
+        _emit(render.to_json(render.run_json(outcome.run_id, outcome.status, outcome.results, outcome.plan)))
     else:
         _emit(render.run_summary(outcome.run_id, outcome.results, outcome.database,
-                                 time.perf_counter() - started))
+                                 time.perf_counter() - started, outcome.plan))
     for problem in outcome.alert_problems:
         click.echo(f"warning: {problem}", err=True)
     if outcome.status != "success":

@@ -74,6 +74,6 @@ def compile_for_display(spec: AssetSpec, graph: AssetGraph, root: Path, dialect:
     """The statement exactly as it runs, with partition parameters shown as typed literals."""
     compiled = compile_sql(spec, graph, root, dialect, target_dialect)
     if index is None or not compiled.parameters:
-        return compiled.sql
+        return sql.pretty(compiled.sql, target_dialect)
     return sql.inline_parameters(compiled.sql, bound_parameters(spec, index, compiled.parameters),
                                  target_dialect)

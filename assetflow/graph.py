@@ -117,15 +117,17 @@ def _topological_order(assets: Mapping[str, AssetSpec], upstream: Mapping[str, t
 
 
 def _find_cycle(stuck: set[str], upstream: Mapping[str, tuple[str, ...]]) -> list[str]:
-    """A concrete cycle among `stuck` nodes, printed in reading order: a -> b means b reads a."""
+    """A concrete cycle among `stuck` nodes: `a -> b` means a reads b, as the SQL says."""
     start = min(stuck)
     path, index, node = [], {}, start
     while node not in index:
         index[node] = len(path)
         path.append(node)
         node = min(u for u in upstream[node] if u in stuck)
-    cycle = path[index[node]:] + [node]
-    return list(reversed(cycle))
+    cycle = path[index[node]:]
+    first = cycle.index(min(cycle))
+    cycle = cycle[first:] + cycle[:first]
+    return cycle + [cycle[0]]
 
 
 def upstream_closure(graph: AssetGraph, names: Iterable[str]) -> set[str]:

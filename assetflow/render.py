@@ -59,9 +59,10 @@ def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database
 # ---------------------------------------------------------------- materialize
 
 def plan_text(plan: Plan, limit: int = 50) -> str:
-    if not plan.steps:
+    if not plan.steps and not plan.blocked:
         return "Nothing to do: everything selected is fresh."
-    lines = [f"Plan: {len(plan.steps)} partition(s) to build"]
+    lines = [f"Plan: {len(plan.steps)} partition(s) to build" + (
+        f", {len(plan.blocked)} blocked" if plan.blocked else "")]
     for step in plan.steps[:limit]:
         lines.append(f"  {label(step.asset, step.partition)}  ({', '.join(step.reasons)})")
     if len(plan.steps) > limit:
@@ -81,7 +82,8 @@ def step_line(result: StepResult) -> str:
     return f"{text}  {first_line}"
 
 
-def run_summary(run_id: str | None, results: Iterable[StepResult], database: str, seconds: float) -> str:
+def run_summary(run_id: str | None, results: Iterable[StepResult], database: str, seconds: float,
+                plan: Plan | None = None) -> str:
     results = list(results)
     counts = {s: sum(1 for r in results if r.status == s) for s in ("success", "failed", "skipped")}
     lines = [f"Done in {seconds:.2f}s: {counts['success']} succeeded, {counts['failed']} failed, "
@@ -92,14 +94,22 @@ def run_summary(run_id: str | None, results: Iterable[StepResult], database: str
         for r in failures:
             lines.append(f"  {label(r.asset, r.partition)} after {r.attempts} attempt(s):")
             lines.extend(f"    {line}" for line in (r.error or "").splitlines())
+    blocked = plan.blocked if plan is not None else ()
+    if blocked:
+        lines.append(f"Blocked ({len(blocked)}), not run:")
+        lines.extend(f"  {label(b.asset, b.partition)}: {', '.join(b.reasons)}" for b in blocked[:20])
+        if len(blocked) > 20:
+            lines.append(f"  ... and {len(blocked) - 20} more")
     lines.append(f"database: {database}")
     return "\n".join(lines)
 
 
-def run_json(run_id: str | None, status: str, results: Iterable[StepResult]) -> dict[str, Any]:
+def run_json(run_id: str | None, status: str, results: Iterable[StepResult], plan: Plan) -> dict[str, Any]:
     return {"run_id": run_id, "status": status,
             "results": [{"asset": r.asset, "partition": r.partition, "status": r.status, "attempts": r.attempts,
-                         "rows": r.rows, "error": r.error} for r in results]}
+                         "rows": r.rows, "error": r.error} for r in results],
+            "blocked": [{"asset": b.asset, "partition": b.partition, "reasons": list(b.reasons)}
+                        for b in plan.blocked]}
 
 
 def dry_run_json(plan: Plan) -> dict[str, Any]:

@@ -137,7 +137,7 @@ def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, ta
         engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, _utcnow(), os.getpid(), target.name))
         raise
     failed = [r for r in results if r.status == FAILED]
-    final = FAILED if failed else SUCCESS
+    final = FAILED if failed or the_plan.blocked else SUCCESS
     engine.record_run(RunRecord(run_id, options.command, now, final, _utcnow(), os.getpid(), target.name))
     problems = ()
     if failed and project.config.alerts:

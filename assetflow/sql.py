@@ -217,6 +217,10 @@ def _typed_literal(value: Any) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
+def pretty(text: str, dialect: str) -> str:
+    return sqlglot.parse_one(text, dialect=dialect).sql(dialect=dialect, pretty=True)
+
+
 def placeholders(sql: str, dialect: str) -> frozenset[str]:
     """Names of the `$name` placeholders a query uses."""
     return frozenset(p.name for p in sqlglot.parse_one(sql, dialect=dialect).find_all(exp.Placeholder))
