@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
-DEMO_DIR ?= $(shell mktemp -d -t assetflow-demo-XXXXXX)
 
 .PHONY: venv demo test bench clean
 
@@ -15,11 +14,13 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 demo: venv
-	@echo "==> creating a project from project_template in $(DEMO_DIR)/shop"
-	$(VENV)/bin/assetflow init $(DEMO_DIR)/shop
-	$(VENV)/bin/assetflow --project $(DEMO_DIR)/shop materialize
-	$(VENV)/bin/assetflow --project $(DEMO_DIR)/shop status
-	@echo "==> DuckDB file: $(DEMO_DIR)/shop/warehouse.duckdb"
+	@set -e; dir="$${DEMO_DIR:-$$(mktemp -d -t assetflow-demo-XXXXXX)}"; \
+	echo "==> creating a project from project_template in $$dir/shop"; \
+	$(VENV)/bin/assetflow init "$$dir/shop"; \
+	echo "==> materializing it"; \
+	$(VENV)/bin/assetflow --project "$$dir/shop" materialize; \
+	$(VENV)/bin/assetflow --project "$$dir/shop" status; \
+	echo "==> DuckDB file: $$dir/shop/warehouse.duckdb"
 
 test: venv
 	$(PY) -m pytest
