@@ -193,6 +193,9 @@ def _parse_partitioning(raw: dict[str, Any], kind: Kind, *, path: str, line: int
         if "partitions" not in raw or "partition_column" not in raw:
             raise ProjectError("static partitions need `partitions = [...]` and `partition_column`",
                                path=path, line=line)
+        if raw.get("batch_size", 1) > 1:
+            raise ProjectError("batch_size works with time partitions only", path=path, line=line,
+                               hint="remove batch_size; static partitions are built one key at a time")
         keys = tuple(raw["partitions"])
         if not keys or len(set(keys)) != len(keys):
             raise ProjectError("`partitions` must be a non-empty list of distinct keys", path=path, line=line)

@@ -47,22 +47,28 @@ def _absolute(path: str, root: Path) -> str:
     return str((root / path).resolve())
 
 
-def partition_window(spec: AssetSpec, index: int) -> PartitionWindow | None:
+def partition_window(spec: AssetSpec, index: int, count: int = 1) -> PartitionWindow | None:
+    """The rows partitions `index .. index + count - 1` replace."""
     part = spec.partitioning
     if isinstance(part, TimePartitions):
-        start, end = part.bound_values(part.window(index))
+        start, _ = part.bound_values(part.window(index))
+        _, end = part.bound_values(part.window(index + count - 1))
         return PartitionWindow(part.column, start, end)
     if isinstance(part, StaticPartitions):
         return PartitionWindow(part.column, key=part.keys[index])
     return None
 
 
-def bound_parameters(spec: AssetSpec, index: int, used: frozenset[str]) -> Mapping[str, Any]:
-    """Typed values for the placeholders the query uses: DATE/TIMESTAMP windows, text keys."""
+def bound_parameters(spec: AssetSpec, index: int, used: frozenset[str], count: int = 1) -> Mapping[str, Any]:
+    """Typed values for the placeholders the query uses: DATE/TIMESTAMP windows, text keys.
+
+    A batch of `count` partitions binds the joint window.
+    """
     part = spec.partitioning
     values: dict[str, Any] = {}
     if isinstance(part, TimePartitions):
-        values["start"], values["end"] = part.bound_values(part.window(index))
+        values["start"], _ = part.bound_values(part.window(index))
+        _, values["end"] = part.bound_values(part.window(index + count - 1))
         values["partition"] = part.key(index)
     elif isinstance(part, StaticPartitions):
         values["partition"] = part.keys[index]

@@ -27,6 +27,14 @@ class StepResult:
     rows: int | None
     error: str | None
     seconds: float = 0.0
+    batch: tuple[tuple[str | None, int | None], ...] = ()   # (partition, rows) of every partition of a batch
+
+    def per_partition(self) -> list[StepResult]:
+        """One result per partition: a batch step expands into its partitions."""
+        if not self.batch:
+            return [self]
+        return [StepResult(self.asset, key, self.status, self.attempts, rows, self.error, self.seconds)
+                for key, rows in self.batch]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +51,12 @@ class Interrupted(Exception):
     """The run was asked to stop; no more steps start and in-flight ones are rolled back."""
 
 
-def execute(plan: Plan, run_step: Callable[[Step, int], int], *, threads: int,
+def execute(plan: Plan, run_step: Callable[[Step, int], int | tuple[int, ...]], *, threads: int,
             retry_policy: Callable[[str], RetryPolicy], on_start: Callable[[Step], None] = lambda s: None,
             on_done: Callable[[StepResult], None] = lambda r: None, stop: threading.Event | None = None,
-            sleep: Callable[[float], None] = time.sleep) -> list[StepResult]:
+            sleep: Callable[[float], None] = time.sleep,
+            on_abort: Callable[[], None] = lambda: None) -> list[StepResult]:
+    """Run every step of `plan`; `on_abort` cancels in-flight work when the run is interrupted."""
     stop = stop or threading.Event()
     by_id = {(s.asset, s.index): s for s in plan.steps}
     order = {sid: n for n, sid in enumerate(by_id)}
@@ -86,12 +96,13 @@ def execute(plan: Plan, run_step: Callable[[Step, int], int], *, threads: int,
                     else:
                         _skip_readers(sid, readers, by_id, results, on_done)
         except BaseException:
-            stop.set()
+            stop.set()          # no new steps, no more retries
+            on_abort()          # cancel running queries before the pool waits for its workers
             raise
     return [results[sid] for sid in by_id if sid in results]
 
 
-def _run_with_retries(step: Step, run_step: Callable[[Step, int], int], policy: RetryPolicy,
+def _run_with_retries(step: Step, run_step: Callable[[Step, int], int | tuple[int, ...]], policy: RetryPolicy,
                       stop: threading.Event, sleep: Callable[[float], None]) -> StepResult:
     started = time.perf_counter()
     error = None
@@ -100,15 +111,18 @@ def _run_with_retries(step: Step, run_step: Callable[[Step, int], int], policy: 
             raise Interrupted()
         try:
             rows = run_step(step, attempt)
-            return StepResult(step.asset, step.partition, SUCCESS, attempt, rows, None,
-                              time.perf_counter() - started)
+            each = rows if isinstance(rows, tuple) else (rows,)
+            batch = tuple(zip(step.keys, each)) if step.count > 1 else ()
+            return StepResult(step.asset, step.partition, SUCCESS, attempt, sum(each), None,
+                              time.perf_counter() - started, batch)
         except StepFailed as exc:
             error = str(exc)
         if attempt <= policy.retries:
             # Exponential backoff with jitter, so retries of many partitions don't stampede.
             sleep(policy.delay * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2))
+    batch = tuple((k, None) for k in step.keys) if step.count > 1 else ()
     return StepResult(step.asset, step.partition, FAILED, policy.retries + 1, None, error,
-                      time.perf_counter() - started)
+                      time.perf_counter() - started, batch)
 
 
 def _skip_readers(failed: StepId, readers: dict[StepId, list[StepId]], by_id: dict[StepId, Step],
@@ -121,6 +135,8 @@ def _skip_readers(failed: StepId, readers: dict[StepId, list[StepId]], by_id: di
         if sid in results:
             continue
         step = by_id[sid]
-        results[sid] = StepResult(step.asset, step.partition, SKIPPED, 0, None, f"upstream failed: {label}")
+        batch = tuple((k, None) for k in step.keys) if step.count > 1 else ()
+        results[sid] = StepResult(step.asset, step.partition, SKIPPED, 0, None, f"upstream failed: {label}",
+                                  batch=batch)
         on_done(results[sid])
         stack.extend(readers[sid])

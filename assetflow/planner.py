@@ -31,10 +31,18 @@ FRESH, STALE, BLOCKED = "fresh", "stale", "blocked"
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """Build partitions `index .. index + count - 1` of `asset` (count > 1 only with batch_size)."""
+
     asset: str
     index: int
     partition: str | None
     reasons: tuple[str, ...]
+    count: int = 1
+    partitions: tuple[str | None, ...] = ()     # every key of a batch, first included
+
+    @property
+    def keys(self) -> tuple[str | None, ...]:
+        return self.partitions or (self.partition,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +101,32 @@ def plan(graph: AssetGraph, state: StateSnapshot, request: PlanRequest, now: dat
     steps: list[Step] = []
     needs: dict[tuple[str, int], tuple[tuple[str, int], ...]] = {}
     blocked: list[PartitionStatus] = []
+    step_of: dict[tuple[str, int], tuple[str, int]] = {}      # partition -> the step that builds it
     for name in graph.order:
         result = _plan_asset(name, graph, state, request, keys, seen)
         plans[name] = result.asset_plan
-        for index in result.build:
-            steps.append(Step(name, index, keys[name][index], result.asset_plan.reasons[index]))
-            needs[(name, index)] = result.needs[index]
+        for batch in _batches(result.build, graph.assets[name].settings.batch_size):
+            first = batch[0]
+            reasons = tuple(dict.fromkeys(r for i in batch for r in result.asset_plan.reasons[i]))
+            steps.append(Step(name, first, keys[name][first], reasons, len(batch),
+                              tuple(keys[name][i] for i in batch) if len(batch) > 1 else ()))
+            waits = {step_of[need] for i in batch for need in result.needs[i]}
+            needs[(name, first)] = tuple(sorted(waits))
+            step_of.update({(name, i): (name, first) for i in batch})
         blocked.extend(PartitionStatus(name, keys[name][i], BLOCKED, result.asset_plan.reasons[i])
                        for i in result.blocked)
     return Plan(tuple(steps), needs, plans, tuple(blocked))
+
+
+def _batches(indices: list[int], size: int) -> list[list[int]]:
+    """Consecutive runs of indices, cut into groups of at most `size`."""
+    groups: list[list[int]] = []
+    for index in indices:
+        if groups and groups[-1][-1] == index - 1 and len(groups[-1]) < size:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups
 
 
 @dataclass

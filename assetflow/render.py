@@ -61,10 +61,12 @@ def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database
 def plan_text(plan: Plan, limit: int = 50) -> str:
     if not plan.steps and not plan.blocked:
         return "Nothing to do: everything selected is fresh."
-    lines = [f"Plan: {len(plan.steps)} partition(s) to build" + (
+    total = sum(step.count for step in plan.steps)
+    lines = [f"Plan: {total} partition(s) to build" + (
         f", {len(plan.blocked)} blocked" if plan.blocked else "")]
     for step in plan.steps[:limit]:
-        lines.append(f"  {label(step.asset, step.partition)}  ({', '.join(step.reasons)})")
+        where = step.partition if step.count == 1 else f"{step.keys[0]} .. {step.keys[-1]}"
+        lines.append(f"  {label(step.asset, where)}  ({', '.join(step.reasons)})")
     if len(plan.steps) > limit:
         lines.append(f"  ... and {len(plan.steps) - limit} more")
     for blocked in plan.blocked[:limit]:
@@ -74,7 +76,8 @@ def plan_text(plan: Plan, limit: int = 50) -> str:
 
 def step_line(result: StepResult) -> str:
     word = STATUS_WORD.get(result.status, result.status.upper())
-    text = f"{word:<4} {label(result.asset, result.partition)}"
+    where = result.partition if not result.batch else f"{result.batch[0][0]} .. {result.batch[-1][0]}"
+    text = f"{word:<4} {label(result.asset, where)}"
     if result.status == "success":
         retried = f", {result.attempts} attempts" if result.attempts > 1 else ""
         return f"{text}  {result.rows if result.rows is not None else '-'} rows  {result.seconds:.2f}s{retried}"
@@ -114,8 +117,9 @@ def run_json(run_id: str | None, status: str, results: Iterable[StepResult], pla
 
 def dry_run_json(plan: Plan) -> dict[str, Any]:
     return {"run_id": None, "status": "planned",
-            "results": [{"asset": s.asset, "partition": s.partition, "status": "planned", "attempts": 0,
-                         "rows": None, "error": None, "reasons": list(s.reasons)} for s in plan.steps],
+            "results": [{"asset": s.asset, "partition": key, "status": "planned", "attempts": 0,
+                         "rows": None, "error": None, "reasons": list(s.reasons)}
+                        for s in plan.steps for key in s.keys],
             "blocked": [{"asset": b.asset, "partition": b.partition, "reasons": list(b.reasons)}
                         for b in plan.blocked]}
 

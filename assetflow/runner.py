@@ -117,25 +117,25 @@ def _dry_run(project, graph, selected, target: Target, options: MaterializeOptio
 
 def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, target: Target,
          options: MaterializeOptions, events: RunEvents, now: datetime) -> RunOutcome:
-    from assetflow.steps import StepRunner, initial_versions
+    from assetflow.steps import StepRunner, fully_rebuilt, initial_versions
     run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     engine.prepare({a.key.schema for a in graph.assets.values()}, _file_source_views(project, graph))
     counter = itertools.count(max([state.max_version, *request.source_versions.values()]) + 1)
     engine.record_sources(_new_source_versions(state, request))
+    engine.mark_abandoned_runs(now)      # we hold the lock: any run still "running" has died
     record = RunRecord(run_id, options.command, now, pid=os.getpid(), target=target.name)
     engine.record_run(record)
     runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
-                        initial_versions(the_plan, graph, state, now))
+                        initial_versions(the_plan, graph, state, now), fully_rebuilt(the_plan, graph, now))
     stop = threading.Event()
     try:
         results = execute(the_plan, runner, threads=options.threads or target.threads,
                           retry_policy=lambda name: _retry_policy(project, graph, name),
-                          on_start=events.on_start, on_done=events.on_done, stop=stop)
+                          on_start=events.on_start, on_done=events.on_done, stop=stop, on_abort=engine.interrupt)
     except (KeyboardInterrupt, Interrupted):
-        stop.set()
-        engine.interrupt()
         engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, _utcnow(), os.getpid(), target.name))
         raise
+    results = [part for r in results for part in r.per_partition()]
     failed = [r for r in results if r.status == FAILED]
     final = FAILED if failed or the_plan.blocked else SUCCESS
     engine.record_run(RunRecord(run_id, options.command, now, final, _utcnow(), os.getpid(), target.name))

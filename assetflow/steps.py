@@ -30,6 +30,7 @@ class StepRunner:
     now: datetime
     versions: Callable[[], int]                     # next data version
     current_version: dict[tuple[str, int], int]    # data version of each partition as the run goes
+    full_rebuilds: frozenset[str] = frozenset()     # partitioned assets whose every partition is planned
 
     def __post_init__(self) -> None:
         self._compiled: dict[str, compiler.CompiledSql] = {}
@@ -37,39 +38,47 @@ class StepRunner:
         self._counts = {n: (a.partitioning.count(self.now) if a.partitioning else 1)
                         for n, a in self.graph.assets.items()}
 
-    def __call__(self, step: Step, attempt: int) -> int:
+    def __call__(self, step: Step, attempt: int) -> tuple[int, ...]:
+        """Build the step's partition(s); returns rows written per partition."""
         spec = self.graph.assets[step.asset]
         started = _utcnow()
+        indices = range(step.index, step.index + step.count)
         with self._lock:
-            version = self.versions()
-        inputs = self._input_versions(spec, step.index)
-        record = AttemptRecord(self.run_id, step.asset, step.partition, attempt, "success", started, started,
-                               None, None, spec.code_version, version, inputs)
+            versions = [self.versions() for _ in indices]
+        records = [AttemptRecord(self.run_id, step.asset, key, attempt, "success", started, started, None, None,
+                                 spec.code_version, version, self._input_versions(spec, index))
+                   for key, version, index in zip(step.keys, versions, indices)]
         try:
-            request = self._request(spec, step, record)
-            rows = self.engine.build(request).rows
+            outcome = self.engine.build(self._request(spec, step, records))
         except Interrupted:
             raise
         except Exception as exc:  # every failure of an attempt is recorded, then reported
             if _is_interrupt(exc):
                 raise Interrupted() from None
             message = _message(exc)
-            self.engine.record_failure(_finished(record, FAILED, message))
+            for record in records:
+                self.engine.record_failure(_finished(record, FAILED, message))
             raise StepFailed(message) from None
-        self.current_version[(step.asset, step.index)] = version
-        return rows
+        for index, version in zip(indices, versions):
+            self.current_version[(step.asset, index)] = version
+        return outcome.rows_each or (outcome.rows,)
 
-    def _request(self, spec: AssetSpec, step: Step, record: AttemptRecord) -> BuildRequest:
-        record = _finished(record, "success", None)
-        window = compiler.partition_window(spec, step.index)
-        base = dict(key=spec.key, kind=spec.kind, attempt=record, window=window)
+    def _request(self, spec: AssetSpec, step: Step, records: list[AttemptRecord]) -> BuildRequest:
+        records = [_finished(r, "success", None) for r in records]
+        window = compiler.partition_window(spec, step.index, step.count)
+        batch = ()
+        if step.count > 1:
+            batch = tuple((r, compiler.partition_window(spec, step.index + n))
+                          for n, r in enumerate(records))
+        base = dict(key=spec.key, kind=spec.kind, attempt=records[0], window=window,
+                    rebuilding_all=step.asset in self.full_rebuilds, batch=batch)
         if isinstance(spec.body, SeedBody):
             return BuildRequest(**base, seed_file=str(self.project.root / spec.body.file))
         if isinstance(spec.body, PythonBody):
             return BuildRequest(**base, arrow=self._call_python(spec, step, window))
         compiled = self._compile(spec)
         return BuildRequest(**base, sql=compiled.sql,
-                            params=compiler.bound_parameters(spec, step.index, compiled.parameters))
+                            params=compiler.bound_parameters(spec, step.index, compiled.parameters, step.count))
 
     def _compile(self, spec: AssetSpec) -> compiler.CompiledSql:
         name = str(spec.key)
@@ -82,20 +91,24 @@ class StepRunner:
     def _call_python(self, spec: AssetSpec, step: Step, window: PartitionWindow | None):
         from assetflow.pyassets import call_asset
         name = str(spec.key)
-        inputs = {param: self._read_input(spec, step.index, node)
+        inputs = {param: self._read_input(spec, step, node)
                   for param, node in self.graph.params[name].items()}
         context = AssetContext(asset=name, partition=step.partition,
                                start=window.start if window else None, end=window.end if window else None,
                                log=logging.getLogger(f"assetflow.asset.{name}"), con=self.engine.connection())
         return call_asset(self.project.functions[spec.key], spec, inputs, context)
 
-    def _read_input(self, spec: AssetSpec, index: int, node: str):
+    def _read_input(self, spec: AssetSpec, step: Step, node: str):
         if node not in self.graph.assets:
             source = self.graph.sources[node]
             key = AssetKey.parse(source.table or source.name)
             return self.engine.read_arrow(key, None)
         up = self.graph.assets[node]
-        rng = upstream_range(spec.partitioning, index, up.partitioning, self._counts[node], spec.settings.lookback)
+        first = upstream_range(spec.partitioning, step.index, up.partitioning, self._counts[node],
+                               spec.settings.lookback)
+        last = upstream_range(spec.partitioning, step.index + step.count - 1, up.partitioning,
+                              self._counts[node], spec.settings.lookback)
+        rng = range(min(first.start, last.start), max(first.stop, last.stop)) if first and last else first or last
         return self.engine.read_arrow(up.key, _window_of(up, rng, self._counts[node]))
 
     def _input_versions(self, spec: AssetSpec, index: int) -> dict[str, int]:
@@ -158,3 +171,13 @@ def _is_interrupt(exc: BaseException) -> bool:
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def fully_rebuilt(plan: Plan, graph: AssetGraph, now: datetime) -> frozenset[str]:
+    """Partitioned assets of which this plan rebuilds every partition (a schema may change then)."""
+    planned: dict[str, int] = {}
+    for step in plan.steps:
+        planned[step.asset] = planned.get(step.asset, 0) + 1
+    return frozenset(name for name, n in planned.items()
+                     if graph.assets[name].partitioning is not None
+                     and n == graph.assets[name].partitioning.count(now))

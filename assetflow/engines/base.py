@@ -31,11 +31,14 @@ class BuildRequest:
     arrow: Any = None                          # a pyarrow Table (Python assets), instead of sql
     seed_file: str | None = None               # absolute path of a seed file, instead of sql
     window: PartitionWindow | None = None      # partitioned assets only
+    rebuilding_all: bool = False               # this run rebuilds every partition of the asset
+    batch: tuple[tuple[AttemptRecord, PartitionWindow], ...] = ()   # batch_size: each partition's record
 
 
 @dataclass(frozen=True, slots=True)
 class BuildOutcome:
     rows: int
+    rows_each: tuple[int, ...] = ()            # per partition of a batch
 
 
 @dataclass(frozen=True, slots=True)

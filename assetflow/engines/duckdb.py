@@ -124,6 +124,9 @@ class DuckDBEngine:
     def run_attempts(self, run_id: str) -> list[AttemptRecord]:
         return store.run_attempts(self.connection(), run_id)
 
+    def mark_abandoned_runs(self, now: datetime) -> int:
+        return store.mark_abandoned(self.connection(), now)
+
     def find_runs(self, prefix: str) -> list[str]:
         return store.find_run(self.connection(), prefix)
 
@@ -211,19 +214,31 @@ class DuckDBEngine:
             self._check_window(cur, stage, window)
             with self._lock_for(request.key):
                 self._ensure_partition_table(cur, request.key, stage)
-            self._check_columns(cur, request.key, stage)
+                self._check_columns(cur, request.key, stage, recreate=request.rebuilding_all)
             where, params = _window_filter(window)
+            rows_each = self._batch_rows(cur, stage, request)
             rows = [0]
 
             def work():
                 run(cur, f"DELETE FROM {request.key.quoted()} WHERE {where}", params)
                 rows[0] = run(cur, f"INSERT INTO {request.key.quoted()} BY NAME SELECT * FROM {stage}")[0][0]
-                store.write_success(cur, request.attempt, rows[0])
+                if not request.batch:
+                    store.write_success(cur, request.attempt, rows[0])
+                for (attempt, _), count in zip(request.batch, rows_each):
+                    store.write_success(cur, attempt, count)
 
             self._transaction(cur, work)
-            return BuildOutcome(rows[0])
+            return BuildOutcome(rows[0], rows_each)
         finally:
             run(cur, f"DROP TABLE IF EXISTS temp.{stage}")
+
+    @staticmethod
+    def _batch_rows(cur, stage: str, request: BuildRequest) -> tuple[int, ...]:
+        counts = []
+        for _, part_window in request.batch:
+            where, params = _window_filter(part_window)
+            counts.append(run(cur, f"SELECT count(*) FROM {stage} WHERE {where}", params)[0][0])
+        return tuple(counts)
 
     def _ensure_partition_table(self, cur, key: AssetKey, stage: str) -> None:
         exists = run(cur, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
@@ -232,13 +247,21 @@ class DuckDBEngine:
             self._transaction(cur, lambda: (self._drop_other_kind(cur, key, view=False), run(
                 cur, f"CREATE TABLE {key.quoted()} AS SELECT * FROM {stage} LIMIT 0")))
 
-    def _check_columns(self, cur, key: AssetKey, stage: str) -> None:
+    def _check_columns(self, cur, key: AssetKey, stage: str, *, recreate: bool) -> None:
+        """New columns never mix with old ones: recreate the table when this run rebuilds every
+        partition (its records are reset in the same transaction), otherwise fail with the diff."""
         have = run(cur, "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
                         "current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index",
                    [key.schema, key.name])
         new = run(cur, "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'temp' "
                        "AND table_name = ? ORDER BY column_index", [stage])
         if [(c.lower(), t) for c, t in have] != [(c.lower(), t) for c, t in new]:
+            if recreate:
+                self._transaction(cur, lambda: (
+                    run(cur, f"DROP TABLE {key.quoted()}"),
+                    run(cur, f"CREATE TABLE {key.quoted()} AS SELECT * FROM {stage} LIMIT 0"),
+                    store.forget_partitions(cur, str(key))))
+                return
             old_cols, new_cols = dict(have), dict(new)
             diff = [f"-{c} {t}" for c, t in have if new_cols.get(c) != t] + \
                    [f"+{c} {t}" for c, t in new if old_cols.get(c) != t]

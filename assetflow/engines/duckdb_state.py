@@ -129,3 +129,14 @@ def find_run(cur: Any, prefix: str) -> list[str]:
     if not has_schema(cur):
         return []
     return [r[0] for r in run(cur, "SELECT run_id FROM _assetflow.runs WHERE starts_with(run_id, ?)", [prefix])]
+
+
+def mark_abandoned(cur: Any, now) -> int:
+    """Runs still marked running when the lock is free belonged to a process that died."""
+    rows = run(cur, "UPDATE _assetflow.runs SET status = 'abandoned', ended_at = ? WHERE status = 'running'", [now])
+    return rows[0][0] if rows else 0
+
+
+def forget_partitions(cur: Any, asset: str) -> None:
+    """Drop an asset's partition records (its table is being recreated with new columns)."""
+    run(cur, "DELETE FROM _assetflow.partitions WHERE asset = ?", [asset])
