@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import urllib.request
 from typing import Any, Iterable
 
 from assetflow.config import AlertTarget
@@ -25,6 +23,8 @@ def failure_payload(project: str, run_id: str, failures: Iterable[Any]) -> dict[
 
 def send_alerts(targets: Iterable[AlertTarget], payload: dict[str, Any]) -> list[str]:
     """Fire every alert; return one message per alert that could not be delivered."""
+    import subprocess
+    import urllib.request
     body = json.dumps(payload).encode()
     problems = []
     for target in targets:

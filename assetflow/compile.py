@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from assetflow import sql
 from assetflow.assets import AssetKey, AssetSpec, SqlBody
 from assetflow.engines.base import PartitionWindow
 from assetflow.graph import AssetGraph
@@ -32,6 +31,7 @@ def relation_of(node: str, graph: AssetGraph) -> str:
 
 def compile_sql(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str,
                 target_dialect: str = "duckdb") -> CompiledSql:
+    from assetflow import sql           # sqlglot loads only when something is compiled
     assert isinstance(spec.body, SqlBody)
     name = str(spec.key)
     relations = {ref: relation_of(node, graph) for ref, node in graph.relations[name].items()}
@@ -78,6 +78,7 @@ def bound_parameters(spec: AssetSpec, index: int, used: frozenset[str], count: i
 def compile_for_display(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str, index: int | None,
                         target_dialect: str = "duckdb") -> str:
     """The statement exactly as it runs, with partition parameters shown as typed literals."""
+    from assetflow import sql
     compiled = compile_sql(spec, graph, root, dialect, target_dialect)
     if index is None or not compiled.parameters:
         return sql.pretty(compiled.sql, target_dialect)

@@ -83,7 +83,6 @@ def load_config(root: Path) -> ProjectConfig:
     _check_keys(project, {"name", "dialect", "retries", "retry_delay"}, "project", text)
     name = _typed(project, "name", str, "project", text, default=root.name)
     dialect = _typed(project, "dialect", str, "project", text, default="duckdb")
-    _check_dialect(dialect, text)
     targets = _targets(_table(raw, "targets", text), root, text)
     return ProjectConfig(
         root=root, name=name, dialect=dialect, targets=targets,
@@ -155,15 +154,6 @@ def _alerts(raw: Any, text: str) -> tuple[AlertTarget, ...]:
                                hint='each entry is { webhook = "https://..." } or { command = "..." }')
         alerts.append(AlertTarget(webhook=entry.get("webhook"), command=entry.get("command")))
     return tuple(alerts)
-
-
-def _check_dialect(dialect: str, text: str) -> None:
-    from sqlglot.dialects.dialect import Dialect
-    try:
-        Dialect.get_or_raise(dialect)
-    except ValueError:
-        raise ProjectError(f"unknown SQL dialect '{dialect}'", path=CONFIG_FILE, line=_line_of(text, "dialect"),
-                           hint="use a sqlglot dialect name such as duckdb, postgres, snowflake, spark") from None
 
 
 def _table(raw: dict[str, Any], key: str, text: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 
 from assetflow.assets import AssetSpec, PythonBody, Reference, SourceSpec, SqlBody
 from assetflow.errors import ProjectError
-from assetflow.sql import suggest
+from assetflow.names import suggest
 
 
 @dataclass(frozen=True)

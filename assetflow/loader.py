@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from assetflow import fingerprint, sql
+from assetflow import fingerprint, header
 from assetflow.assets import AssetKey, AssetSettings, AssetSpec, Kind, Reference, SeedBody, SqlBody, parse_settings
 from assetflow.config import ProjectConfig, load_config
 from assetflow.errors import ProjectError
+from assetflow.header import QueryFacts
 
 ASSETS_DIR = "assets"
 SEEDS_DIR = "seeds"
@@ -50,7 +51,7 @@ def load_project(root: Path) -> Project:
     if not assets_dir.is_dir():
         raise ProjectError(f"the project has no {ASSETS_DIR}/ folder", path=ASSETS_DIR,
                            hint=f"create {root / ASSETS_DIR} and put .sql or .py asset files in it")
-    cache = ParseCache(root / CACHE_DIR / f"parse-cache-{sql.SQLGLOT_VERSION}.json")
+    cache = ParseCache(root / CACHE_DIR / f"parse-cache-{_sqlglot_version()}.json")
     specs: list[AssetSpec] = []
     functions: dict[AssetKey, Callable[..., Any]] = {}
     for path in sorted(assets_dir.rglob("*")):
@@ -65,6 +66,15 @@ def load_project(root: Path) -> Project:
     cache.save()
     _check_unique(specs, config)
     return Project(config=config, assets=tuple(sorted(specs, key=lambda s: s.key)), functions=functions)
+
+
+def _sqlglot_version() -> str:
+    """The parse cache is only valid for the sqlglot that wrote it (read without importing sqlglot)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("sqlglot")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def relative(path: Path, root: Path) -> str:
@@ -86,10 +96,12 @@ def load_sql_asset(path: Path, root: Path, dialect: str, cache: ParseCache) -> A
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ProjectError("the file is not UTF-8 text", path=rel, hint="save it as UTF-8") from None
-    parsed = sql.split_header(text, rel)
+    parsed = header.split_header(text, rel)
     settings = parse_settings(parsed.settings, path=rel, line=parsed.header_line)
     facts = cache.get(fingerprint.content_hash(data) + dialect)
     if facts is None:
+        from assetflow import sql                     # sqlglot loads only when a file is new or changed
+        sql.check_dialect(dialect)
         facts = sql.analyze(parsed.query, dialect, rel)
         cache.put(fingerprint.content_hash(data) + dialect, facts)
     references = facts.references + tuple(
@@ -144,14 +156,14 @@ class ParseCache:
         except (OSError, ValueError):
             self._entries = {}
 
-    def get(self, key: str) -> sql.QueryFacts | None:
+    def get(self, key: str) -> QueryFacts | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
         refs = tuple(Reference(parts=tuple(r[0]), line=r[1]) for r in entry["references"])
-        return sql.QueryFacts(entry["normalized"], refs, tuple(entry["file_reads"]))
+        return QueryFacts(entry["normalized"], refs, tuple(entry["file_reads"]))
 
-    def put(self, key: str, facts: sql.QueryFacts) -> None:
+    def put(self, key: str, facts: QueryFacts) -> None:
         self._entries[key] = {"normalized": facts.normalized, "file_reads": list(facts.file_reads),
                               "references": [[list(r.parts), r.line] for r in facts.references]}
         self._dirty = True

@@ -15,7 +15,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
 
-from assetflow import alerts as alerting
 from assetflow.config import Target
 from assetflow.engines.base import SourceView
 from assetflow.errors import UsageError
@@ -141,6 +140,7 @@ def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, ta
     engine.record_run(RunRecord(run_id, options.command, now, final, _utcnow(), os.getpid(), target.name))
     problems = ()
     if failed and project.config.alerts:
+        from assetflow import alerts as alerting
         payload = alerting.failure_payload(project.config.name, run_id, failed)
         problems = tuple(alerting.send_alerts(project.config.alerts, payload))
     return RunOutcome(run_id, final, the_plan, tuple(results), target.path, problems)

@@ -13,7 +13,7 @@ from typing import Iterable
 
 from assetflow.errors import SelectionError
 from assetflow.graph import AssetGraph, downstream_closure, upstream_closure
-from assetflow.sql import suggest
+from assetflow.names import suggest
 
 METHODS = ("name", "tag", "path")
 _TERM = re.compile(r"^(?P<up>\+?)(?:(?P<method>[a-z_]+):)?(?P<value>[^+]+?)(?P<down>\+?)$")

@@ -6,10 +6,8 @@ hashing, and rewrite it for execution (qualified names, absolute file paths, typ
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
-from difflib import get_close_matches
 from typing import Any, Mapping
 
 import sqlglot
@@ -19,52 +17,23 @@ from sqlglot.optimizer.scope import traverse_scope
 
 from assetflow.assets import Reference
 from assetflow.errors import ProjectError
+from assetflow.header import QueryFacts
 
-_HEADER = re.compile(r"\A(\s*)/\*\s*assetflow\b(.*?)\*/", re.DOTALL)
 _FILE_FUNCTIONS = frozenset({
     "read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json", "read_json_auto",
     "read_ndjson", "read_ndjson_auto", "read_json_objects", "read_blob", "read_text", "read_xlsx",
     "delta_scan", "iceberg_scan",
 })
 _FILE_SUFFIX = re.compile(r"\.(csv|tsv|parquet|json|jsonl|ndjson|txt|xlsx|gz|zst)$", re.IGNORECASE)
-SQLGLOT_VERSION = sqlglot.__version__
 
 
-@dataclass(frozen=True, slots=True)
-class SqlFile:
-    """A SQL asset file split into its header settings and its query text."""
-
-    settings: dict[str, Any]
-    header_line: int | None
-    query: str                      # header blanked out, so line numbers still match the file
-
-
-@dataclass(frozen=True, slots=True)
-class QueryFacts:
-    normalized: str                 # the query without comments or formatting, for hashing
-    references: tuple[Reference, ...]
-    file_reads: tuple[str, ...]
-
-
-def split_header(text: str, path: str) -> SqlFile:
-    """Separate the `/* assetflow ... */` TOML header from the query."""
-    match = _HEADER.match(text)
-    if match is None:
-        return SqlFile({}, None, text)
-    header_line = text.count("\n", 0, match.start(2)) + 1
+def check_dialect(dialect: str) -> None:
+    from sqlglot.dialects.dialect import Dialect
     try:
-        settings = tomllib.loads(match.group(2))
-    except tomllib.TOMLDecodeError as exc:
-        raise ProjectError(f"bad TOML in the assetflow header: {exc}", path=path,
-                           line=header_line + _toml_error_line(exc) - 1,
-                           hint="the header is TOML: key = \"value\", one per line") from None
-    blanked = re.sub(r"[^\n]", " ", match.group(0))
-    return SqlFile(settings, header_line, blanked + text[match.end():])
-
-
-def _toml_error_line(exc: tomllib.TOMLDecodeError) -> int:
-    found = re.search(r"line (\d+)", str(exc))
-    return int(found.group(1)) if found else 1
+        Dialect.get_or_raise(dialect)
+    except ValueError:
+        raise ProjectError(f"unknown SQL dialect '{dialect}'", path="assetflow.toml",
+                           hint="use a sqlglot dialect name such as duckdb, postgres, snowflake, spark") from None
 
 
 def parse_query(query: str, dialect: str, path: str) -> exp.Query:
@@ -156,11 +125,6 @@ def _line_of(node: exp.Expression) -> int | None:
         if isinstance(candidate, exp.Expression) and candidate.meta.get("line"):
             return candidate.meta["line"]
     return None
-
-
-def suggest(name: str, known: list[str]) -> str | None:
-    close = get_close_matches(name.lower(), known, n=3, cutoff=0.5)
-    return f"did you mean {', '.join(close)}?" if close else None
 
 
 # ---------------------------------------------------------------------------- execution SQL
