@@ -10,6 +10,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable
 
+from assetflow.checks import CheckSpec, parse_check
 from assetflow.errors import PartitionKeyError, ProjectError
 from assetflow.partitions import Grain, Partitioning, StaticPartitions, TimePartitions, parse_bound
 
@@ -70,7 +71,7 @@ class AssetSettings:
     retries: int | None = None
     retry_delay: float | None = None
     tags: tuple[str, ...] = ()
-    checks: tuple[str, ...] = ()
+    checks: tuple[CheckSpec, ...] = ()
     deps: tuple[str, ...] = ()
     lookback: int = 0
     batch_size: int = 1
@@ -113,6 +114,12 @@ class AssetSpec:
         return self.settings.kind
 
     @property
+    def check_references(self) -> tuple[Reference, ...]:
+        """Assets that `relationships(...)` checks read: ordered before this one, like upstreams."""
+        return tuple(Reference(parts=tuple(c.ref_asset.split(".")), line=self.line)
+                     for c in self.settings.checks if c.ref_asset)
+
+    @property
     def partitioning(self) -> Partitioning | None:
         return self.settings.partitioning
 
@@ -152,7 +159,7 @@ def parse_settings(raw: dict[str, Any], *, path: str, line: int | None = None) -
             want = " or ".join(t.__name__ for t in types)
             raise ProjectError(f"setting '{key}' must be {want}, not {type(value).__name__} ({value!r})",
                                path=path, line=line)
-        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+        if isinstance(value, list) and key != "checks" and not all(isinstance(v, str) for v in value):
             raise ProjectError(f"setting '{key}' must be a list of strings", path=path, line=line)
     kind_text = raw.get("kind", "partitioned" if "partition_by" in raw else "table")
     try:
@@ -171,7 +178,8 @@ def parse_settings(raw: dict[str, Any], *, path: str, line: int | None = None) -
     return AssetSettings(
         kind=kind, partitioning=partitioning, retries=raw.get("retries"),
         retry_delay=float(raw["retry_delay"]) if "retry_delay" in raw else None,
-        tags=tuple(raw.get("tags", ())), checks=tuple(raw.get("checks", ())),
+        tags=tuple(raw.get("tags", ())),
+        checks=tuple(parse_check(c, path=path, line=line) for c in raw.get("checks", ())),
         deps=tuple(raw.get("deps", ())), lookback=raw.get("lookback", 0),
         batch_size=raw.get("batch_size", 1))
 

@@ -93,9 +93,10 @@ def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target
     from assetflow import render, runner
     report = runner.status(_load(ctx), selection, target)
     if as_json:
-        _emit(render.to_json(render.status_json(report.plan, report.graph, report.selected)))
+        _emit(render.to_json(render.status_json(report.plan, report.graph, report.selected, report.checks)))
     else:
-        _emit(render.status_text(report.plan, report.graph, report.selected, report.database))
+        _emit(render.status_text(report.plan, report.graph, report.selected, report.database,
+                                 checks=report.checks))
 
 
 # ------------------------------------------------------------------------------------------ materialize
@@ -160,10 +161,10 @@ def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> 
         _emit(render.to_json(render.dry_run_json(outcome.plan)) if as_json else render.plan_text(outcome.plan))
         return
     if as_json:
-        _emit(render.to_json(render.run_json(outcome.run_id, outcome.status, outcome.results, outcome.plan)))
+        _emit(render.to_json(render.run_json(outcome.run_id, outcome.status, outcome.results, outcome.plan, outcome.checks)))
     else:
         _emit(render.run_summary(outcome.run_id, outcome.results, outcome.database,
-                                 time.perf_counter() - started, outcome.plan))
+                                 time.perf_counter() - started, outcome.plan, outcome.checks))
     for problem in outcome.alert_problems:
         click.echo(f"warning: {problem}", err=True)
     if outcome.status != "success":
@@ -233,6 +234,29 @@ def compile_command(ctx, asset_name: str, partition: str | None, target: str | N
     """Print ASSET's SQL exactly as it would run (qualified names, partition values bound)."""
     from assetflow import runner
     _emit(runner.compile_asset(_load(ctx), asset_name, partition, target))
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("selection", nargs=-1)
+@click.option("--target", help="Target from assetflow.toml (default: the first).")
+@click.option("--wait", type=click.FloatRange(min=0), default=0.0, help="Seconds to wait for another run's lock.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@project_option
+@click.pass_context
+def check(ctx, selection: tuple[str, ...], target: str | None, wait: float, as_json: bool) -> None:
+    """Run the checks of the selected assets against their current data."""
+    from assetflow import render
+    from assetflow.check_runner import check as run_checks
+    report = run_checks(_load(ctx), selection, target, wait)
+    if as_json:
+        _emit(render.to_json({"run_id": report.run_id, "status": "failed" if report.failed else "success",
+                              "checks": render.check_json(report.outcomes)}))
+    else:
+        _emit("\n".join(render.check_lines(report.outcomes)) or "No checks to run.")
+        passed = sum(1 for o in report.outcomes if o.result.passed)
+        _emit(f"{passed} of {len(report.outcomes)} checks passed.  run {report.run_id}")
+    if report.failed:
+        sys.exit(1)
 
 
 # ------------------------------------------------------------------------------------------ runs

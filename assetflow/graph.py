@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from assetflow.assets import AssetSpec, PythonBody, Reference, SourceSpec, SqlBody
+from assetflow.assets import AssetSettings, AssetSpec, PythonBody, Reference, SourceSpec, SqlBody
 from assetflow.errors import ProjectError
 from assetflow.names import suggest
 
@@ -42,7 +42,7 @@ def build_graph(assets: Iterable[AssetSpec], declared_sources: Iterable[SourceSp
     for name, spec in by_name.items():
         found: set[str] = set()
         relations[name], params[name] = {}, {}
-        for ref in spec.references:
+        for ref in (*spec.references, *spec.check_references):
             node = resolver.resolve(ref, spec)
             found.add(node)
             relations[name][tuple(p.lower() for p in ref.parts)] = node
@@ -89,6 +89,14 @@ class _Resolver:
         raise ProjectError(f"unknown {what} '{ref.text}': it is not an asset or a declared source",
                            path=spec.path, line=ref.line,
                            hint=hint or "declare it under [sources] in assetflow.toml or add an asset for it")
+
+
+def resolve_reference(graph: AssetGraph, ref: Reference, path: str) -> str:
+    """Resolve a reference from outside the asset files (custom checks) against the graph."""
+    from assetflow.assets import AssetKey
+    holder = AssetSpec(key=AssetKey("main", "_"), settings=AssetSettings(), body=SqlBody(""), path=path, line=1,
+                       code_version="")
+    return _Resolver(graph.assets, graph.sources).resolve(ref, holder)
 
 
 def _topological_order(assets: Mapping[str, AssetSpec], upstream: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:

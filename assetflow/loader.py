@@ -19,8 +19,20 @@ from assetflow.header import QueryFacts
 
 ASSETS_DIR = "assets"
 SEEDS_DIR = "seeds"
+CHECKS_DIR = "checks"
 CACHE_DIR = ".assetflow"
 SEED_SUFFIXES = (".csv", ".parquet")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomCheck:
+    """A `checks/NAME.sql` query that returns failing rows; it checks the assets it reads."""
+
+    name: str
+    path: str
+    sql: str
+    severity: str
+    references: tuple[Reference, ...]
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,7 @@ class Project:
     config: ProjectConfig
     assets: tuple[AssetSpec, ...]
     functions: Mapping[AssetKey, Callable[..., Any]] = field(default_factory=dict)
+    checks: tuple[CustomCheck, ...] = ()
 
     @property
     def root(self) -> Path:
@@ -63,9 +76,45 @@ def load_project(root: Path) -> Project:
                 specs.append(spec)
                 functions[spec.key] = function
     specs.extend(load_seeds(root))
+    checks = load_custom_checks(root, config.dialect, cache)
     cache.save()
     _check_unique(specs, config)
-    return Project(config=config, assets=tuple(sorted(specs, key=lambda s: s.key)), functions=functions)
+    return Project(config=config, assets=tuple(sorted(specs, key=lambda s: s.key)), functions=functions,
+                   checks=checks)
+
+
+def load_custom_checks(root: Path, dialect: str, cache: ParseCache) -> tuple[CustomCheck, ...]:
+    folder = root / CHECKS_DIR
+    if not folder.is_dir():
+        return ()
+    checks = []
+    for path in sorted(folder.rglob("*.sql")):
+        rel = relative(path, root)
+        data = path.read_bytes()
+        parsed = header.split_header(data.decode("utf-8", errors="replace"), rel)
+        unknown = set(parsed.settings) - {"severity"}
+        if unknown:
+            raise ProjectError(f"unknown check setting '{sorted(unknown)[0]}'", path=rel, line=parsed.header_line,
+                               hint='a check file header takes only severity = "error" | "warn"')
+        severity = parsed.settings.get("severity", "error")
+        if severity not in ("error", "warn"):
+            raise ProjectError(f"severity must be error or warn, not {severity!r}", path=rel, line=parsed.header_line)
+        facts = _facts(cache, data, parsed.query, dialect, rel)
+        if not facts.references:
+            raise ProjectError("this check reads no asset", path=rel, hint="a check selects failing rows from an asset")
+        checks.append(CustomCheck(path.stem, rel, parsed.query, severity, facts.references))
+    return tuple(checks)
+
+
+def _facts(cache: ParseCache, data: bytes, query: str, dialect: str, rel: str) -> QueryFacts:
+    key = fingerprint.content_hash(data) + dialect
+    facts = cache.get(key)
+    if facts is None:
+        from assetflow import sql                     # sqlglot loads only when a file is new or changed
+        sql.check_dialect(dialect)
+        facts = sql.analyze(query, dialect, rel)
+        cache.put(key, facts)
+    return facts
 
 
 def _sqlglot_version() -> str:
@@ -98,12 +147,7 @@ def load_sql_asset(path: Path, root: Path, dialect: str, cache: ParseCache) -> A
         raise ProjectError("the file is not UTF-8 text", path=rel, hint="save it as UTF-8") from None
     parsed = header.split_header(text, rel)
     settings = parse_settings(parsed.settings, path=rel, line=parsed.header_line)
-    facts = cache.get(fingerprint.content_hash(data) + dialect)
-    if facts is None:
-        from assetflow import sql                     # sqlglot loads only when a file is new or changed
-        sql.check_dialect(dialect)
-        facts = sql.analyze(parsed.query, dialect, rel)
-        cache.put(fingerprint.content_hash(data) + dialect, facts)
+    facts = _facts(cache, data, parsed.query, dialect, rel)
     references = facts.references + tuple(
         Reference(parts=tuple(d.split(".")), line=parsed.header_line) for d in settings.deps)
     return AssetSpec(

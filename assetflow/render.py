@@ -21,7 +21,16 @@ def label(asset: str, partition: str | None) -> str:
 
 # ---------------------------------------------------------------- status
 
-def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str]) -> dict[str, Any]:
+def _checks_by_asset(checks: Iterable[tuple]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for asset, partition, name, severity, passed, failing in checks:
+        out.setdefault(asset, []).append({"check": name, "partition": partition or None, "severity": severity,
+                                          "passed": passed, "failing": failing})
+    return out
+
+
+def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str], checks: Iterable[tuple] = ()) -> dict[str, Any]:
+    by_asset = _checks_by_asset(checks)
     assets = []
     for name in sorted(selected):
         ap = plan.assets[name]
@@ -33,11 +42,14 @@ def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str]) -> dict[
             "blocked": [{"partition": k, "reasons": list(r)} for k, c, r in rows if c == "blocked"],
             "failed": [{"partition": k, "reasons": list(r)} for k, c, r in rows if c == "failed"],
             "partitioned": partitioned,
+            "checks": by_asset.get(name, []),
         })
     return {"assets": assets}
 
 
-def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database: str, limit: int = 5) -> str:
+def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database: str, limit: int = 5,
+                checks: Iterable[tuple] = ()) -> str:
+    by_asset = _checks_by_asset(checks)
     names = sorted(selected)
     width = max([len(n) for n in names] + [5])
     lines = [f"{'ASSET':<{width}}  {'KIND':<11}  {'TOTAL':>5}  {'FRESH':>5}  {'STALE':>5}  {'BLOCKED':>7}  {'FAILED':>6}"]
@@ -52,6 +64,10 @@ def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database
             lines.append(f"{'':<{width}}    {cat}: {where}{', '.join(reasons)}")
         if len(shown) > limit:
             lines.append(f"{'':<{width}}    ... and {len(shown) - limit} more")
+        failing = [c for c in by_asset.get(name, []) if not c["passed"]]
+        for c in failing[:limit]:
+            word = "warn" if c["severity"] == "warn" else "check failed"
+            lines.append(f"{'':<{width}}    {word}: {c['check']}" + (f" [{c['partition']}]" if c["partition"] else ""))
     lines.append(f"database: {database}")
     return "\n".join(lines)
 
@@ -85,8 +101,18 @@ def step_line(result: StepResult) -> str:
     return f"{text}  {first_line}"
 
 
+def check_lines(outcomes: Iterable[Any]) -> list[str]:
+    lines = []
+    for o in outcomes:
+        r = o.result
+        word = "PASS" if r.passed else ("WARN" if r.severity == "warn" else "FAIL")
+        detail = "" if r.passed else f"  ({r.failing} {'rows' if r.name.startswith('row_count') else 'failing rows'})"
+        lines.append(f"  {word} {label(o.asset, o.partition)}: {r.name}{detail}")
+    return lines
+
+
 def run_summary(run_id: str | None, results: Iterable[StepResult], database: str, seconds: float,
-                plan: Plan | None = None) -> str:
+                plan: Plan | None = None, checks: Iterable[Any] = ()) -> str:
     results = list(results)
     counts = {s: sum(1 for r in results if r.status == s) for s in ("success", "failed", "skipped")}
     lines = [f"Done in {seconds:.2f}s: {counts['success']} succeeded, {counts['failed']} failed, "
@@ -97,6 +123,10 @@ def run_summary(run_id: str | None, results: Iterable[StepResult], database: str
         for r in failures:
             lines.append(f"  {label(r.asset, r.partition)} after {r.attempts} attempt(s):")
             lines.extend(f"    {line}" for line in (r.error or "").splitlines())
+    notes = check_lines(checks)
+    if notes:
+        lines.append("Checks:")
+        lines.extend(notes)
     blocked = plan.blocked if plan is not None else ()
     if blocked:
         lines.append(f"Blocked ({len(blocked)}), not run:")
@@ -107,8 +137,14 @@ def run_summary(run_id: str | None, results: Iterable[StepResult], database: str
     return "\n".join(lines)
 
 
-def run_json(run_id: str | None, status: str, results: Iterable[StepResult], plan: Plan) -> dict[str, Any]:
-    return {"run_id": run_id, "status": status,
+def check_json(outcomes: Iterable[Any]) -> list[dict[str, Any]]:
+    return [{"asset": o.asset, "partition": o.partition, "check": o.result.name, "severity": o.result.severity,
+             "passed": o.result.passed, "failing": o.result.failing} for o in outcomes]
+
+
+def run_json(run_id: str | None, status: str, results: Iterable[StepResult], plan: Plan,
+             checks: Iterable[Any] = ()) -> dict[str, Any]:
+    return {"run_id": run_id, "status": status, "checks": check_json(checks),
             "results": [{"asset": r.asset, "partition": r.partition, "status": r.status, "attempts": r.attempts,
                          "rows": r.rows, "error": r.error} for r in results],
             "blocked": [{"asset": b.asset, "partition": b.partition, "reasons": list(b.reasons)}

@@ -9,13 +9,13 @@ import itertools
 import os
 import secrets
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from assetflow.config import Target
+from assetflow.engines import open_engine
 from assetflow.engines.base import SourceView
 from assetflow.errors import UsageError
 from assetflow.executor import Interrupted, RetryPolicy, StepResult, execute
@@ -54,6 +54,7 @@ class RunOutcome:
     results: tuple[StepResult, ...] = ()
     database: str = ""
     alert_problems: tuple[str, ...] = ()
+    checks: tuple = ()                # CheckOutcomes that did not pass (warnings and custom failures)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class StatusReport:
     graph: AssetGraph
     database: str
     selected: frozenset[str] = field(default_factory=frozenset)
+    checks: tuple[tuple, ...] = ()     # latest (asset, partition, check, severity, passed, failing)
 
 
 def graph_of(project: Project) -> AssetGraph:
@@ -79,11 +81,12 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
     graph = graph_of(project)
     selected = resolve_selection(parse_selection(selection), graph)
     target = project.config.target(target_name)
-    with _engine(target, read_only=True) as engine:
+    with open_engine(target, read_only=True) as engine:
         state = engine.read_state() if engine else StateSnapshot()
         now = engine.now() if engine else _utcnow()
         request = _plan_request(project, graph, engine, state, frozenset(graph.assets), {}, frozenset(), True)
-    return StatusReport(plan(graph, state, request, now), graph, target.path, selected)
+        checks = tuple(engine.latest_checks()) if engine else ()
+    return StatusReport(plan(graph, state, request, now), graph, target.path, selected, checks)
 
 
 def materialize(project: Project, options: MaterializeOptions, events: RunEvents = RunEvents()) -> RunOutcome:
@@ -93,7 +96,7 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
     if options.dry_run:
         return _dry_run(project, graph, selected, target, options)
     from assetflow.lock import run_lock
-    with run_lock(target.path, options.command, options.wait), _engine(target, read_only=False) as engine:
+    with run_lock(target.path, options.command, options.wait), open_engine(target, read_only=False) as engine:
         now = engine.now()
         ranges = options.ranges or partition_ranges(graph, selected, options.partition, options.from_key,
                                                     options.to_key, now)
@@ -105,7 +108,7 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
 
 
 def _dry_run(project, graph, selected, target: Target, options: MaterializeOptions) -> RunOutcome:
-    with _engine(target, read_only=True) as engine:
+    with open_engine(target, read_only=True) as engine:
         state = engine.read_state() if engine else StateSnapshot()
         now = engine.now() if engine else _utcnow()
         ranges = options.ranges or partition_ranges(graph, selected, options.partition, options.from_key,
@@ -136,14 +139,28 @@ def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, ta
         raise
     results = [part for r in results for part in r.per_partition()]
     failed = [r for r in results if r.status == FAILED]
-    final = FAILED if failed or the_plan.blocked else SUCCESS
+    checks = runner.check_notes + _custom_checks(project, graph, engine, run_id, results)
+    check_failed = any(not c.result.passed and c.result.severity == "error" for c in checks)
+    final = FAILED if failed or the_plan.blocked or check_failed else SUCCESS
     engine.record_run(RunRecord(run_id, options.command, now, final, _utcnow(), os.getpid(), target.name))
     problems = ()
     if failed and project.config.alerts:
         from assetflow import alerts as alerting
         payload = alerting.failure_payload(project.config.name, run_id, failed)
         problems = tuple(alerting.send_alerts(project.config.alerts, payload))
-    return RunOutcome(run_id, final, the_plan, tuple(results), target.path, problems)
+    return RunOutcome(run_id, final, the_plan, tuple(results), target.path, problems, tuple(checks))
+
+
+def _custom_checks(project: Project, graph: AssetGraph, engine, run_id: str, results) -> list:
+    """Custom checks over the assets this run built; their results are recorded with the run."""
+    from assetflow.check_runner import run_custom_checks
+    built = {r.asset for r in results if r.status == SUCCESS}
+    if not built or not project.checks:
+        return []
+    outcomes = run_custom_checks(project, graph, engine, built)
+    for outcome in outcomes:
+        engine.record_checks(run_id, outcome.asset, outcome.partition, [outcome.result])
+    return [o for o in outcomes if not o.result.passed]
 
 
 def _refresh(options: MaterializeOptions, selected: frozenset[str]) -> frozenset[str]:
@@ -205,28 +222,6 @@ def _retry_policy(project: Project, graph: AssetGraph, name: str) -> RetryPolicy
     return RetryPolicy(retries, delay)
 
 
-@contextmanager
-def _engine(target: Target, *, read_only: bool) -> Iterator:
-    """Open the target's engine; a read-only open of a database that does not exist yields None."""
-    if target.engine != "duckdb":
-        raise UsageError(f"engine '{target.engine}' is not available in this version",
-                         hint="use engine = \"duckdb\"")
-    from assetflow.engines.duckdb import open_duckdb
-    if read_only and target.path != ":memory:" and not Path(target.path).exists():
-        yield None
-        return
-    if target.path != ":memory:" and Path(target.path).is_dir():
-        from assetflow.errors import TargetError
-        raise TargetError(f"the target path {target.path} is a directory", hint="point `path` at a .duckdb file")
-    if not read_only and target.path != ":memory:":
-        Path(target.path).parent.mkdir(parents=True, exist_ok=True)
-    engine = open_duckdb(target.path, read_only=read_only and target.path != ":memory:")
-    try:
-        yield engine
-    finally:
-        engine.close()
-
-
 def _utcnow() -> datetime:
     from datetime import timezone
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -280,12 +275,12 @@ def compile_asset(project: Project, asset_name: str, partition: str | None, targ
 
 
 def list_runs(project: Project, target_name: str | None, limit: int) -> list[RunRecord]:
-    with _engine(project.config.target(target_name), read_only=True) as engine:
+    with open_engine(project.config.target(target_name), read_only=True) as engine:
         return engine.list_runs(limit) if engine else []
 
 
 def show_run(project: Project, target_name: str | None, run_id: str):
-    with _engine(project.config.target(target_name), read_only=True) as engine:
+    with open_engine(project.config.target(target_name), read_only=True) as engine:
         matches = engine.find_runs(run_id) if engine else []
         if len(matches) != 1:
             raise UsageError(f"no run '{run_id}'" if not matches else f"'{run_id}' matches {len(matches)} runs",

@@ -34,6 +34,7 @@ class StepRunner:
 
     def __post_init__(self) -> None:
         self._compiled: dict[str, compiler.CompiledSql] = {}
+        self.check_notes: list = []           # checks that did not pass but did not fail the step (warn)
         self._lock = threading.Lock()
         self._counts = {n: (a.partitioning.count(self.now) if a.partitioning else 1)
                         for n, a in self.graph.assets.items()}
@@ -55,10 +56,18 @@ class StepRunner:
         except Exception as exc:  # every failure of an attempt is recorded, then reported
             if _is_interrupt(exc):
                 raise Interrupted() from None
+            if getattr(exc, "results", None):
+                self.engine.record_checks(self.run_id, step.asset, step.partition, exc.results)
             message = _message(exc)
             for record in records:
                 self.engine.record_failure(_finished(record, FAILED, message))
             raise StepFailed(message) from None
+        if outcome.checks:
+            from assetflow.check_runner import CheckOutcome
+            self.engine.record_checks(self.run_id, step.asset, step.partition, outcome.checks)
+            with self._lock:
+                self.check_notes.extend(CheckOutcome(step.asset, step.partition, r)
+                                        for r in outcome.checks if not r.passed)
         for index, version in zip(indices, versions):
             self.current_version[(step.asset, index)] = version
         return outcome.rows_each or (outcome.rows,)
@@ -71,7 +80,8 @@ class StepRunner:
             batch = tuple((r, compiler.partition_window(spec, step.index + n))
                           for n, r in enumerate(records))
         base = dict(key=spec.key, kind=spec.kind, attempt=records[0], window=window,
-                    rebuilding_all=step.asset in self.full_rebuilds, batch=batch)
+                    rebuilding_all=step.asset in self.full_rebuilds, batch=batch,
+                    checks=check_targets(spec, self.graph))
         if isinstance(spec.body, SeedBody):
             return BuildRequest(**base, seed_file=str(self.project.root / spec.body.file))
         if isinstance(spec.body, PythonBody):
@@ -119,6 +129,13 @@ class StepRunner:
                                  spec.settings.lookback)
             out[up] = max((self.current_version.get((up, j), 0) for j in rng), default=0)
         return out
+
+
+def check_targets(spec: AssetSpec, graph: AssetGraph) -> tuple:
+    """Each check with the relation a `relationships` check compares against."""
+    relations = graph.relations[str(spec.key)]
+    return tuple((c, compiler.relation_of(relations[tuple(p.lower() for p in c.ref_asset.split("."))], graph)
+                  if c.ref_asset else None) for c in spec.settings.checks)
 
 
 def _window_of(spec: AssetSpec, rng: range, count: int) -> PartitionWindow | None:

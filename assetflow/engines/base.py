@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Mapping, Protocol
 
 from assetflow.assets import AssetKey, Kind
+from assetflow.checks import CheckResult, CheckSpec
 from assetflow.state import AttemptRecord, StateStore
 
 
@@ -33,12 +34,14 @@ class BuildRequest:
     window: PartitionWindow | None = None      # partitioned assets only
     rebuilding_all: bool = False               # this run rebuilds every partition of the asset
     batch: tuple[tuple[AttemptRecord, PartitionWindow], ...] = ()   # batch_size: each partition's record
+    checks: tuple[tuple[CheckSpec, str | None], ...] = ()   # (check, relation a relationships check reads)
 
 
 @dataclass(frozen=True, slots=True)
 class BuildOutcome:
     rows: int
     rows_each: tuple[int, ...] = ()            # per partition of a batch
+    checks: tuple[CheckResult, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

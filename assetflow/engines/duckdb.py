@@ -17,6 +17,8 @@ from typing import Any, Iterator, Mapping
 import duckdb
 
 from assetflow.assets import AssetKey, Kind, quote_identifier
+from assetflow import checks as checking
+from assetflow.checks import CheckResult
 from assetflow.engines import duckdb_state as store
 from assetflow.engines.base import BuildOutcome, BuildRequest, PartitionWindow, SourceView
 from assetflow.errors import AssetflowError, LockError, TargetError
@@ -32,6 +34,14 @@ class SchemaChangeError(AssetflowError):
 
 class PartitionWindowError(AssetflowError):
     """A partition's query returned rows outside the partition it replaces."""
+
+
+class CheckFailedError(AssetflowError):
+    """An error-severity check failed: the write was rolled back."""
+
+    def __init__(self, message: str, results: tuple[CheckResult, ...]):
+        super().__init__(message)
+        self.results = results
 
 
 def open_duckdb(path: str, *, read_only: bool = False) -> DuckDBEngine:
@@ -160,6 +170,9 @@ class DuckDBEngine:
         where, params = _window_filter(window)
         return cur.sql(f"SELECT * FROM {key.quoted()} WHERE {where}", params=params or None).to_arrow_table()
 
+    def count_rows(self, sql: str) -> int:
+        return run(self.connection(), f"SELECT count(*) FROM ({sql})")[0][0]
+
     def query_fingerprint(self, sql: str) -> str:
         rows = run(self.connection(), sql)
         return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
@@ -192,7 +205,7 @@ class DuckDBEngine:
 
     def _replace_relation(self, cur, request: BuildRequest, source: str) -> BuildOutcome:
         target = request.key.quoted()
-        rows = [0]
+        rows, results = [0], []
 
         def work():
             self._drop_other_kind(cur, request.key, view=request.kind is Kind.VIEW)
@@ -200,10 +213,11 @@ class DuckDBEngine:
                 run(cur, f"CREATE OR REPLACE VIEW {target} AS {source}")
             else:
                 rows[0] = run(cur, f"CREATE OR REPLACE TABLE {target} AS {source}", _params(request))[0][0]
+            results.extend(self._run_checks(cur, request, None))
             store.write_success(cur, request.attempt, rows[0])
 
-        self._transaction(cur, work)
-        return BuildOutcome(rows[0])
+        self._checked_transaction(cur, work, results)
+        return BuildOutcome(rows[0], checks=tuple(results))
 
     def _replace_partition(self, cur, request: BuildRequest, source: str) -> BuildOutcome:
         window = request.window
@@ -217,20 +231,52 @@ class DuckDBEngine:
                 self._check_columns(cur, request.key, stage, recreate=request.rebuilding_all)
             where, params = _window_filter(window)
             rows_each = self._batch_rows(cur, stage, request)
-            rows = [0]
+            rows, results = [0], []
 
             def work():
                 run(cur, f"DELETE FROM {request.key.quoted()} WHERE {where}", params)
                 rows[0] = run(cur, f"INSERT INTO {request.key.quoted()} BY NAME SELECT * FROM {stage}")[0][0]
+                results.extend(self._run_checks(cur, request, window))
                 if not request.batch:
                     store.write_success(cur, request.attempt, rows[0])
                 for (attempt, _), count in zip(request.batch, rows_each):
                     store.write_success(cur, attempt, count)
 
-            self._transaction(cur, work)
-            return BuildOutcome(rows[0], rows_each)
+            self._checked_transaction(cur, work, results)
+            return BuildOutcome(rows[0], rows_each, tuple(results))
         finally:
             run(cur, f"DROP TABLE IF EXISTS temp.{stage}")
+
+    def run_checks(self, key: AssetKey, specs, window: PartitionWindow | None) -> list[CheckResult]:
+        """Run checks against what is in the table now (`assetflow check`)."""
+        cur = self.connection()
+        fake = BuildRequest(key=key, kind=Kind.TABLE, attempt=None, checks=tuple(specs))  # type: ignore[arg-type]
+        return self._run_checks(cur, fake, window)
+
+    def record_checks(self, run_id: str, asset: str, partition: str | None, results) -> None:
+        cur = self.connection()
+        self._transaction(cur, lambda: store.write_checks(cur, run_id, asset, partition, results, self.now()))
+
+    def latest_checks(self) -> list[tuple]:
+        return store.latest_checks(self.connection())
+
+    @staticmethod
+    def _run_checks(cur, request: BuildRequest, window: PartitionWindow | None) -> list[CheckResult]:
+        where, params = _window_filter(window)
+        results = []
+        for spec, ref_relation in request.checks:
+            query = checking.check_query(spec, request.key.quoted(), where, tuple(params), ref_relation)
+            results.append(checking.judge(query, run(cur, query.sql, list(query.params))[0][0]))
+        return results
+
+    def _checked_transaction(self, cur, work, results: list[CheckResult]) -> None:
+        """Commit data and state, or roll both back when an error-severity check fails."""
+        def guarded():
+            work()
+            failing = [r for r in results if not r.passed and r.severity == "error"]
+            if failing:
+                raise CheckFailedError(checking.describe_failures(failing), tuple(results))
+        self._transaction(cur, guarded)
 
     @staticmethod
     def _batch_rows(cur, stage: str, request: BuildRequest) -> tuple[int, ...]:

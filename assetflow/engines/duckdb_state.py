@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from assetflow.state import (FAILED, SUCCESS, UNPARTITIONED, AttemptRecord, PartitionRecord, RunRecord,
                              SourceVersion, StateSnapshot)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS _assetflow;
@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS _assetflow.attempts (
     data_version BIGINT, input_versions VARCHAR);
 CREATE TABLE IF NOT EXISTS _assetflow.sources (
     name VARCHAR PRIMARY KEY, fingerprint VARCHAR, data_version BIGINT);
+CREATE TABLE IF NOT EXISTS _assetflow.check_results (
+    run_id VARCHAR, asset VARCHAR, partition VARCHAR, check_name VARCHAR, severity VARCHAR,
+    passed BOOLEAN, failing BIGINT, checked_at TIMESTAMP);
 """
 
 
@@ -37,9 +40,9 @@ def run(cur: Any, sql: str, params: Any = None) -> list[tuple]:
 
 
 def ensure_schema(cur: Any) -> None:
-    exists = run(cur, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = '_assetflow' "
-                      "AND table_name = 'partitions'")[0][0]
-    if not exists:
+    """Create or upgrade the state tables (every statement is idempotent)."""
+    current = run(cur, "SELECT value FROM _assetflow.meta WHERE key = 'schema_version'") if has_schema(cur) else []
+    if not current or current[0][0] != SCHEMA_VERSION:
         for statement in DDL.split(";"):
             if statement.strip():
                 run(cur, statement)
@@ -140,3 +143,19 @@ def mark_abandoned(cur: Any, now) -> int:
 def forget_partitions(cur: Any, asset: str) -> None:
     """Drop an asset's partition records (its table is being recreated with new columns)."""
     run(cur, "DELETE FROM _assetflow.partitions WHERE asset = ?", [asset])
+
+
+def write_checks(cur: Any, run_id: str, asset: str, partition: str | None, results, at) -> None:
+    for r in results:
+        run(cur, "INSERT INTO _assetflow.check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, asset, partition, r.name, r.severity, r.passed, r.failing, at])
+
+
+def latest_checks(cur: Any) -> list[tuple]:
+    """The latest result of every (asset, partition, check)."""
+    if not has_schema(cur) or not run(cur, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = "
+                                           "'_assetflow' AND table_name = 'check_results'")[0][0]:
+        return []
+    return run(cur, "SELECT asset, partition, check_name, severity, passed, failing FROM _assetflow.check_results "
+                    "QUALIFY row_number() OVER (PARTITION BY asset, partition, check_name "
+                    "ORDER BY checked_at DESC) = 1 ORDER BY asset, partition, check_name")

@@ -1,0 +1,94 @@
+"""Run checks outside a write: `assetflow check`, and custom `checks/*.sql` after a run."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from assetflow.checks import CheckResult
+from assetflow.compile import relation_of
+from assetflow.graph import AssetGraph, resolve_reference
+from assetflow.loader import CustomCheck, Project
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    asset: str
+    partition: str | None
+    result: CheckResult
+
+
+def run_asset_checks(graph: AssetGraph, engine, names: Iterable[str]) -> list[CheckOutcome]:
+    """Every declared check of each asset, over its whole table as it is now."""
+    from assetflow.steps import check_targets
+    existing = engine.existing_tables()
+    outcomes = []
+    for name in names:
+        spec = graph.assets[name]
+        if not spec.settings.checks or name not in existing:
+            continue
+        for result in engine.run_checks(spec.key, check_targets(spec, graph), None):
+            outcomes.append(CheckOutcome(name, None, result))
+    return outcomes
+
+
+def checked_assets(project: Project, graph: AssetGraph, check: CustomCheck) -> list[str]:
+    return sorted({node for ref in check.references
+                   if (node := resolve_reference(graph, ref, check.path)) in graph.assets})
+
+
+def run_custom_checks(project: Project, graph: AssetGraph, engine, touched: set[str] | None) -> list[CheckOutcome]:
+    """Custom checks that read any asset in `touched` (all of them when None)."""
+    from assetflow import sql
+    outcomes = []
+    for check in project.checks:
+        assets = checked_assets(project, graph, check)
+        if touched is not None and not set(assets) & touched:
+            continue
+        relations = {tuple(p.lower() for p in ref.parts): relation_of(resolve_reference(graph, ref, check.path), graph)
+                     for ref in check.references}
+        query = sql.qualify(check.sql, project.config.dialect, relations, {})
+        try:
+            failing = engine.count_rows(query)
+            result = CheckResult(f"{check.name} ({check.path})", check.severity, failing, failing == 0)
+        except Exception as exc:  # a broken check is a failed check, reported with its error
+            result = CheckResult(f"{check.name} ({check.path}): {type(exc).__name__}: {exc}", check.severity, -1, False)
+        outcomes.extend(CheckOutcome(asset, None, result) for asset in assets)
+    return outcomes
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    run_id: str
+    outcomes: tuple[CheckOutcome, ...]
+
+    @property
+    def failed(self) -> bool:
+        return any(not o.result.passed and o.result.severity == "error" for o in self.outcomes)
+
+
+def check(project: Project, selection: tuple[str, ...], target_name: str | None, wait: float = 0.0) -> CheckReport:
+    """Run the checks of the selected assets (and custom checks reading them) against current data."""
+    import os
+    import secrets
+    from datetime import datetime, timezone
+
+    from assetflow.engines import open_engine
+    from assetflow.lock import run_lock
+    from assetflow.runner import graph_of
+    from assetflow.select import parse_selection, resolve_selection
+    from assetflow.state import FAILED, SUCCESS, RunRecord
+    graph = graph_of(project)
+    names = resolve_selection(parse_selection(selection), graph)
+    target = project.config.target(target_name)
+    with run_lock(target.path, "check", wait), open_engine(target, read_only=False) as engine:
+        engine.prepare(set(), [])
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+        outcomes = run_asset_checks(graph, engine, [n for n in graph.order if n in names])
+        outcomes += run_custom_checks(project, graph, engine, set(names))
+        for o in outcomes:
+            engine.record_checks(run_id, o.asset, o.partition, [o.result])
+        report = CheckReport(run_id, tuple(outcomes))
+        status = FAILED if report.failed else SUCCESS
+        engine.record_run(RunRecord(run_id, "check " + " ".join(selection), now, status, now, os.getpid(), target.name))
+        return report
