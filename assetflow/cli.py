@@ -209,19 +209,29 @@ def graph(ctx, fmt: str) -> None:
 
 @main.command(context_settings=CONTEXT)
 @click.argument("asset_name", metavar="ASSET[.COLUMN]")
+@click.option("--target", help="Target whose tables give column types (default: the first).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @project_option
 @click.pass_context
-def lineage(ctx, asset_name: str) -> None:
-    """Show what ASSET reads and what reads it."""
-    from assetflow import runner
-    from assetflow.graph import downstream_closure, upstream_closure
-    from assetflow.select import parse_selection, resolve_selection
-    g = runner.graph_of(_load(ctx))
-    name = sorted(resolve_selection(parse_selection([asset_name]), g))[0]
-    _emit(f"{name}\n  upstream:   {', '.join(g.upstream[name]) or '-'}"
-          f"\n  downstream: {', '.join(g.downstream.get(name, ())) or '-'}"
-          f"\n  all upstream:   {', '.join(sorted(upstream_closure(g, [name]))) or '-'}"
-          f"\n  all downstream: {', '.join(sorted(downstream_closure(g, [name]))) or '-'}")
+def lineage(ctx, asset_name: str, target: str | None, as_json: bool) -> None:
+    """Show what ASSET reads and what reads it; for ASSET.COLUMN, the columns it derives from."""
+    from assetflow import lineage as lin
+    from assetflow import render, runner
+    project = _load(ctx)
+    g = runner.graph_of(project)
+    name, column = lin.split_target(g, asset_name)
+    if column is None:
+        info = lin.asset_lineage(g, name)
+        if as_json:
+            _emit(render.to_json(info.__dict__))
+            return
+        _emit(f"{name}\n  upstream:       {', '.join(info.upstream) or '-'}"
+              f"\n  downstream:     {', '.join(info.downstream) or '-'}"
+              f"\n  all upstream:   {', '.join(info.all_upstream) or '-'}"
+              f"\n  all downstream: {', '.join(info.all_downstream) or '-'}")
+        return
+    root = lin.column_lineage(project, g, name, column, runner.table_columns(project, target))
+    _emit(render.to_json(lin.column_json(root)) if as_json else lin.render_columns(root))
 
 
 @main.command(name="compile", context_settings=CONTEXT)

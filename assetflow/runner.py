@@ -287,3 +287,9 @@ def show_run(project: Project, target_name: str | None, run_id: str):
                              hint="list runs with `assetflow runs`")
         record = next(r for r in engine.list_runs(1_000_000) if r.run_id == matches[0])
         return record, engine.run_attempts(matches[0])
+
+
+def table_columns(project: Project, target_name: str | None) -> dict | None:
+    """Column types of everything in the target database (None before the first build)."""
+    with open_engine(project.config.target(target_name), read_only=True) as engine:
+        return engine.table_columns() if engine else None

@@ -192,3 +192,28 @@ def placeholders(sql: str, dialect: str) -> frozenset[str]:
 
 def transpile(sql: str, source: str, target: str) -> str:
     return sqlglot.transpile(sql, read=source, write=target)[0]
+
+
+def source_columns(query: str, dialect: str, column: str,
+                   schema: dict[str, dict[str, dict[str, str]]] | None) -> list[tuple[tuple[str, ...], str]]:
+    """The (table parts, column) pairs a result column derives from, through CTEs, subqueries and joins."""
+    from sqlglot.lineage import lineage
+    try:
+        root = lineage(column, query, schema=schema or None, dialect=dialect)
+    except SqlglotError as exc:
+        raise ProjectError(f"cannot trace column '{column}': {exc}",
+                           hint="column lineage needs the column to appear in the query's result") from None
+    found: list[tuple[tuple[str, ...], str]] = []
+    for node in root.walk():
+        if not node.downstream and isinstance(node.source, exp.Table):
+            parts = tuple(p.name.lower() for p in node.source.parts)
+            pair = (parts, node.name.rpartition(".")[2])
+            if pair not in found:
+                found.append(pair)
+    return found
+
+
+def output_columns(query: str, dialect: str) -> list[str]:
+    """Named result columns of a query (a `*` stays unresolved)."""
+    tree = sqlglot.parse_one(query, dialect=dialect)
+    return [e.alias_or_name for e in tree.selects] if isinstance(tree, exp.Query) else []

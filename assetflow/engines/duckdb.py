@@ -170,6 +170,16 @@ class DuckDBEngine:
         where, params = _window_filter(window)
         return cur.sql(f"SELECT * FROM {key.quoted()} WHERE {where}", params=params or None).to_arrow_table()
 
+    def table_columns(self) -> dict[str, dict[str, dict[str, str]]]:
+        """{schema: {table: {column: type}}} for every table and view, for column lineage."""
+        out: dict[str, dict[str, dict[str, str]]] = {}
+        for schema, table, column, dtype in run(
+                self.connection(), "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
+                                   "WHERE database_name = current_database() AND schema_name <> '_assetflow' "
+                                   "ORDER BY schema_name, table_name, column_index"):
+            out.setdefault(schema.lower(), {}).setdefault(table.lower(), {})[column] = dtype
+        return out
+
     def count_rows(self, sql: str) -> int:
         return run(self.connection(), f"SELECT count(*) FROM ({sql})")[0][0]
 
