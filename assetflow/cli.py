@@ -269,6 +269,30 @@ def check(ctx, selection: tuple[str, ...], target: str | None, wait: float, as_j
         sys.exit(1)
 
 
+@main.command(context_settings=CONTEXT)
+@click.argument("selection", nargs=-1)
+@click.option("--partition", help="Rebuild this partition key of partitioned assets.")
+@click.option("--last", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Rebuild the latest N partitions of partitioned assets.")
+@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: the target's).")
+@click.option("--target", help="Target from assetflow.toml (default: the first).")
+@project_option
+@click.pass_context
+def dev(ctx, selection, partition, last, threads, target) -> None:
+    """Build what is stale, then watch the project and rebuild what each save makes stale."""
+    from assetflow.config import find_project_root, load_config
+    from assetflow.dev import DevOptions, run_dev
+    start = ctx.obj.get("project_dir")
+    root = find_project_root(Path(start) if start else Path.cwd())
+    database = load_config(root).target(target).path
+    options = DevOptions(tuple(selection), partition, last, threads, target)
+    try:
+        run_dev(root, database, options, lambda line: click.echo(line))
+    except KeyboardInterrupt:
+        pass
+    click.echo("stopped")
+
+
 # ------------------------------------------------------------------------------------------ runs
 
 @main.group(invoke_without_command=True, context_settings=CONTEXT)

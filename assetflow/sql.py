@@ -42,7 +42,9 @@ def parse_query(query: str, dialect: str, path: str) -> exp.Query:
         statements = [s for s in sqlglot.parse(query, dialect=dialect) if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
-        raise ProjectError(f"SQL syntax error: {first.get('description', exc)}", path=path,
+        description = re.sub(r"<Token token_type: [^,]+, text: ([^,]*),[^>]*>", r"'\1'",
+                             str(first.get("description", exc)))
+        raise ProjectError(f"SQL syntax error: {description}", path=path,
                            line=first.get("line"), hint="fix the SQL; the file must hold one SELECT") from None
     except SqlglotError as exc:
         raise ProjectError(f"SQL error: {exc}", path=path) from None

@@ -324,7 +324,8 @@ class DuckDBEngine:
             raise SchemaChangeError(
                 f"the output columns of {key} changed ({', '.join(diff) or 'column order'}); "
                 "existing partitions have the old columns",
-                hint=f"rebuild every partition: assetflow materialize {key} --full-refresh")
+                hint=f"rebuild every partition: assetflow materialize {key} (without --partition), "
+                     "or add --full-refresh")
 
     def _check_window(self, cur, stage: str, window: PartitionWindow) -> None:
         where, params = _window_filter(window)
