@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from assetflow.errors import EXIT_INTERRUPTED, AssetflowError, UsageError
+from assetflow.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, AssetflowError, Interrupted, UsageError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -25,8 +25,9 @@ class _Group(click.Group):
                 traceback.print_exc()
             click.echo(exc.render(), err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted: the partition in flight was rolled back", err=True)
+        except (KeyboardInterrupt, Interrupted):
+            click.echo("interrupted: partitions in flight were rolled back; the run is recorded as cancelled",
+                       err=True)
             sys.exit(EXIT_INTERRUPTED)
 
 
@@ -149,10 +150,14 @@ def backfill(ctx, asset_name, from_key, to_key, threads, target, wait, as_json, 
 def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> None:
     from assetflow import render, runner
     from assetflow.runner import RunEvents
+    import signal
+    import threading
     project = _load(ctx)
     started = time.perf_counter()
     progress = _Progress(enabled=not as_json)
-    events = RunEvents(on_plan=progress.plan, on_done=progress.done)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())   # finish what runs, start nothing new
+    events = RunEvents(stop=stop, on_plan=progress.plan, on_done=progress.done)
     if backfill is not None:
         outcome = runner_fn(project, *backfill, events=events)
     else:
@@ -167,6 +172,9 @@ def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> 
                                  time.perf_counter() - started, outcome.plan, outcome.checks))
     for problem in outcome.alert_problems:
         click.echo(f"warning: {problem}", err=True)
+    if outcome.status == "interrupted":
+        click.echo("stopped by SIGTERM: running partitions finished, nothing new started", err=True)
+        sys.exit(EXIT_TERMINATED)
     if outcome.status != "success":
         sys.exit(1)
 
@@ -180,13 +188,13 @@ class _Progress:
         self.finished = 0
 
     def plan(self, plan) -> None:
-        self.total = len(plan.steps)
+        self.total = sum(step.count for step in plan.steps)
         if self.enabled:
             from assetflow import render
             click.echo(render.plan_text(plan, limit=10), err=True)
 
     def done(self, result) -> None:
-        self.finished += 1
+        self.finished += len(result.batch) or 1
         if self.enabled:
             from assetflow import render
             click.echo(f"[{self.finished}/{self.total}] {render.step_line(result)}", err=True)

@@ -188,3 +188,34 @@ def _line_of(text: str, key: str) -> int | None:
     pattern = re.compile(rf'^\s*(\[[^\]]*)?"?{re.escape(key)}"?\s*(=|\]|\.)', re.MULTILINE)
     match = pattern.search(text)
     return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+# ------------------------------------------------------------------------------ fault injection
+
+FAULT_POINTS = ("before_transaction", "after_delete", "before_commit", "after_commit")
+
+
+def fault_injector(environ: dict[str, str]):
+    """`ASSETFLOW_FAULT=after_delete:3` kills this process (SIGKILL) the 3rd time a write reaches
+    that point. For crash tests only; without the variable this is a no-op."""
+    spec = environ.get("ASSETFLOW_FAULT", "")
+    if not spec:
+        return lambda point: None
+    import os
+    import signal
+    import threading
+    point, _, nth = spec.partition(":")
+    if point not in FAULT_POINTS:
+        raise ProjectError(f"ASSETFLOW_FAULT names an unknown point '{point}'",
+                           hint=f"points: {', '.join(FAULT_POINTS)}")
+    remaining = [int(nth or 1)]
+    guard = threading.Lock()
+
+    def reach(name: str) -> None:
+        if name != point:
+            return
+        with guard:
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                os.kill(os.getpid(), signal.SIGKILL)
+    return reach

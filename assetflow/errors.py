@@ -10,6 +10,7 @@ EXIT_OK = 0
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class AssetflowError(Exception):
@@ -64,3 +65,7 @@ class TargetError(AssetflowError):
     """The target's database cannot be opened."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class Interrupted(Exception):
+    """The run was asked to stop (Ctrl-C, or SIGTERM past its grace period); in-flight work rolled back."""

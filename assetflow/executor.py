@@ -12,6 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable
 
+from assetflow.errors import Interrupted
 from assetflow.planner import Plan, Step
 from assetflow.state import FAILED, SKIPPED, SUCCESS
 
@@ -45,10 +46,6 @@ class RetryPolicy:
 
 class StepFailed(Exception):
     """Raised by `run_step` with the message to record for the attempt."""
-
-
-class Interrupted(Exception):
-    """The run was asked to stop; no more steps start and in-flight ones are rolled back."""
 
 
 def execute(plan: Plan, run_step: Callable[[Step, int], int | tuple[int, ...]], *, threads: int,

@@ -42,11 +42,12 @@ def sql_code_version(normalized_sql: str, settings: AssetSettings) -> str:
 
 
 def python_code_version(function: Callable[..., Any], settings: AssetSettings,
-                        explicit: str | None = None) -> str:
-    """Hash of the function's source without docstrings or comments, plus its settings."""
+                        explicit: str | None = None, deps: str = "") -> str:
+    """Hash of the function's source without docstrings or comments, plus its settings and its
+    `deps=` mapping (which decides what each parameter reads)."""
     if explicit is not None:
-        return _digest("py-explicit", explicit, _settings_text(settings))
-    return _digest("py", normalized_source(function), _settings_text(settings))
+        return _digest("py-explicit", explicit, _settings_text(settings), deps)
+    return _digest("py", normalized_source(function), _settings_text(settings), deps)
 
 
 def normalized_source(function: Callable[..., Any]) -> str:

@@ -63,3 +63,21 @@ def describe_holder(path: Path) -> str:
     if not holder:
         return "holder unknown"
     return f"pid {holder.get('pid')} running `{holder.get('command')}` since {holder.get('since')}"
+
+
+def is_locked(database: str) -> bool:
+    """Whether a live process holds the run lock (a dead holder's lock is already gone)."""
+    if database == ":memory:":
+        return False
+    path = Path(database + ".lock")
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)

@@ -21,11 +21,11 @@ class Grain(str, Enum):
     MONTH = "month"
 
 
-_KEY_PATTERNS = {
-    Grain.HOUR: re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})$"),
-    Grain.DAY: re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"),
-    Grain.WEEK: re.compile(r"^(\d{4})-W(\d{2})$"),
-    Grain.MONTH: re.compile(r"^(\d{4})-(\d{2})$"),
+_KEY_PATTERNS = {   # ASCII digits only, and fullmatch: a key has exactly one spelling
+    Grain.HOUR: re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2})", re.ASCII),
+    Grain.DAY: re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII),
+    Grain.WEEK: re.compile(r"(\d{4})-W(\d{2})", re.ASCII),
+    Grain.MONTH: re.compile(r"(\d{4})-(\d{2})", re.ASCII),
 }
 _KEY_EXAMPLES = {Grain.HOUR: "2024-01-31T05", Grain.DAY: "2024-01-31", Grain.WEEK: "2024-W05",
                  Grain.MONTH: "2024-01"}
@@ -45,7 +45,7 @@ def parse_period_start(grain: Grain, text: str) -> datetime:
     >>> parse_period_start(Grain.WEEK, "2024-W05")
     datetime.datetime(2024, 1, 29, 0, 0)
     """
-    match = _KEY_PATTERNS[grain].match(text)
+    match = _KEY_PATTERNS[grain].fullmatch(text)
     if match is None:
         raise PartitionKeyError(
             f"'{text}' is not a {grain.value} partition key", hint=f"write it like {_KEY_EXAMPLES[grain]}")

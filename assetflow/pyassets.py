@@ -86,7 +86,8 @@ def _spec(decl: AssetDecl, module: str, rel: str, folder_schema: str) -> AssetSp
         body=PythonBody(module=module, function=function.__name__, params=tuple(params),
                         context_param=context_param),
         path=rel, line=line, references=tuple(references),
-        code_version=fingerprint.python_code_version(function, settings, decl.code_version))
+        code_version=fingerprint.python_code_version(function, settings, decl.code_version,
+                                                     deps=repr(sorted(explicit.items())) + repr(ordering)))
 
 
 def _split_deps(deps: Any, rel: str, line: int) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -124,7 +125,7 @@ def call_asset(function: Callable[..., Any], spec: AssetSpec, inputs: dict[str, 
         kwargs[body.context_param] = context
     try:
         result = function(**kwargs)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # user code may even call sys.exit(): only its partition fails
         raise UserCodeError(_user_traceback(exc, function)) from None
     return to_arrow(result, spec)
 

@@ -9,6 +9,7 @@ import itertools
 import os
 import secrets
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from assetflow.state import FAILED, SUCCESS, RunRecord, SourceVersion, StateSnap
 from assetflow.windows import partition_ranges
 
 CANCELLED = "cancelled"
+INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class MaterializeOptions:
     command: str = "materialize"
     ranges: dict[str, range] | None = None          # precomputed (backfill)
     refresh: frozenset[str] | None = None           # assets to rebuild anyway (backfill)
+    grace: float = 30.0                             # seconds in-flight steps get after a stop request
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class RunOutcome:
 
 @dataclass(frozen=True)
 class RunEvents:
+    stop: threading.Event | None = None        # set it (e.g. on SIGTERM) to stop starting new steps
     on_plan: Callable[[Plan], None] = lambda p: None
     on_start: Callable[[Step], None] = lambda s: None
     on_done: Callable[[StepResult], None] = lambda r: None
@@ -96,7 +100,9 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
     if options.dry_run:
         return _dry_run(project, graph, selected, target, options)
     from assetflow.lock import run_lock
-    with run_lock(target.path, options.command, options.wait), open_engine(target, read_only=False) as engine:
+    from assetflow.config import fault_injector
+    with run_lock(target.path, options.command, options.wait), \
+            open_engine(target, read_only=False, fault=fault_injector(dict(os.environ))) as engine:
         now = engine.now()
         ranges = options.ranges or partition_ranges(graph, selected, options.partition, options.from_key,
                                                     options.to_key, now)
@@ -129,11 +135,13 @@ def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, ta
     engine.record_run(record)
     runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
                         initial_versions(the_plan, graph, state, now), fully_rebuilt(the_plan, graph, now))
-    stop = threading.Event()
+    stop = events.stop or threading.Event()
     try:
-        results = execute(the_plan, runner, threads=options.threads or target.threads,
-                          retry_policy=lambda name: _retry_policy(project, graph, name),
-                          on_start=events.on_start, on_done=events.on_done, stop=stop, on_abort=engine.interrupt)
+        with _grace_period(stop, engine, options.grace):
+            results = execute(the_plan, runner, threads=options.threads or target.threads,
+                              retry_policy=lambda name: _retry_policy(project, graph, name),
+                              on_start=events.on_start, on_done=events.on_done, stop=stop,
+                              on_abort=engine.interrupt)
     except (KeyboardInterrupt, Interrupted):
         engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, _utcnow(), os.getpid(), target.name))
         raise
@@ -142,6 +150,8 @@ def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, ta
     checks = runner.check_notes + _custom_checks(project, graph, engine, run_id, results)
     check_failed = any(not c.result.passed and c.result.severity == "error" for c in checks)
     final = FAILED if failed or the_plan.blocked or check_failed else SUCCESS
+    if stop.is_set():
+        final = INTERRUPTED           # SIGTERM: nothing new started; what ran has committed
     engine.record_run(RunRecord(run_id, options.command, now, final, _utcnow(), os.getpid(), target.name))
     problems = ()
     if failed and project.config.alerts:
@@ -149,6 +159,27 @@ def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, ta
         payload = alerting.failure_payload(project.config.name, run_id, failed)
         problems = tuple(alerting.send_alerts(project.config.alerts, payload))
     return RunOutcome(run_id, final, the_plan, tuple(results), target.path, problems, tuple(checks))
+
+
+@contextmanager
+def _grace_period(stop: threading.Event, engine, grace: float):
+    """While the body runs: once `stop` is set, give running steps `grace` seconds, then cancel them."""
+    done = threading.Event()
+
+    def watchdog() -> None:
+        while not done.is_set():
+            if stop.wait(0.2):
+                if not done.wait(grace):
+                    engine.interrupt()
+                return
+
+    thread = threading.Thread(target=watchdog, name="assetflow-grace", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def _custom_checks(project: Project, graph: AssetGraph, engine, run_id: str, results) -> list:
@@ -275,8 +306,19 @@ def compile_asset(project: Project, asset_name: str, partition: str | None, targ
 
 
 def list_runs(project: Project, target_name: str | None, limit: int) -> list[RunRecord]:
-    with open_engine(project.config.target(target_name), read_only=True) as engine:
-        return engine.list_runs(limit) if engine else []
+    target = project.config.target(target_name)
+    with open_engine(target, read_only=True) as engine:
+        return [_liveness(r, target) for r in engine.list_runs(limit)] if engine else []
+
+
+def _liveness(record: RunRecord, target: Target) -> RunRecord:
+    """A run still marked running while nobody holds the lock died: show it as abandoned."""
+    from dataclasses import replace
+
+    from assetflow.lock import is_locked
+    if record.status == "running" and not is_locked(target.path):
+        return replace(record, status="abandoned")
+    return record
 
 
 def show_run(project: Project, target_name: str | None, run_id: str):
@@ -286,7 +328,7 @@ def show_run(project: Project, target_name: str | None, run_id: str):
             raise UsageError(f"no run '{run_id}'" if not matches else f"'{run_id}' matches {len(matches)} runs",
                              hint="list runs with `assetflow runs`")
         record = next(r for r in engine.list_runs(1_000_000) if r.run_id == matches[0])
-        return record, engine.run_attempts(matches[0])
+        return _liveness(record, project.config.target(target_name)), engine.run_attempts(matches[0])
 
 
 def table_columns(project: Project, target_name: str | None) -> dict | None:

@@ -5,6 +5,7 @@ hashing, and rewrite it for execution (qualified names, absolute file paths, typ
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,6 +17,8 @@ from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
 
 from assetflow.assets import Reference
+
+logging.getLogger("sqlglot").setLevel(logging.ERROR)   # its scope warnings are not the user's business
 from assetflow.errors import ProjectError
 from assetflow.header import QueryFacts
 
@@ -88,17 +91,42 @@ def _source_tables(tree: exp.Query) -> list[exp.Table]:
     try:
         tables = [source for scope in traverse_scope(tree) for source in scope.sources.values()
                   if isinstance(source, exp.Table)]
-        seen = {id(t) for t in tables}
-        # Scopes miss tables in some positions (e.g. inside table functions); add any leftovers
-        # that are not CTE names.
-        cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-        for table in tree.find_all(exp.Table):
-            if id(table) not in seen and not (not table.db and table.name.lower() in cte_names):
-                tables.append(table)
-        return tables
     except SqlglotError:
-        cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-        return [t for t in tree.find_all(exp.Table) if t.db or t.name.lower() not in cte_names]
+        tables = []
+    seen = {id(t) for t in tables}
+    # Scope analysis misses tables in some positions (inside table functions, or a CTE whose body it
+    # cannot traverse, such as PIVOT); take every Table node, then drop the ones naming a CTE.
+    tables += [t for t in tree.find_all(exp.Table) if id(t) not in seen]
+    return [t for t in tables if not _names_cte(t)]
+
+
+def _names_cte(table: exp.Table) -> bool:
+    """Whether an unqualified table name refers to a CTE in scope rather than a real table.
+
+    A non-recursive CTE's body cannot see the CTE itself: `with orders as (select * from orders)`
+    reads the real `orders`.
+    """
+    if table.db or not isinstance(table.this, exp.Identifier):
+        return False
+    name = table.name.lower()
+    node: exp.Expression | None = table
+    while node is not None:
+        with_ = (node.args.get("with_") or node.args.get("with")) if isinstance(node, exp.Query) else None
+        if with_ is not None:
+            for cte in with_.expressions:
+                if cte.alias_or_name.lower() == name:
+                    inside_own_body = any(a is cte for a in _ancestors(table))
+                    return not inside_own_body or bool(with_.args.get("recursive"))
+        node = node.parent
+    return False
+
+
+def _ancestors(node: exp.Expression) -> list[exp.Expression]:
+    out = []
+    while node.parent is not None:
+        node = node.parent
+        out.append(node)
+    return out
 
 
 def _file_read(table: exp.Table) -> list[str] | None:

@@ -59,6 +59,8 @@ class StepRunner:
             if getattr(exc, "results", None):
                 self.engine.record_checks(self.run_id, step.asset, step.partition, exc.results)
             message = _message(exc)
+            if isinstance(exc, AssetflowError) and isinstance(spec.body, PythonBody):
+                message = f"{spec.body.function}() in {spec.path}: {message}"
             for record in records:
                 self.engine.record_failure(_finished(record, FAILED, message))
             raise StepFailed(message) from None

@@ -10,7 +10,7 @@ from assetflow.errors import TargetError, UsageError
 
 
 @contextmanager
-def open_engine(target: Target, *, read_only: bool) -> Iterator:
+def open_engine(target: Target, *, read_only: bool, fault=lambda point: None) -> Iterator:
     """Open the target's engine; a read-only open of a database that does not exist yields None."""
     if target.engine != "duckdb":
         raise UsageError(f"engine '{target.engine}' is not available in this version",
@@ -23,7 +23,7 @@ def open_engine(target: Target, *, read_only: bool) -> Iterator:
         raise TargetError(f"the target path {target.path} is a directory", hint="point `path` at a .duckdb file")
     if not read_only and target.path != ":memory:":
         Path(target.path).parent.mkdir(parents=True, exist_ok=True)
-    engine = open_duckdb(target.path, read_only=read_only and target.path != ":memory:")
+    engine = open_duckdb(target.path, read_only=read_only and target.path != ":memory:", fault=fault)
     try:
         yield engine
     finally:

@@ -44,7 +44,7 @@ class CheckFailedError(AssetflowError):
         self.results = results
 
 
-def open_duckdb(path: str, *, read_only: bool = False) -> DuckDBEngine:
+def open_duckdb(path: str, *, read_only: bool = False, fault=lambda point: None) -> DuckDBEngine:
     try:
         con = duckdb.connect(path, read_only=read_only)
     except duckdb.IOException as exc:
@@ -59,11 +59,12 @@ def open_duckdb(path: str, *, read_only: bool = False) -> DuckDBEngine:
     except duckdb.Error as exc:
         raise TargetError(f"cannot open the target database {path}: {exc}",
                           hint="check the target's `path` in assetflow.toml") from None
-    return DuckDBEngine(con, read_only)
+    return DuckDBEngine(con, read_only, fault)
 
 
 class DuckDBEngine:
-    def __init__(self, con: duckdb.DuckDBPyConnection, read_only: bool):
+    def __init__(self, con: duckdb.DuckDBPyConnection, read_only: bool, fault=lambda point: None):
+        self._fault = fault               # crash-test hook: named points of a write
         self._con = con
         self._read_only = read_only
         self._local = threading.local()
@@ -245,6 +246,7 @@ class DuckDBEngine:
 
             def work():
                 run(cur, f"DELETE FROM {request.key.quoted()} WHERE {where}", params)
+                self._fault("after_delete")
                 rows[0] = run(cur, f"INSERT INTO {request.key.quoted()} BY NAME SELECT * FROM {stage}")[0][0]
                 results.extend(self._run_checks(cur, request, window))
                 if not request.batch:
@@ -286,7 +288,7 @@ class DuckDBEngine:
             failing = [r for r in results if not r.passed and r.severity == "error"]
             if failing:
                 raise CheckFailedError(checking.describe_failures(failing), tuple(results))
-        self._transaction(cur, guarded)
+        self._transaction(cur, guarded, data=True)
 
     @staticmethod
     def _batch_rows(cur, stage: str, request: BuildRequest) -> tuple[int, ...]:
@@ -328,6 +330,13 @@ class DuckDBEngine:
                      "or add --full-refresh")
 
     def _check_window(self, cur, stage: str, window: PartitionWindow) -> None:
+        columns = [r[0].lower() for r in run(cur, "SELECT column_name FROM duckdb_columns() WHERE database_name "
+                                                  "= 'temp' AND table_name = ?", [stage])]
+        if window.column.lower() not in columns:
+            raise PartitionWindowError(
+                f"the output has no column '{window.column}', which holds each row's partition "
+                f"(columns: {', '.join(columns)})",
+                hint="return that column, or point time_column / partition_column at one that exists")
         where, params = _window_filter(window)
         outside = run(cur, f"SELECT count(*) FROM {stage} WHERE ({where}) IS NOT TRUE", params)[0][0]
         if outside:
@@ -349,12 +358,16 @@ class DuckDBEngine:
     def _registered(self, cur, request: BuildRequest):
         return _Source(cur, request, f"__af_arrow_{next(self._names)}")
 
-    @staticmethod
-    def _transaction(cur, work) -> None:
+    def _transaction(self, cur, work, *, data: bool = False) -> None:
+        """BEGIN ... COMMIT around `work`; named fault points fire only around data writes."""
+        fault = self._fault if data else (lambda point: None)
+        fault("before_transaction")
         run(cur, "BEGIN TRANSACTION")
         try:
             work()
+            fault("before_commit")
             run(cur, "COMMIT")
+            fault("after_commit")
         except BaseException:
             try:
                 run(cur, "ROLLBACK")

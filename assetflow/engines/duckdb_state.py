@@ -5,6 +5,8 @@ Functions take a cursor so a data write and its record share one transaction.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from assetflow.state import (FAILED, SUCCESS, UNPARTITIONED, AttemptRecord, PartitionRecord, RunRecord,
@@ -73,6 +75,8 @@ def read_state(cur: Any) -> StateSnapshot:
 
 
 def write_success(cur: Any, attempt: AttemptRecord, rows: int) -> None:
+    """Record a successful build; its end time is now, inside the transaction that writes the data."""
+    attempt = replace(attempt, ended_at=datetime.now(timezone.utc).replace(tzinfo=None))
     part = UNPARTITIONED if attempt.partition is None else attempt.partition
     run(cur, "INSERT OR REPLACE INTO _assetflow.partitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
         [attempt.asset, part, SUCCESS, attempt.code_version, attempt.data_version, rows,

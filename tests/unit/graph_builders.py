@@ -1,0 +1,24 @@
+"""Build asset specs and graphs in memory, the way the loader does, without a project on disk."""
+from __future__ import annotations
+
+from assetflow.assets import AssetKey, AssetSettings, AssetSpec, Kind, Reference, SourceSpec, SqlBody
+from assetflow.graph import AssetGraph, build_graph
+from assetflow.partitions import Partitioning
+
+
+def make_spec(name: str, reads: tuple[str, ...] = (), *, partitioning: Partitioning | None = None,
+              code_version: str = "v1", lookback: int = 0, tags: tuple[str, ...] = (),
+              path: str | None = None, file_reads: tuple[str, ...] = (), batch_size: int = 1) -> AssetSpec:
+    """An asset `schema.name` (or bare `name` in `main`) whose SQL reads the tables in `reads`."""
+    key = AssetKey.parse(name)
+    settings = AssetSettings(kind=Kind.PARTITIONED if partitioning else Kind.TABLE,
+                             partitioning=partitioning, lookback=lookback, tags=tags,
+                             batch_size=batch_size)
+    refs = tuple(Reference(parts=tuple(r.split(".")), line=n + 1) for n, r in enumerate(reads))
+    return AssetSpec(key=key, settings=settings, body=SqlBody(sql="select 1", file_reads=file_reads),
+                     path=path or f"assets/{key.schema}/{key.name}.sql", line=1,
+                     code_version=code_version, references=refs)
+
+
+def make_graph(*specs: AssetSpec, sources: tuple[str, ...] = ()) -> AssetGraph:
+    return build_graph(specs, [SourceSpec(name=s, table=s) for s in sources])
