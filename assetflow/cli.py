@@ -87,17 +87,26 @@ def init(directory: Path) -> None:
 @click.argument("selection", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--target", help="Target from assetflow.toml (default: the first).")
+@click.option("--verify", is_flag=True, help="Also compare recorded row counts with the data, per partition.")
 @project_option
 @click.pass_context
-def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target: str | None) -> None:
+def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target: str | None, verify: bool) -> None:
     """Show each asset's partitions: fresh, stale, blocked or failed, and why."""
     from assetflow import render, runner
-    report = runner.status(_load(ctx), selection, target)
+    report = runner.status(_load(ctx), selection, target, verify)
     if as_json:
-        _emit(render.to_json(render.status_json(report.plan, report.graph, report.selected, report.checks)))
+        data = render.status_json(report.plan, report.graph, report.selected, report.checks)
+        if report.drift is not None:
+            data["drift"] = [d.__dict__ if hasattr(d, "__dict__") else
+                             {s: getattr(d, s) for s in d.__slots__} for d in report.drift]
+        _emit(render.to_json(data))
     else:
         _emit(render.status_text(report.plan, report.graph, report.selected, report.database,
                                  checks=report.checks))
+        if report.drift is not None:
+            _emit(render.drift_text(report.drift))
+    if report.drift:
+        sys.exit(1)
 
 
 # ------------------------------------------------------------------------------------------ materialize

@@ -205,3 +205,13 @@ def graph_dot(graph: AssetGraph) -> str:
             lines.append(f'  "{up}" -> "{name}";')
     lines.append("}")
     return "\n".join(lines)
+
+
+def drift_text(drift: Iterable[Any]) -> str:
+    drift = list(drift)
+    if not drift:
+        return "verify: state and data agree"
+    lines = [f"verify: {len(drift)} partition(s) where state and data disagree:"]
+    for d in drift[:50]:
+        lines.append(f"  {label(d.asset, d.partition)}: {d.problem} (recorded {d.recorded}, found {d.actual})")
+    return "\n".join(lines)

@@ -75,13 +75,15 @@ class StatusReport:
     database: str
     selected: frozenset[str] = field(default_factory=frozenset)
     checks: tuple[tuple, ...] = ()     # latest (asset, partition, check, severity, passed, failing)
+    drift: tuple | None = None         # with --verify: where data and state disagree
 
 
 def graph_of(project: Project) -> AssetGraph:
     return build_graph(project.assets, project.config.sources)
 
 
-def status(project: Project, selection: tuple[str, ...] = (), target_name: str | None = None) -> StatusReport:
+def status(project: Project, selection: tuple[str, ...] = (), target_name: str | None = None,
+           verify: bool = False) -> StatusReport:
     graph = graph_of(project)
     selected = resolve_selection(parse_selection(selection), graph)
     target = project.config.target(target_name)
@@ -90,7 +92,11 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
         now = engine.now() if engine else _utcnow()
         request = _plan_request(project, graph, engine, state, frozenset(graph.assets), {}, frozenset(), True)
         checks = tuple(engine.latest_checks()) if engine else ()
-    return StatusReport(plan(graph, state, request, now), graph, target.path, selected, checks)
+        drift = None
+        if verify:
+            from assetflow.verify import verify as compare
+            drift = tuple(d for d in compare(graph, engine) if d.asset in selected) if engine else ()
+    return StatusReport(plan(graph, state, request, now), graph, target.path, selected, checks, drift)
 
 
 def materialize(project: Project, options: MaterializeOptions, events: RunEvents = RunEvents()) -> RunOutcome:

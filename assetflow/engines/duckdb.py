@@ -181,6 +181,11 @@ class DuckDBEngine:
             out.setdefault(schema.lower(), {}).setdefault(table.lower(), {})[column] = dtype
         return out
 
+    def group_counts(self, relation: str, key_sql: str) -> dict[str, int]:
+        """Rows per partition key of a relation."""
+        rows = run(self.connection(), f"SELECT {key_sql} AS k, count(*) FROM {relation} GROUP BY ALL")
+        return {("" if k is None else str(k)): n for k, n in rows}
+
     def count_rows(self, sql: str) -> int:
         return run(self.connection(), f"SELECT count(*) FROM ({sql})")[0][0]
 
