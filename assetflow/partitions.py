@@ -206,3 +206,27 @@ def upstream_range(down: Partitioning | None, down_index: int, up: Partitioning 
     lo = max(up.index_at(first), 0)
     hi = min(up.index_at(last) + 1, up_count)
     return range(lo, hi) if lo < hi else range(0)
+
+
+def edge_ranges(down: Partitioning | None, down_count: int, up: Partitioning | None, up_count: int,
+                lookback: int = 0) -> tuple[list[int], list[int], int | None]:
+    """`upstream_range` for every downstream index at once: bounds lists [lo, hi) and a `shift`.
+
+    `shift` is set when partition i reads exactly upstream partition i + shift for every i (same
+    grain, no lookback, nothing clipped): callers can then align lists by slicing. Only edges between
+    different grains pay for calendar maths, once per downstream partition.
+    """
+    n = down_count
+    if up is None:
+        return [0] * n, [1] * n, None
+    if down is None:
+        return [0] * n, [up_count] * n, None
+    if isinstance(down, TimePartitions) and isinstance(up, TimePartitions) and down.grain is up.grain:
+        offset = up.index_at(down.start)
+        if lookback == 0 and offset >= 0 and offset + n <= up_count:
+            return list(range(offset, offset + n)), list(range(offset + 1, offset + n + 1)), offset
+        lo = [min(max(i - lookback + offset, 0), up_count) for i in range(n)]
+        hi = [min(max(i + 1 + offset, 0), up_count) for i in range(n)]
+        return lo, [max(h, l) for l, h in zip(lo, hi)], None
+    ranges = [upstream_range(down, i, up, up_count, lookback) for i in range(n)]
+    return [r.start for r in ranges], [max(r.stop, r.start) for r in ranges], None

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Mapping
 
 from assetflow.graph import AssetGraph
-from assetflow.partitions import Partitioning, upstream_range
+from assetflow.partitions import Partitioning, edge_ranges
 from assetflow.state import FAILED, UNPARTITIONED, StateSnapshot
 
 NEVER = "never materialized"
@@ -84,6 +84,7 @@ class PlanRequest:
     refresh: frozenset[str] = frozenset()    # assets whose considered partitions are rebuilt anyway
     for_status: bool = False          # status: a failed upstream blocks; materialize retries it
     source_versions: Mapping[str, int] = field(default_factory=dict)   # source -> data version
+    windowed_sources: frozenset[str] = frozenset()   # versioned per reader partition: "source[key]"
     missing_sources: frozenset[str] = frozenset()
     source_fingerprints: Mapping[str, str | None] = field(default_factory=dict)
 
@@ -95,7 +96,13 @@ def partition_keys(partitioning: Partitioning | None, now: datetime) -> tuple[st
 
 
 def plan(graph: AssetGraph, state: StateSnapshot, request: PlanRequest, now: datetime) -> Plan:
-    keys = {n: partition_keys(graph.assets[n].partitioning, now) for n in graph.order}
+    by_definition: dict[Partitioning | None, tuple[str | None, ...]] = {}    # many assets share one
+    keys = {}
+    for n in graph.order:
+        part = graph.assets[n].partitioning
+        if part not in by_definition:
+            by_definition[part] = partition_keys(part, now)
+        keys[n] = by_definition[part]
     seen = _Seen()
     plans: dict[str, AssetPlan] = {}
     steps: list[Step] = []
@@ -135,7 +142,7 @@ class _Seen:
 
     versions: dict[str, list[int]] = field(default_factory=dict)   # current data version
     stale: dict[str, list[bool]] = field(default_factory=dict)     # not fresh after this run
-    planned: dict[str, set[int]] = field(default_factory=dict)     # built in this run
+    planned: dict[str, list[bool]] = field(default_factory=dict)   # built in this run
     broken: dict[str, list[str | None]] = field(default_factory=dict)  # unreadable, and why
 
 
@@ -147,63 +154,128 @@ class _AssetResult:
     blocked: list[int]
 
 
+@dataclass
+class _Edge:
+    """One upstream asset as seen from every partition of the downstream asset."""
+
+    up: str
+    lo: list[int]
+    hi: list[int]
+    shift: int | None        # partition i reads exactly upstream i + shift: align by slicing
+
+    def align(self, values: list) -> list:
+        """Per downstream partition, the upstream value it reads (only when `shift` is set)."""
+        return values[self.shift:self.shift + len(self.lo)]
+
+
+def _edges(name: str, graph: AssetGraph, keys: Mapping[str, tuple[str | None, ...]]) -> list[_Edge]:
+    spec = graph.assets[name]
+    edges = []
+    for up in graph.upstream_assets(name):
+        lo, hi, shift = edge_ranges(spec.partitioning, len(keys[name]), graph.assets[up].partitioning,
+                                    len(keys[up]), spec.settings.lookback)
+        edges.append(_Edge(up, lo, hi, shift))
+    return edges
+
+
+def _any_in(flags: list[bool], e: _Edge) -> list[bool]:
+    if e.shift is not None:
+        return e.align(flags)
+    return [any(flags[l:h]) for l, h in zip(e.lo, e.hi)]
+
+
+def _max_in(values: list[int], e: _Edge) -> list[int]:
+    if e.shift is not None:
+        return e.align(values)
+    return [max(values[l:h], default=0) for l, h in zip(e.lo, e.hi)]
+
+
 def _plan_asset(name: str, graph: AssetGraph, state: StateSnapshot, request: PlanRequest,
                 keys: Mapping[str, tuple[str | None, ...]], seen: _Seen) -> _AssetResult:
+    """Classify every partition of one asset with whole-list passes; reasons only where not fresh."""
     spec = graph.assets[name]
+    own_keys = keys[name]
+    n = len(own_keys)
     records = state.partitions.get(name, {})
-    considered = set(request.ranges.get(name, range(len(keys[name])))) if name in request.selected else set()
-    ups = [(u, graph.assets[u].partitioning, len(keys[u])) for u in graph.upstream_assets(name)]
+    recs = [records.get(UNPARTITIONED if k is None else k) for k in own_keys]
+    built = [r is not None and r.code_version is not None for r in recs]
+    own_v = [r.data_version if b else 0 for r, b in zip(recs, built)]
+    considered = [False] * n
+    if name in request.selected:
+        for i in request.ranges.get(name, range(n)):
+            considered[i] = True
+    refresh = name in request.refresh
     sources = graph.upstream_sources(name)
-    source_version = max((request.source_versions.get(s, 0) for s in sources), default=0)
+    whole = max((request.source_versions.get(s, 0) for s in sources if s not in request.windowed_sources),
+                default=0)
+    windowed = [s for s in sources if s in request.windowed_sources]
+    source_v = [max([whole, *(request.source_versions.get(f"{s}[{k}]", 0) for s in windowed)]) for k in own_keys] \
+        if windowed else [whole] * n
     missing = next((s for s in sources if s in request.missing_sources), None)
-    result = _AssetResult(AssetPlan(name, keys[name], (), ()), [], {}, [])
-    categories, reasons = [], []
-    versions, stale, broken, planned = [], [], [], set()
-    for index, key in enumerate(keys[name]):
-        record = records.get(UNPARTITIONED if key is None else key)
-        built = record is not None and record.code_version is not None
-        own_version = record.data_version if built else 0
-        why = _own_reasons(record, built, spec.code_version, name in request.refresh and index in considered)
-        if built and source_version > own_version:
+    edges = _edges(name, graph, keys)
+    up_changed, waiting, up_stale, broken_any = [False] * n, [False] * n, [False] * n, [False] * n
+    for e in edges:
+        newest = _max_in(seen.versions[e.up], e)
+        up_changed = [c or m > v for c, m, v in zip(up_changed, newest, own_v)]
+        if any(seen.planned[e.up]):
+            waiting = [a or b for a, b in zip(waiting, _any_in(seen.planned[e.up], e))]
+        if any(seen.stale[e.up]):
+            up_stale = [a or b for a, b in zip(up_stale, _any_in(seen.stale[e.up], e))]
+        unreadable = [x is not None for x in seen.broken[e.up]]
+        if any(unreadable):
+            broken_any = [a or b for a, b in zip(broken_any, _any_in(unreadable, e))]
+    up_changed = [c and b for c, b in zip(up_changed, built)]
+    code = spec.code_version
+    own_bad = [r is None or r.code_version != code or r.status == FAILED for r in recs]
+    flags = [a or b or c or d or e for a, b, c, d, e in zip(own_bad, up_changed, waiting, up_stale, broken_any)]
+    if missing or refresh:
+        flags = [True] * n
+    elif any(sv > v for sv, v in zip(source_v, own_v)):
+        flags = [f or sv > v for f, sv, v in zip(flags, source_v, own_v)]
+    suspicious = [i for i, f in enumerate(flags) if f]
+    categories, reasons = [FRESH] * n, [()] * n
+    stale, broken, planned = [False] * n, [None] * n, [False] * n
+    result = _AssetResult(AssetPlan(name, own_keys, (), ()), [], {}, [])
+    for i in suspicious:
+        record = recs[i]
+        why = _own_reasons(record, built[i], code, refresh and considered[i])
+        if built[i] and source_v[i] > own_v[i]:
             why.append(SOURCE_CHANGED)
-        wait_for, upstream_stale, block = [], False, None
-        for up, up_part, up_count in ups:
-            for j in upstream_range(spec.partitioning, index, up_part, up_count, spec.settings.lookback):
-                if j in seen.planned[up]:
-                    wait_for.append((up, j))
-                elif seen.stale[up][j]:
-                    upstream_stale = True
-                elif built and seen.versions[up][j] > own_version and UPSTREAM_CHANGED not in why:
-                    why.append(UPSTREAM_CHANGED)
-                if block is None and seen.broken[up][j] is not None:
-                    block = f"{seen.broken[up][j]}: {up}" + (f" [{keys[up][j]}]" if keys[up][j] else "")
-        if missing is not None:
-            block = f"{SOURCE_MISSING}: {missing}"
-        if (wait_for or upstream_stale) and not why:
+        if up_changed[i]:
+            why.append(UPSTREAM_CHANGED)
+        wait_for = [(e.up, j) for e in edges for j in range(e.lo[i], e.hi[i]) if seen.planned[e.up][j]]
+        block = f"{SOURCE_MISSING}: {missing}" if missing is not None else _first_block(edges, i, seen, keys)
+        if (wait_for or up_stale[i]) and not why:
             why.append(UPSTREAM_STALE)
-        if block is not None and (why or not built):
+        if block is not None and (why or not built[i]):
             category, why = BLOCKED, [block]
         elif record is not None and record.status == FAILED:
             category = FAILED
         else:
             category = STALE if why else FRESH
-        # A selection is exactly what gets built: a selected stale partition is built even when its
-        # only reason is an unselected stale upstream (it then reads that upstream's current data).
-        will_build = index in considered and category != BLOCKED and bool(why)
+        will_build = considered[i] and category != BLOCKED and bool(why)
         if will_build:
-            planned.add(index)
-            result.build.append(index)
-            result.needs[index] = tuple(wait_for)
-        elif category == BLOCKED and index in considered:
-            result.blocked.append(index)
-        categories.append(category)
-        reasons.append(tuple(why))
-        versions.append(own_version)
-        stale.append(category != FRESH and not will_build)
-        broken.append(_broken_reason(record, built, will_build, category, request))
-    seen.versions[name], seen.stale[name], seen.broken[name], seen.planned[name] = versions, stale, broken, planned
-    result.asset_plan = AssetPlan(name, keys[name], tuple(categories), tuple(reasons))
+            planned[i] = True
+            result.build.append(i)
+            result.needs[i] = tuple(wait_for)
+        elif category == BLOCKED and considered[i]:
+            result.blocked.append(i)
+        categories[i], reasons[i] = category, tuple(why)
+        stale[i] = category != FRESH and not will_build
+        broken[i] = _broken_reason(record, built[i], will_build, category, request)
+    seen.versions[name], seen.stale[name], seen.broken[name], seen.planned[name] = own_v, stale, broken, planned
+    result.asset_plan = AssetPlan(name, own_keys, tuple(categories), tuple(reasons))
     return result
+
+
+def _first_block(edges: list[_Edge], i: int, seen: _Seen, keys: Mapping[str, tuple[str | None, ...]]) -> str | None:
+    """Why partition i cannot read its inputs: the first unreadable upstream partition, if any."""
+    for e in edges:
+        for j in range(e.lo[i], e.hi[i]):
+            problem = seen.broken[e.up][j]
+            if problem is not None:
+                return f"{problem}: {e.up}" + (f" [{keys[e.up][j]}]" if keys[e.up][j] else "")
+    return None
 
 
 def _own_reasons(record, built: bool, code_version: str, full_refresh: bool) -> list[str]:

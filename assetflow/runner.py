@@ -133,7 +133,8 @@ def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, ta
          options: MaterializeOptions, events: RunEvents, now: datetime) -> RunOutcome:
     from assetflow.steps import StepRunner, fully_rebuilt, initial_versions
     run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    engine.prepare({a.key.schema for a in graph.assets.values()}, _file_source_views(project, graph))
+    engine.prepare({a.key.schema for a in graph.assets.values()},
+                   _file_source_views(project, graph, request.missing_sources))
     counter = itertools.count(max([state.max_version, *request.source_versions.values()]) + 1)
     engine.record_sources(_new_source_versions(state, request))
     engine.mark_abandoned_runs(now)      # we hold the lock: any run still "running" has died
@@ -208,9 +209,13 @@ def _refresh(options: MaterializeOptions, selected: frozenset[str]) -> frozenset
 
 def _plan_request(project: Project, graph: AssetGraph, engine, state: StateSnapshot, selected, ranges,
                   refresh: frozenset[str], for_status: bool) -> PlanRequest:
-    checks = check_sources(graph.sources, project.root, FileHashes(project.root / CACHE_DIR / "file-hashes.json"),
+    windowed = {n for n, s in graph.sources.items() if s.freshness and _uses_window(s.freshness)}
+    plain = {n: s for n, s in graph.sources.items() if n not in windowed}
+    checks = check_sources(plain, project.root, FileHashes(project.root / CACHE_DIR / "file-hashes.json"),
                            table_exists=lambda t: engine is not None and t.lower() in _tables(engine),
                            run_freshness=lambda q: engine.query_fingerprint(q) if engine else "")
+    for name in sorted(windowed):
+        checks.update(_windowed_freshness(graph, name, engine))
     versions, bump = {}, state.max_version
     for name, check in sorted(checks.items()):
         stored = state.sources.get(name)
@@ -221,8 +226,33 @@ def _plan_request(project: Project, graph: AssetGraph, engine, state: StateSnaps
             versions[name] = bump
     missing = frozenset(n for n, c in checks.items() if c.missing)
     return PlanRequest(selected=selected, ranges=ranges, refresh=refresh, for_status=for_status,
-                       source_versions=versions, missing_sources=missing,
+                       source_versions=versions, missing_sources=missing, windowed_sources=frozenset(windowed),
                        source_fingerprints={n: c.fingerprint for n, c in checks.items()})
+
+
+def _uses_window(query: str) -> bool:
+    from assetflow import sql
+    return bool(sql.placeholders(query, "duckdb") & {"start", "end"})
+
+
+def _windowed_freshness(graph: AssetGraph, source: str, engine) -> dict:
+    """A freshness query using $start/$end fingerprints each partition of each reader separately:
+    the results are keyed `source[partition key]`."""
+    from assetflow.compile import partition_window
+    from assetflow.partitions import TimePartitions
+    from assetflow.sources import SourceCheck
+    query = graph.sources[source].freshness
+    out = {}
+    for reader in graph.downstream.get(source, ()):
+        spec = graph.assets[reader]
+        if not isinstance(spec.partitioning, TimePartitions):
+            continue
+        for index in range(spec.partitioning.count(_utcnow())):
+            window = partition_window(spec, index)
+            params = {"start": window.start, "end": window.end}
+            fingerprint = engine.query_fingerprint(query, params) if engine else None
+            out[f"{source}[{spec.partitioning.key(index)}]"] = SourceCheck(fingerprint)
+    return out
 
 
 def _tables(engine) -> set[str]:
@@ -242,11 +272,12 @@ def _new_source_versions(state: StateSnapshot, request: PlanRequest) -> dict[str
     return out
 
 
-def _file_source_views(project: Project, graph: AssetGraph) -> list[SourceView]:
+def _file_source_views(project: Project, graph: AssetGraph, missing: frozenset[str]) -> list[SourceView]:
+    """Views over declared file sources; a source with no files gets none (its readers are blocked)."""
     from assetflow.assets import AssetKey
     views = []
     for source in project.config.sources:
-        if source.glob is not None:
+        if source.glob is not None and source.name not in missing:
             pattern = source.glob if os.path.isabs(source.glob) else str(project.root / source.glob)
             views.append(SourceView(AssetKey.parse(source.name), pattern))
     return views

@@ -196,7 +196,7 @@ def fully_rebuilt(plan: Plan, graph: AssetGraph, now: datetime) -> frozenset[str
     """Partitioned assets of which this plan rebuilds every partition (a schema may change then)."""
     planned: dict[str, int] = {}
     for step in plan.steps:
-        planned[step.asset] = planned.get(step.asset, 0) + 1
+        planned[step.asset] = planned.get(step.asset, 0) + step.count
     return frozenset(name for name, n in planned.items()
                      if graph.assets[name].partitioning is not None
                      and n == graph.assets[name].partitioning.count(now))

@@ -189,8 +189,8 @@ class DuckDBEngine:
     def count_rows(self, sql: str) -> int:
         return run(self.connection(), f"SELECT count(*) FROM ({sql})")[0][0]
 
-    def query_fingerprint(self, sql: str) -> str:
-        rows = run(self.connection(), sql)
+    def query_fingerprint(self, sql: str, params: dict | None = None) -> str:
+        rows = run(self.connection(), sql, params)
         return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
     def existing_tables(self) -> set[str]:

@@ -59,15 +59,19 @@ def has_schema(cur: Any) -> bool:
 def read_state(cur: Any) -> StateSnapshot:
     if not has_schema(cur):
         return StateSnapshot()
-    table = cur.sql("SELECT asset, partition, status, code_version, data_version, rows, built_at "
-                    "FROM _assetflow.partitions").to_arrow_table().to_pydict()
+    # Columns come over as Arrow, sorted by asset, and records are zipped together in C rather than
+    # built row by row: this read is on the path of every status and no-op run.
+    table = cur.sql("SELECT asset, partition, code_version, coalesce(data_version, 0) AS v, status, rows "
+                    "FROM _assetflow.partitions ORDER BY asset").to_arrow_table()
+    counts = cur.sql("SELECT asset, count(*) FROM _assetflow.partitions GROUP BY asset ORDER BY asset").fetchall()
+    cols = [table.column(i).to_pylist() for i in range(6)]
+    records = list(map(PartitionRecord._make, zip(cols[2], cols[3], cols[4], cols[5])))
     partitions: dict[str, dict[str, PartitionRecord]] = {}
-    top = 0
-    for asset, part, status, code, version, rows, built in zip(
-            table["asset"], table["partition"], table["status"], table["code_version"],
-            table["data_version"], table["rows"], table["built_at"]):
-        partitions.setdefault(asset, {})[part] = PartitionRecord(code, version or 0, status, rows, built)
-        top = max(top, version or 0)
+    start = 0
+    for asset, n in counts:
+        partitions[asset] = dict(zip(cols[1][start:start + n], records[start:start + n]))
+        start += n
+    top = max(cols[3], default=0)
     sources = {name: SourceVersion(fp, version)
                for name, fp, version in run(cur, "SELECT name, fingerprint, data_version FROM _assetflow.sources")}
     top = max([top, *(s.data_version for s in sources.values())])

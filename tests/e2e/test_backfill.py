@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import math
 import textwrap
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 import pytest
 
 from conftest import query
-from partition_helpers import (TOML, assert_all_fresh, backfill, blocked_pairs, by_partition, checksum,
+from partition_helpers import (TOML, assert_all_fresh, backfill, blocked_pairs, by_partition,
                                columns, day_header, days, duplicates, events_csv, header, keyed, mat, pairs,
                                source, status, user_checksum)
 
@@ -246,9 +246,6 @@ def test_table_source_freshness_query_marks_partitions_stale(af, project):
                                                                  "2024-01-05"}
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a `freshness` query using $start/$end is run once without "
-                   "parameters (sources.check_sources -> engine.query_fingerprint), so status and "
-                   "materialize crash with 'Values were not provided for the following parameters'")
 def test_table_source_freshness_per_partition(af, project):
     toml = TABLE_TOML.replace("FRESHNESS", "select max(loaded_at), count(*), sum(v) from raw.t "
                                            "where day >= $start and day < $end")
@@ -278,10 +275,6 @@ def test_rows_outside_the_partition_window_fail_it_and_write_nothing(af, project
     assert st["partitions"]["failed"] == 3
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a partitioned asset whose output lacks its time_column fails "
-                   "each partition with a raw DuckDB BinderException about the internal stage table "
-                   "(DuckDBEngine._check_window: 'SELECT count(*) FROM __af_stage_1 WHERE (\"day\" ...'), "
-                   "not a clear message naming the asset's time_column setting")
 def test_missing_time_column_is_a_clear_error(af, project):
     sql = day_header(end="2024-01-03") + textwrap.dedent("""\
         select id, amount
@@ -486,9 +479,6 @@ def test_missing_table_source_blocks_its_partitions(af, project):
     check_missing_source_blocks(af, project(files, toml))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: materialize creates a view for every file source before "
-                   "building (runner._run -> DuckDBEngine.prepare -> _ensure_source_view), so a file source whose glob "
-                   "matches nothing crashes the run with a traceback ('No files found') instead of blocking")
 def test_missing_file_source_blocks_its_partitions(af, project):
     files, toml = missing_source_project('"raw.x" = { path = "data/x/*.csv" }')
     check_missing_source_blocks(af, project(files, toml))
@@ -503,7 +493,6 @@ BATCH_SQL = textwrap.dedent("""\
     """)
 
 
-@pytest.mark.xfail(strict=False, reason="batch_size not implemented yet")
 def test_batch_size_builds_consecutive_partitions_in_one_statement(af, project):
     p = project({"data/events.csv": events_csv(days=30),
                  "assets/staging/b.sql": day_header(end="2024-01-30", batch_size=7) + BATCH_SQL,
@@ -535,9 +524,6 @@ def test_batch_size_builds_consecutive_partitions_in_one_statement(af, project):
         source(p, "select day, count(*) from events group by 1 order by 1")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: with batch_size > 1 a schema change is never rebuilt: "
-                   "steps.fully_rebuilt counts plan steps (one per batch) instead of partitions, so the asset "
-                   "is not seen as fully rebuilt and every batch fails with 'the output columns ... changed'")
 def test_batch_size_with_a_schema_change_rebuilds_every_partition(af, project):
     p = project({"data/events.csv": events_csv(days=30),
                  "assets/staging/events_day.sql": day_header(end="2024-01-30", batch_size=7) + STAGE_SQL}, TOML)
@@ -548,7 +534,6 @@ def test_batch_size_with_a_schema_change_rebuilds_every_partition(af, project):
     assert query(p, "select count(*), count(amount2) from staging.events_day") == [(1500, 1500)]
 
 
-@pytest.mark.xfail(strict=False, reason="batch_size not implemented yet")
 def test_batch_size_failure_fails_each_partition_of_the_batch(af, project):
     """One bad row fails its batch; the partitions of other batches are built and recorded."""
     sql = day_header(end="2024-01-14", batch_size=7) + textwrap.dedent("""\

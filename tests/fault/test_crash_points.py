@@ -1,0 +1,86 @@
+"""Deterministic crashes at each named point of a data write (ASSETFLOW_FAULT=<point>:<n> makes the
+process SIGKILL itself the n-th time a write reaches the point), then a resume.
+
+With one worker thread the writes happen one after another, so exactly which partitions the
+crashed run committed is known: the n-1 writes before the fatal one, plus the n-th itself when the
+kill comes after its COMMIT. Every partition must then hold either its last committed build or its
+new one (never a mix), the state store must agree, and the resumed run must build exactly the rest.
+"""
+from __future__ import annotations
+
+import pytest
+
+from helpers import (KILLED, STAGE, all_partitions, assert_exact, assert_verified, chain_project, day_keys,
+                     events_csv, expected_by_day, materialize, not_fresh, ok, runs, set_variant, stage_by_day,
+                     successes, table_exists, verify)
+
+NDAYS = 10
+WRITES = 2 * NDAYS + 1          # staging and marts.daily partitions, then the marts.total table
+POINTS = ("before_transaction", "after_delete", "before_commit", "after_commit")
+
+CASES = [pytest.param(point, 1, "fresh", 1, id=f"{point}-1st-write-fresh-db") for point in POINTS] + \
+        [pytest.param(point, 12, "rebuild", 1, id=f"{point}-12th-write-rebuild") for point in POINTS] + \
+        [pytest.param(point, WRITES, "rebuild", 1, id=f"{point}-last-write-rebuild")
+         for point in ("before_commit", "after_commit")] + \
+        [pytest.param(point, 7, "rebuild", 2, id=f"{point}-7th-write-rebuild-2-threads")
+         for point in ("after_delete", "before_commit")]
+
+
+@pytest.mark.parametrize("point,nth,scenario,threads", CASES)
+def test_crash_at_a_named_point_then_resume(af, project, point, nth, scenario, threads):
+    p = chain_project(project, NDAYS, variant=0, threads=threads)
+    if scenario == "rebuild":
+        materialize(af, p)
+        set_variant(p, NDAYS, 1)           # every partition is stale now, with known old and new contents
+
+    r = af(p, "materialize", "--json", env={"ASSETFLOW_FAULT": f"{point}:{nth}"})
+    assert r.exit_code in KILLED, f"expected the process to SIGKILL itself at {point}:{nth}\n{r.output}"
+
+    # --- right after the crash ------------------------------------------------------------
+    history = runs(af, p)
+    assert len(history) == (2 if scenario == "rebuild" else 1), history
+    crashed = history[0]                                        # the latest run
+    assert crashed["status"] == "abandoned", crashed          # the lock is free: its process is gone
+    committed = successes(af, p, [crashed["run_id"]])
+    assert set(committed.values()) <= {1}, committed
+    if threads == 1:
+        assert sum(committed.values()) == (nth if point == "after_commit" else nth - 1), sorted(committed)
+    else:                       # the other worker may or may not have got its own write through
+        assert nth - 2 <= sum(committed.values()) <= nth + 1, sorted(committed)
+
+    old = expected_by_day(events_csv(NDAYS, 0))
+    new = expected_by_day(events_csv(NDAYS, 1 if scenario == "rebuild" else 0))
+    have = stage_by_day(p) if table_exists(p, "staging", "events_day") else {}
+    for day in day_keys(NDAYS):
+        if (STAGE, day) in committed:
+            assert have.get(day) == new[day], (day, have.get(day), new[day])
+        elif scenario == "rebuild":
+            assert have.get(day) == old[day], f"{day}: the last good build must be kept, got {have.get(day)}"
+        else:
+            assert day not in have, f"{day} has rows nobody committed: {have.get(day)}"
+    drift, _ = verify(af, p)
+    assert drift == [], drift
+
+    # --- resume -----------------------------------------------------------------------------
+    res = materialize(af, p)
+    assert res["status"] == "success", res
+    rebuilt = successes(af, p, [res["run_id"]])
+    assert not set(rebuilt) & set(committed), sorted(set(rebuilt) & set(committed), key=str)
+    once = committed + rebuilt
+    assert set(once) == all_partitions(NDAYS) and set(once.values()) == {1}, sorted(once.items(), key=str)
+
+    assert_exact(p, NDAYS, f"{point}:{nth}")
+    assets = assert_verified(af, p, f"{point}:{nth}")
+    assert not_fresh(assets) == {}
+    statuses = {x["run_id"]: x["status"] for x in runs(af, p)}
+    assert statuses[crashed["run_id"]] == "abandoned"
+    assert statuses[res["run_id"]] == "success"
+    # and nothing is left to do
+    assert ok(af(p, "materialize", "--json")).json()["results"] == []
+
+
+def test_unknown_fault_point_is_rejected(af, project):
+    p = chain_project(project, 3)
+    r = af(p, "materialize", env={"ASSETFLOW_FAULT": "after_lunch:1"})
+    assert r.exit_code == 2, r.output
+    assert "after_lunch" in r.stderr and "Traceback" not in r.output
