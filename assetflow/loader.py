@@ -4,14 +4,13 @@ Nothing here touches a database. SQL parsing goes through `sql`; Python assets t
 """
 from __future__ import annotations
 
-import json
-import os
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from assetflow import fingerprint, header
+from assetflow.cache import JsonCache
 from assetflow.assets import AssetKey, AssetSettings, AssetSpec, Kind, Reference, SeedBody, SqlBody, parse_settings
 from assetflow.config import ProjectConfig, load_config
 from assetflow.errors import ProjectError
@@ -189,36 +188,16 @@ def _identity(name: str) -> str:
     return unicodedata.normalize("NFC", name).casefold()
 
 
-class ParseCache:
+class ParseCache(JsonCache):
     """Parsed query facts keyed by content hash, so an unchanged file is never parsed twice."""
 
-    def __init__(self, path: Path):
-        self._path = path
-        self._dirty = False
-        try:
-            self._entries: dict[str, Any] = json.loads(path.read_text())
-        except (OSError, ValueError):
-            self._entries = {}
-
     def get(self, key: str) -> QueryFacts | None:
-        entry = self._entries.get(key)
+        entry = self.entries.get(key)
         if entry is None:
             return None
         refs = tuple(Reference(parts=tuple(r[0]), line=r[1]) for r in entry["references"])
         return QueryFacts(entry["normalized"], refs, tuple(entry["file_reads"]))
 
     def put(self, key: str, facts: QueryFacts) -> None:
-        self._entries[key] = {"normalized": facts.normalized, "file_reads": list(facts.file_reads),
-                              "references": [[list(r.parts), r.line] for r in facts.references]}
-        self._dirty = True
-
-    def save(self) -> None:
-        if not self._dirty:
-            return
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self._entries))
-            os.replace(tmp, self._path)
-        except OSError:
-            pass  # the cache is an optimisation; a read-only project still works
+        self.set(key, {"normalized": facts.normalized, "file_reads": list(facts.file_reads),
+                       "references": [[list(r.parts), r.line] for r in facts.references]})

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import glob as globlib
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
 from assetflow.assets import SourceSpec
+from assetflow.cache import JsonCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,40 +25,20 @@ def expand(root: Path, pattern: str) -> list[Path]:
     return sorted(Path(p) for p in globlib.glob(full, recursive=True) if os.path.isfile(p))
 
 
-class FileHashes:
+class FileHashes(JsonCache):
     """Content hashes of files, reused while a file's size and mtime are unchanged."""
-
-    def __init__(self, path: Path):
-        self._path = path
-        try:
-            self._entries = json.loads(path.read_text())
-        except (OSError, ValueError):
-            self._entries = {}
-        self._dirty = False
 
     def digest(self, file: Path) -> str:
         stat = file.stat()
-        key = str(file)
-        entry = self._entries.get(key)
+        entry = self.entries.get(str(file))
         if entry and entry[0] == stat.st_size and entry[1] == stat.st_mtime_ns:
             return entry[2]
         h = hashlib.sha256()
         with file.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
-        self._entries[key] = [stat.st_size, stat.st_mtime_ns, h.hexdigest()]
-        self._dirty = True
+        self.set(str(file), [stat.st_size, stat.st_mtime_ns, h.hexdigest()])
         return h.hexdigest()
-
-    def save(self) -> None:
-        if self._dirty:
-            try:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self._path.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_text(json.dumps(self._entries))
-                os.replace(tmp, self._path)
-            except OSError:
-                pass
 
 
 def check_sources(sources: Mapping[str, SourceSpec], root: Path, hashes: FileHashes,
