@@ -1,11 +1,13 @@
 """Turn an asset into what an engine runs: qualified SQL, partition windows, bound parameters."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from assetflow.assets import AssetKey, AssetSpec, SqlBody
+from assetflow.cache import JsonCache
 from assetflow.engines.base import PartitionWindow
 from assetflow.graph import AssetGraph
 from assetflow.partitions import StaticPartitions, TimePartitions
@@ -30,15 +32,23 @@ def relation_of(node: str, graph: AssetGraph) -> str:
 
 
 def compile_sql(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str,
-                target_dialect: str = "duckdb") -> CompiledSql:
-    from assetflow import sql           # sqlglot loads only when something is compiled
+                target_dialect: str = "duckdb", cache: JsonCache | None = None) -> CompiledSql:
+    """The query with every reference resolved; cached by its code and what its names resolve to."""
     assert isinstance(spec.body, SqlBody)
     name = str(spec.key)
     relations = {ref: relation_of(node, graph) for ref, node in graph.relations[name].items()}
     files = {f: _absolute(f, root) for f in spec.body.file_reads}
-    text = sql.qualify(spec.body.sql, dialect, relations, files, target_dialect)
-    used = sql.placeholders(text, target_dialect) & frozenset(PARAMETERS)
-    return CompiledSql(text, used)
+    key = hashlib.sha256(repr((spec.body.sql, dialect, target_dialect, sorted(relations.items()),
+                               sorted(files.items()))).encode()).hexdigest()
+    hit = cache.entries.get(key) if cache is not None else None
+    if hit is not None:
+        return CompiledSql(hit[0], frozenset(hit[1]))
+    from assetflow import sql           # sqlglot loads only when something new is compiled
+    text, used = sql.qualify_with_placeholders(spec.body.sql, dialect, relations, files, target_dialect)
+    compiled = CompiledSql(text, used & frozenset(PARAMETERS))
+    if cache is not None:
+        cache.set(key, [compiled.sql, sorted(compiled.parameters)])
+    return compiled
 
 
 def _absolute(path: str, root: Path) -> str:

@@ -152,6 +152,7 @@ def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, ta
     except (KeyboardInterrupt, Interrupted):
         engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, _utcnow(), os.getpid(), target.name))
         raise
+    runner.compile_cache.save()
     results = [part for r in results for part in r.per_partition()]
     failed = [r for r in results if r.status == FAILED]
     checks = runner.check_notes + _custom_checks(project, graph, engine, run_id, results)

@@ -161,6 +161,12 @@ def _line_of(node: exp.Expression) -> int | None:
 
 def qualify(query: str, dialect: str, relations: Mapping[tuple[str, ...], str],
             files: Mapping[str, str], target_dialect: str = "duckdb", pretty: bool = False) -> str:
+    return qualify_with_placeholders(query, dialect, relations, files, target_dialect, pretty)[0]
+
+
+def qualify_with_placeholders(query: str, dialect: str, relations: Mapping[tuple[str, ...], str],
+                              files: Mapping[str, str], target_dialect: str = "duckdb",
+                              pretty: bool = False) -> tuple[str, frozenset[str]]:
     """Rewrite table references to the relations they resolved to and file paths to absolute ones.
 
     `relations` maps a lower-cased reference (parts tuple) to a SQL relation name; `files` maps a
@@ -177,7 +183,8 @@ def qualify(query: str, dialect: str, relations: Mapping[tuple[str, ...], str],
                     table.set(arg, replacement.args.get(arg))
             continue
         _rewrite_file_literals(table, files)
-    return tree.sql(dialect=target_dialect, pretty=pretty)
+    used = frozenset(p.name for p in tree.find_all(exp.Placeholder))
+    return tree.sql(dialect=target_dialect, pretty=pretty), used
 
 
 def _rewrite_file_literals(table: exp.Table, files: Mapping[str, str]) -> None:

@@ -13,7 +13,8 @@ from assetflow.engines.base import BuildRequest, Engine, PartitionWindow
 from assetflow.errors import AssetflowError
 from assetflow.executor import Interrupted, StepFailed
 from assetflow.graph import AssetGraph
-from assetflow.loader import Project
+from assetflow.cache import JsonCache
+from assetflow.loader import CACHE_DIR, Project
 from assetflow.partitions import StaticPartitions, TimePartitions, upstream_range
 from assetflow.planner import Plan, Step, partition_keys
 from assetflow.state import FAILED, AttemptRecord
@@ -34,6 +35,7 @@ class StepRunner:
 
     def __post_init__(self) -> None:
         self._compiled: dict[str, compiler.CompiledSql] = {}
+        self.compile_cache = JsonCache(self.project.root / CACHE_DIR / "compile-cache.json")
         self.check_notes: list = []           # checks that did not pass but did not fail the step (warn)
         self._lock = threading.Lock()
         self._counts = {n: (a.partitioning.count(self.now) if a.partitioning else 1)
@@ -97,7 +99,7 @@ class StepRunner:
         with self._lock:
             if name not in self._compiled:
                 self._compiled[name] = compiler.compile_sql(spec, self.graph, self.project.root,
-                                                            self.project.config.dialect)
+                                                            self.project.config.dialect, cache=self.compile_cache)
             return self._compiled[name]
 
     def _call_python(self, spec: AssetSpec, step: Step, window: PartitionWindow | None):

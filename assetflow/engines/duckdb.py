@@ -72,6 +72,10 @@ class DuckDBEngine:
         self._guard = threading.Lock()
         self._table_locks: dict[AssetKey, threading.Lock] = {}
         self._names = count()
+        # What exists in the catalog, read once: this process is the only writer (run lock), and
+        # catalog queries cost more than a small build. Updated as builds commit.
+        self._kinds: dict[AssetKey, str] | None = None
+        self._columns: dict[AssetKey, list[tuple[str, str]]] = {}
 
     # ------------------------------------------------------------------ connections
 
@@ -233,6 +237,7 @@ class DuckDBEngine:
             store.write_success(cur, request.attempt, rows[0])
 
         self._checked_transaction(cur, work, results)
+        self._set_kind(request.key, "view" if request.kind is Kind.VIEW else "table")
         return BuildOutcome(rows[0], checks=tuple(results))
 
     def _replace_partition(self, cur, request: BuildRequest, source: str) -> BuildOutcome:
@@ -241,10 +246,11 @@ class DuckDBEngine:
         stage = f"__af_stage_{next(self._names)}"
         run(cur, f"CREATE OR REPLACE TEMP TABLE {stage} AS {source}", _params(request))
         try:
-            self._check_window(cur, stage, window)
+            stage_columns = _columns_of(cur, stage)
+            self._check_window(cur, stage, stage_columns, window)
             with self._lock_for(request.key):
                 self._ensure_partition_table(cur, request.key, stage)
-                self._check_columns(cur, request.key, stage, recreate=request.rebuilding_all)
+                self._check_columns(cur, request.key, stage_columns, stage, recreate=request.rebuilding_all)
             where, params = _window_filter(window)
             rows_each = self._batch_rows(cur, stage, request)
             rows, results = [0], []
@@ -304,26 +310,33 @@ class DuckDBEngine:
         return tuple(counts)
 
     def _ensure_partition_table(self, cur, key: AssetKey, stage: str) -> None:
-        exists = run(cur, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                          "AND schema_name = ? AND table_name = ?", [key.schema, key.name])[0][0]
-        if not exists:
+        if self._kind_of(cur, key) != "table":
             self._transaction(cur, lambda: (self._drop_other_kind(cur, key, view=False), run(
                 cur, f"CREATE TABLE {key.quoted()} AS SELECT * FROM {stage} LIMIT 0")))
+            self._set_kind(key, "table")
 
-    def _check_columns(self, cur, key: AssetKey, stage: str, *, recreate: bool) -> None:
+    def _table_columns(self, cur, key: AssetKey) -> list[tuple[str, str]]:
+        with self._guard:
+            cached = self._columns.get(key)
+        if cached is None:
+            cached = _columns_of(cur, key.quoted())
+            with self._guard:
+                self._columns[key] = cached
+        return cached
+
+    def _check_columns(self, cur, key: AssetKey, stage_columns: list[tuple[str, str]], stage: str, *,
+                       recreate: bool) -> None:
         """New columns never mix with old ones: recreate the table when this run rebuilds every
         partition (its records are reset in the same transaction), otherwise fail with the diff."""
-        have = run(cur, "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
-                        "current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index",
-                   [key.schema, key.name])
-        new = run(cur, "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'temp' "
-                       "AND table_name = ? ORDER BY column_index", [stage])
+        have = self._table_columns(cur, key)
+        new = stage_columns
         if [(c.lower(), t) for c, t in have] != [(c.lower(), t) for c, t in new]:
             if recreate:
                 self._transaction(cur, lambda: (
                     run(cur, f"DROP TABLE {key.quoted()}"),
                     run(cur, f"CREATE TABLE {key.quoted()} AS SELECT * FROM {stage} LIMIT 0"),
                     store.forget_partitions(cur, str(key))))
+                self._set_kind(key, "table")
                 return
             old_cols, new_cols = dict(have), dict(new)
             diff = [f"-{c} {t}" for c, t in have if new_cols.get(c) != t] + \
@@ -334,9 +347,8 @@ class DuckDBEngine:
                 hint=f"rebuild every partition: assetflow materialize {key} (without --partition), "
                      "or add --full-refresh")
 
-    def _check_window(self, cur, stage: str, window: PartitionWindow) -> None:
-        columns = [r[0].lower() for r in run(cur, "SELECT column_name FROM duckdb_columns() WHERE database_name "
-                                                  "= 'temp' AND table_name = ?", [stage])]
+    def _check_window(self, cur, stage: str, stage_columns: list[tuple[str, str]], window: PartitionWindow) -> None:
+        columns = [c.lower() for c, _ in stage_columns]
         if window.column.lower() not in columns:
             raise PartitionWindowError(
                 f"the output has no column '{window.column}', which holds each row's partition "
@@ -350,14 +362,27 @@ class DuckDBEngine:
                 f"they would not be replaced on the next run",
                 hint=f"filter the query on {window.column} with $start/$end (or $partition)")
 
+    def _kind_of(self, cur, key: AssetKey) -> str | None:
+        with self._guard:
+            if self._kinds is None:
+                rows = run(cur, "SELECT schema_name, view_name, 'view' FROM duckdb_views() WHERE NOT internal "
+                                "UNION ALL SELECT schema_name, table_name, 'table' FROM duckdb_tables() "
+                                "WHERE database_name = current_database()")
+                self._kinds = {AssetKey.of(schema, name): kind for schema, name, kind in rows}
+            return self._kinds.get(key)
+
+    def _set_kind(self, key: AssetKey, kind: str | None) -> None:
+        with self._guard:
+            if self._kinds is not None:
+                self._kinds[key] = kind  # type: ignore[assignment]
+            self._columns.pop(key, None)
+
     def _drop_other_kind(self, cur, key: AssetKey, *, view: bool) -> None:
         """A table that became a view (or back) must be dropped first: DuckDB won't replace across kinds."""
-        kind = run(cur, "SELECT 'view' FROM duckdb_views() WHERE schema_name = ? AND view_name = ? AND NOT internal "
-                        "UNION ALL SELECT 'table' FROM duckdb_tables() WHERE database_name = current_database() "
-                        "AND schema_name = ? AND table_name = ?", [key.schema, key.name, key.schema, key.name])
-        if kind and view and kind[0][0] == "table":
+        kind = self._kind_of(cur, key)
+        if view and kind == "table":
             run(cur, f"DROP TABLE {key.quoted()}")
-        elif kind and not view and kind[0][0] == "view":
+        elif not view and kind == "view":
             run(cur, f"DROP VIEW {key.quoted()}")
 
     def _registered(self, cur, request: BuildRequest):
@@ -403,6 +428,13 @@ class _Source:
                 self.cur.unregister(self.name)
             except duckdb.Error:
                 pass
+
+
+def _columns_of(cur, relation: str) -> list[tuple[str, str]]:
+    """(name, type) of a relation's columns, from a zero-row read (no catalog scan)."""
+    description = cur.execute(f"SELECT * FROM {relation} LIMIT 0").description
+    cur.fetchall()
+    return [(d[0], str(d[1])) for d in description]
 
 
 def _params(request: BuildRequest) -> dict[str, Any] | None:

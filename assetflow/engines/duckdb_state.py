@@ -82,19 +82,26 @@ def write_success(cur: Any, attempt: AttemptRecord, rows: int) -> None:
     """Record a successful build; its end time is now, inside the transaction that writes the data."""
     attempt = replace(attempt, ended_at=datetime.now(timezone.utc).replace(tzinfo=None))
     part = UNPARTITIONED if attempt.partition is None else attempt.partition
-    run(cur, "INSERT OR REPLACE INTO _assetflow.partitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-        [attempt.asset, part, SUCCESS, attempt.code_version, attempt.data_version, rows,
-         attempt.ended_at, attempt.run_id])
+    # UPDATE by key, INSERT only the first time: several times cheaper than INSERT OR REPLACE.
+    updated = run(cur, "UPDATE _assetflow.partitions SET status = ?, code_version = ?, data_version = ?, rows = ?, "
+                       "built_at = ?, run_id = ?, error = NULL WHERE asset = ? AND partition = ?",
+                  [SUCCESS, attempt.code_version, attempt.data_version, rows, attempt.ended_at, attempt.run_id,
+                   attempt.asset, part])
+    if not updated or not updated[0][0]:
+        run(cur, "INSERT INTO _assetflow.partitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            [attempt.asset, part, SUCCESS, attempt.code_version, attempt.data_version, rows,
+             attempt.ended_at, attempt.run_id])
     _insert_attempt(cur, attempt, SUCCESS, rows)
 
 
 def write_failure(cur: Any, attempt: AttemptRecord) -> None:
     """Mark the partition's last attempt failed; its last good build stays recorded."""
     part = UNPARTITIONED if attempt.partition is None else attempt.partition
-    run(cur, "INSERT INTO _assetflow.partitions VALUES (?, ?, ?, NULL, 0, NULL, NULL, ?, ?) "
-             "ON CONFLICT (asset, partition) DO UPDATE SET status = excluded.status, "
-             "run_id = excluded.run_id, error = excluded.error",
-        [attempt.asset, part, FAILED, attempt.run_id, attempt.error])
+    updated = run(cur, "UPDATE _assetflow.partitions SET status = ?, run_id = ?, error = ? "
+                       "WHERE asset = ? AND partition = ?", [FAILED, attempt.run_id, attempt.error, attempt.asset, part])
+    if not updated or not updated[0][0]:
+        run(cur, "INSERT INTO _assetflow.partitions VALUES (?, ?, ?, NULL, 0, NULL, NULL, ?, ?)",
+            [attempt.asset, part, FAILED, attempt.run_id, attempt.error])
     _insert_attempt(cur, attempt, attempt.status, None)
 
 
