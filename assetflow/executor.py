@@ -52,8 +52,13 @@ def execute(plan: Plan, run_step: Callable[[Step, int], int | tuple[int, ...]], 
             retry_policy: Callable[[str], RetryPolicy], on_start: Callable[[Step], None] = lambda s: None,
             on_done: Callable[[StepResult], None] = lambda r: None, stop: threading.Event | None = None,
             sleep: Callable[[float], None] = time.sleep,
-            on_abort: Callable[[], None] = lambda: None) -> list[StepResult]:
-    """Run every step of `plan`; `on_abort` cancels in-flight work when the run is interrupted."""
+            on_abort: Callable[[], None] = lambda: None, grace: float = float("inf")) -> list[StepResult]:
+    """Run every step of `plan`.
+
+    `on_abort` cancels in-flight work: at once when the run is interrupted by an exception, and
+    `grace` seconds after `stop` is set (steps running then may finish; nothing new starts).
+    """
+    stopped_at: float | None = None
     stop = stop or threading.Event()
     by_id = {(s.asset, s.index): s for s in plan.steps}
     order = {sid: n for n, sid in enumerate(by_id)}
@@ -78,7 +83,12 @@ def execute(plan: Plan, run_step: Callable[[Step, int], int | tuple[int, ...]], 
                     running[pool.submit(attempt_all, by_id[sid])] = sid
                 if not running:
                     break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
+                if stop.is_set():
+                    stopped_at = stopped_at or time.monotonic()
+                    if time.monotonic() - stopped_at > grace:
+                        on_abort()
+                        grace = float("inf")
                 for future in sorted(done, key=lambda f: order[running[f]]):
                     sid = running.pop(future)
                     result = future.result()

@@ -8,9 +8,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
-import json
 import textwrap
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any, Callable
 
 from assetflow.assets import AssetSettings
@@ -32,8 +31,8 @@ def _digest(*parts: str) -> str:
 
 
 def _settings_text(settings: AssetSettings) -> str:
-    data = {k: v for k, v in asdict(settings).items() if k in DATA_AFFECTING}
-    return json.dumps(data, sort_keys=True, default=str)
+    # repr of frozen dataclasses and enums is deterministic, and much cheaper than asdict + json
+    return repr(sorted((name, getattr(settings, name)) for name in DATA_AFFECTING))
 
 
 def sql_code_version(normalized_sql: str, settings: AssetSettings) -> str:

@@ -98,15 +98,15 @@ def load_custom_checks(root: Path, dialect: str, cache: ParseCache) -> tuple[Cus
         severity = parsed.settings.get("severity", "error")
         if severity not in ("error", "warn"):
             raise ProjectError(f"severity must be error or warn, not {severity!r}", path=rel, line=parsed.header_line)
-        facts = _facts(cache, data, parsed.query, dialect, rel)
+        facts = _facts(cache, fingerprint.content_hash(data), parsed.query, dialect, rel)
         if not facts.references:
             raise ProjectError("this check reads no asset", path=rel, hint="a check selects failing rows from an asset")
         checks.append(CustomCheck(path.stem, rel, parsed.query, severity, facts.references))
     return tuple(checks)
 
 
-def _facts(cache: ParseCache, data: bytes, query: str, dialect: str, rel: str) -> QueryFacts:
-    key = fingerprint.content_hash(data) + dialect
+def _facts(cache: ParseCache, digest: str, query: str, dialect: str, rel: str) -> QueryFacts:
+    key = digest + dialect
     facts = cache.get(key)
     if facts is None:
         from assetflow import sql                     # sqlglot loads only when a file is new or changed
@@ -146,7 +146,8 @@ def load_sql_asset(path: Path, root: Path, dialect: str, cache: ParseCache) -> A
         raise ProjectError("the file is not UTF-8 text", path=rel, hint="save it as UTF-8") from None
     parsed = header.split_header(text, rel)
     settings = parse_settings(parsed.settings, path=rel, line=parsed.header_line)
-    facts = _facts(cache, data, parsed.query, dialect, rel)
+    digest = fingerprint.content_hash(data)
+    facts = _facts(cache, digest, parsed.query, dialect, rel)
     references = facts.references + tuple(
         Reference(parts=tuple(d.split(".")), line=parsed.header_line) for d in settings.deps)
     return AssetSpec(

@@ -9,7 +9,6 @@ import itertools
 import os
 import secrets
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -144,11 +143,10 @@ def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, ta
                         initial_versions(the_plan, graph, state, now), fully_rebuilt(the_plan, graph, now))
     stop = events.stop or threading.Event()
     try:
-        with _grace_period(stop, engine, options.grace):
-            results = execute(the_plan, runner, threads=options.threads or target.threads,
-                              retry_policy=lambda name: _retry_policy(project, graph, name),
-                              on_start=events.on_start, on_done=events.on_done, stop=stop,
-                              on_abort=engine.interrupt)
+        results = execute(the_plan, runner, threads=options.threads or target.threads,
+                          retry_policy=lambda name: _retry_policy(project, graph, name),
+                          on_start=events.on_start, on_done=events.on_done, stop=stop,
+                          on_abort=engine.interrupt, grace=options.grace)
     except (KeyboardInterrupt, Interrupted):
         engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, _utcnow(), os.getpid(), target.name))
         raise
@@ -167,27 +165,6 @@ def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, ta
         payload = alerting.failure_payload(project.config.name, run_id, failed)
         problems = tuple(alerting.send_alerts(project.config.alerts, payload))
     return RunOutcome(run_id, final, the_plan, tuple(results), target.path, problems, tuple(checks))
-
-
-@contextmanager
-def _grace_period(stop: threading.Event, engine, grace: float):
-    """While the body runs: once `stop` is set, give running steps `grace` seconds, then cancel them."""
-    done = threading.Event()
-
-    def watchdog() -> None:
-        while not done.is_set():
-            if stop.wait(0.2):
-                if not done.wait(grace):
-                    engine.interrupt()
-                return
-
-    thread = threading.Thread(target=watchdog, name="assetflow-grace", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
 
 
 def _custom_checks(project: Project, graph: AssetGraph, engine, run_id: str, results) -> list:

@@ -43,8 +43,7 @@ def run(cur: Any, sql: str, params: Any = None) -> list[tuple]:
 
 def ensure_schema(cur: Any) -> None:
     """Create or upgrade the state tables (every statement is idempotent)."""
-    current = run(cur, "SELECT value FROM _assetflow.meta WHERE key = 'schema_version'") if has_schema(cur) else []
-    if not current or current[0][0] != SCHEMA_VERSION:
+    if schema_version(cur) != SCHEMA_VERSION:
         for statement in DDL.split(";"):
             if statement.strip():
                 run(cur, statement)
@@ -52,23 +51,32 @@ def ensure_schema(cur: Any) -> None:
 
 
 def has_schema(cur: Any) -> bool:
-    return bool(run(cur, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = '_assetflow' "
-                         "AND table_name = 'partitions'")[0][0])
+    return schema_version(cur) is not None
+
+
+def schema_version(cur: Any) -> str | None:
+    """The state store's version, or None when this database has none (probing is cheaper than a
+    catalog scan, which matters on databases with thousands of tables)."""
+    import duckdb
+    try:
+        rows = run(cur, "SELECT value FROM _assetflow.meta WHERE key = 'schema_version'")
+    except duckdb.CatalogException:
+        return None
+    return rows[0][0] if rows else None
 
 
 def read_state(cur: Any) -> StateSnapshot:
     if not has_schema(cur):
         return StateSnapshot()
-    # Columns come over as Arrow, sorted by asset, and records are zipped together in C rather than
-    # built row by row: this read is on the path of every status and no-op run.
-    table = cur.sql("SELECT asset, partition, code_version, coalesce(data_version, 0) AS v, status, rows "
-                    "FROM _assetflow.partitions ORDER BY asset").to_arrow_table()
-    counts = cur.sql("SELECT asset, count(*) FROM _assetflow.partitions GROUP BY asset ORDER BY asset").fetchall()
-    cols = [table.column(i).to_pylist() for i in range(6)]
+    # Rows sorted by asset, records zipped together in C rather than built one by one: this read is
+    # on the path of every status and no-op run (and fetchall spares importing pyarrow).
+    rows = run(cur, "SELECT asset, partition, code_version, coalesce(data_version, 0), status, rows "
+                    "FROM _assetflow.partitions ORDER BY asset")
+    cols = list(zip(*rows)) if rows else [()] * 6
     records = list(map(PartitionRecord._make, zip(cols[2], cols[3], cols[4], cols[5])))
     partitions: dict[str, dict[str, PartitionRecord]] = {}
     start = 0
-    for asset, n in counts:
+    for asset, n in run(cur, "SELECT asset, count(*) FROM _assetflow.partitions GROUP BY asset ORDER BY asset"):
         partitions[asset] = dict(zip(cols[1][start:start + n], records[start:start + n]))
         start += n
     top = max(cols[3], default=0)
@@ -168,8 +176,7 @@ def write_checks(cur: Any, run_id: str, asset: str, partition: str | None, resul
 
 def latest_checks(cur: Any) -> list[tuple]:
     """The latest result of every (asset, partition, check)."""
-    if not has_schema(cur) or not run(cur, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = "
-                                           "'_assetflow' AND table_name = 'check_results'")[0][0]:
+    if schema_version(cur) != SCHEMA_VERSION:       # older stores have no check results yet
         return []
     return run(cur, "SELECT asset, partition, check_name, severity, passed, failing FROM _assetflow.check_results "
                     "QUALIFY row_number() OVER (PARTITION BY asset, partition, check_name "
