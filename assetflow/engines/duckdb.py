@@ -76,6 +76,7 @@ class DuckDBEngine:
         # catalog queries cost more than a small build. Updated as builds commit.
         self._kinds: dict[AssetKey, str] | None = None
         self._columns: dict[AssetKey, list[tuple[str, str]]] = {}
+        self._checked_outputs: set[AssetKey] = set()    # partitioned outputs already checked this session
 
     # ------------------------------------------------------------------ connections
 
@@ -241,34 +242,79 @@ class DuckDBEngine:
         return BuildOutcome(rows[0], checks=tuple(results))
 
     def _replace_partition(self, cur, request: BuildRequest, source: str) -> BuildOutcome:
+        """Delete the partition's window and insert the query's rows, in one transaction.
+
+        The query runs once, straight into the table: a row outside the window raises inside the
+        INSERT (DuckDB's error()), so nothing is staged and nothing half-written can commit. The
+        first partition creates the table in its own transaction, under the table's lock.
+        """
         window = request.window
         assert window is not None
-        stage = f"__af_stage_{next(self._names)}"
-        run(cur, f"CREATE OR REPLACE TEMP TABLE {stage} AS {source}", _params(request))
+        with self._lock_for(request.key):
+            create = self._prepare_partition_table(cur, request, source, window)
+            if create is not None:
+                outcome = self._write_partition(cur, request, source, window, create)
+                self._set_kind(request.key, "table")
+                return outcome
+        return self._write_partition(cur, request, source, window, None)
+
+    def _write_partition(self, cur, request: BuildRequest, source: str, window: PartitionWindow,
+                         create: str | None) -> BuildOutcome:
+        where, params = _window_filter(window)
+        guard, guard_params = _window_guard(window)
+        insert = (f"INSERT INTO {request.key.quoted()} BY NAME SELECT * FROM ({source}) AS q "
+                  f"WHERE CASE WHEN {guard} THEN true ELSE error('{_OUTSIDE}') END")
+        rows, rows_each, results = [0], [], []
+
+        def work():
+            if create is not None:
+                self._drop_other_kind(cur, request.key, view=False)
+                run(cur, create, _params(request))
+            run(cur, f"DELETE FROM {request.key.quoted()} WHERE {where}", params)
+            self._fault("after_delete")
+            rows[0] = run(cur, insert, {**(_params(request) or {}), **guard_params})[0][0]
+            rows_each.extend(self._batch_rows(cur, request))
+            results.extend(self._run_checks(cur, request, window))
+            if not request.batch:
+                store.write_success(cur, request.attempt, rows[0])
+            for (attempt, _), count in zip(request.batch, rows_each):
+                store.write_success(cur, attempt, count)
+
         try:
-            stage_columns = _columns_of(cur, stage)
-            self._check_window(cur, stage, stage_columns, window)
-            with self._lock_for(request.key):
-                self._ensure_partition_table(cur, request.key, stage)
-                self._check_columns(cur, request.key, stage_columns, stage, recreate=request.rebuilding_all)
-            where, params = _window_filter(window)
-            rows_each = self._batch_rows(cur, stage, request)
-            rows, results = [0], []
-
-            def work():
-                run(cur, f"DELETE FROM {request.key.quoted()} WHERE {where}", params)
-                self._fault("after_delete")
-                rows[0] = run(cur, f"INSERT INTO {request.key.quoted()} BY NAME SELECT * FROM {stage}")[0][0]
-                results.extend(self._run_checks(cur, request, window))
-                if not request.batch:
-                    store.write_success(cur, request.attempt, rows[0])
-                for (attempt, _), count in zip(request.batch, rows_each):
-                    store.write_success(cur, attempt, count)
-
             self._checked_transaction(cur, work, results)
-            return BuildOutcome(rows[0], rows_each, tuple(results))
-        finally:
-            run(cur, f"DROP TABLE IF EXISTS temp.{stage}")
+        except duckdb.InvalidInputException as exc:
+            if _OUTSIDE not in str(exc):
+                raise
+            raise PartitionWindowError(
+                f"the query returned rows outside the partition ({_describe(window)}); "
+                "they would not be replaced on the next run",
+                hint=f"filter the query on {window.column} with $start/$end (or $partition)") from None
+        return BuildOutcome(rows[0], tuple(rows_each), tuple(results))
+
+    def _prepare_partition_table(self, cur, request: BuildRequest, source: str,
+                                 window: PartitionWindow) -> str | None:
+        """Check the output once per asset and session: it has the partition column, and its columns
+        match the table's (a query's column types do not depend on its parameter values). Returns
+        the CREATE statement when the table does not exist yet."""
+        key = request.key
+        empty = f"CREATE TABLE {key.quoted()} AS SELECT * FROM ({source}) LIMIT 0"
+        if self._kind_of(cur, key) != "table":
+            self._check_output(cur, request, source, window)
+            return empty
+        if key not in self._checked_outputs:
+            output = self._check_output(cur, request, source, window)
+            self._check_columns(cur, key, output, empty, _params(request), recreate=request.rebuilding_all)
+            self._checked_outputs.add(key)
+        return None
+
+    def _check_output(self, cur, request: BuildRequest, source: str, window: PartitionWindow):
+        output = _columns_of(cur, f"({source})", _params(request))
+        if window.column.lower() not in [c.lower() for c, _ in output]:
+            raise PartitionWindowError(
+                f"the output has no column '{window.column}', which holds each row's partition "
+                f"(columns: {', '.join(c for c, _ in output)})",
+                hint="return that column, or point time_column / partition_column at one that exists")
+        return output
 
     def run_checks(self, key: AssetKey, specs, window: PartitionWindow | None) -> list[CheckResult]:
         """Run checks against what is in the table now (`assetflow check`)."""
@@ -302,18 +348,13 @@ class DuckDBEngine:
         self._transaction(cur, guarded, data=True)
 
     @staticmethod
-    def _batch_rows(cur, stage: str, request: BuildRequest) -> tuple[int, ...]:
+    def _batch_rows(cur, request: BuildRequest) -> list[int]:
+        """Rows per partition of a batch, counted in the table inside the writing transaction."""
         counts = []
         for _, part_window in request.batch:
             where, params = _window_filter(part_window)
-            counts.append(run(cur, f"SELECT count(*) FROM {stage} WHERE {where}", params)[0][0])
-        return tuple(counts)
-
-    def _ensure_partition_table(self, cur, key: AssetKey, stage: str) -> None:
-        if self._kind_of(cur, key) != "table":
-            self._transaction(cur, lambda: (self._drop_other_kind(cur, key, view=False), run(
-                cur, f"CREATE TABLE {key.quoted()} AS SELECT * FROM {stage} LIMIT 0")))
-            self._set_kind(key, "table")
+            counts.append(run(cur, f"SELECT count(*) FROM {request.key.quoted()} WHERE {where}", params)[0][0])
+        return counts
 
     def _table_columns(self, cur, key: AssetKey) -> list[tuple[str, str]]:
         with self._guard:
@@ -324,8 +365,8 @@ class DuckDBEngine:
                 self._columns[key] = cached
         return cached
 
-    def _check_columns(self, cur, key: AssetKey, stage_columns: list[tuple[str, str]], stage: str, *,
-                       recreate: bool) -> None:
+    def _check_columns(self, cur, key: AssetKey, stage_columns: list[tuple[str, str]], create_empty: str,
+                       params: dict | None, *, recreate: bool) -> None:
         """New columns never mix with old ones: recreate the table when this run rebuilds every
         partition (its records are reset in the same transaction), otherwise fail with the diff."""
         have = self._table_columns(cur, key)
@@ -334,7 +375,7 @@ class DuckDBEngine:
             if recreate:
                 self._transaction(cur, lambda: (
                     run(cur, f"DROP TABLE {key.quoted()}"),
-                    run(cur, f"CREATE TABLE {key.quoted()} AS SELECT * FROM {stage} LIMIT 0"),
+                    run(cur, create_empty, params),
                     store.forget_partitions(cur, str(key))))
                 self._set_kind(key, "table")
                 return
@@ -346,21 +387,6 @@ class DuckDBEngine:
                 "existing partitions have the old columns",
                 hint=f"rebuild every partition: assetflow materialize {key} (without --partition), "
                      "or add --full-refresh")
-
-    def _check_window(self, cur, stage: str, stage_columns: list[tuple[str, str]], window: PartitionWindow) -> None:
-        columns = [c.lower() for c, _ in stage_columns]
-        if window.column.lower() not in columns:
-            raise PartitionWindowError(
-                f"the output has no column '{window.column}', which holds each row's partition "
-                f"(columns: {', '.join(columns)})",
-                hint="return that column, or point time_column / partition_column at one that exists")
-        where, params = _window_filter(window)
-        outside = run(cur, f"SELECT count(*) FROM {stage} WHERE ({where}) IS NOT TRUE", params)[0][0]
-        if outside:
-            raise PartitionWindowError(
-                f"{outside} row(s) fall outside the partition ({_describe(window)}); "
-                f"they would not be replaced on the next run",
-                hint=f"filter the query on {window.column} with $start/$end (or $partition)")
 
     def _kind_of(self, cur, key: AssetKey) -> str | None:
         with self._guard:
@@ -430,9 +456,9 @@ class _Source:
                 pass
 
 
-def _columns_of(cur, relation: str) -> list[tuple[str, str]]:
+def _columns_of(cur, relation: str, params: dict | None = None) -> list[tuple[str, str]]:
     """(name, type) of a relation's columns, from a zero-row read (no catalog scan)."""
-    description = cur.execute(f"SELECT * FROM {relation} LIMIT 0").description
+    description = cur.execute(f"SELECT * FROM {relation} LIMIT 0", params).description
     cur.fetchall()
     return [(d[0], str(d[1])) for d in description]
 
@@ -448,6 +474,17 @@ def _window_filter(window: PartitionWindow | None) -> tuple[str, list[Any]]:
     if window.key is not None:
         return f"{column} = ?", [window.key]
     return f"{column} >= ? AND {column} < ?", [window.start, window.end]
+
+
+_OUTSIDE = "assetflow: a row falls outside the partition being written"
+
+
+def _window_guard(window: PartitionWindow) -> tuple[str, dict[str, Any]]:
+    """The window as a condition on the query's rows (alias q), with named parameters."""
+    column = f"q.{quote_identifier(window.column)}"
+    if window.key is not None:
+        return f"({column} = $af_key) IS TRUE", {"af_key": window.key}
+    return f"({column} >= $af_start AND {column} < $af_end) IS TRUE", {"af_start": window.start, "af_end": window.end}
 
 
 def _describe(window: PartitionWindow) -> str:
