@@ -200,13 +200,19 @@ class _Progress:
         self.total = sum(step.count for step in plan.steps)
         if self.enabled:
             from assetflow import render
-            click.echo(render.plan_text(plan, limit=10), err=True)
+            self._say(render.plan_text(plan, limit=10))
 
     def done(self, result) -> None:
         self.finished += len(result.batch) or 1
         if self.enabled:
             from assetflow import render
-            click.echo(f"[{self.finished}/{self.total}] {render.step_line(result)}", err=True)
+            self._say(f"[{self.finished}/{self.total}] {render.step_line(result)}")
+
+    def _say(self, line: str) -> None:
+        try:
+            click.echo(line, err=True)
+        except OSError:            # a closed pipe (`| head`) must not kill the run: stop reporting
+            self.enabled = False
 
 
 # ------------------------------------------------------------------------------------------ graph & co

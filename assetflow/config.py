@@ -195,10 +195,11 @@ def _line_of(text: str, key: str) -> int | None:
 FAULT_POINTS = ("before_transaction", "after_delete", "before_commit", "after_commit")
 
 
-def fault_injector(environ: dict[str, str]):
+def fault_injector(environ: dict[str, str] | None = None):
     """`ASSETFLOW_FAULT=after_delete:3` kills this process (SIGKILL) the 3rd time a write reaches
     that point. For crash tests only; without the variable this is a no-op."""
-    spec = environ.get("ASSETFLOW_FAULT", "")
+    import os
+    spec = (os.environ if environ is None else environ).get("ASSETFLOW_FAULT", "")
     if not spec:
         return lambda point: None
     import os

@@ -32,7 +32,16 @@ def _digest(*parts: str) -> str:
 
 def _settings_text(settings: AssetSettings) -> str:
     # repr of frozen dataclasses and enums is deterministic, and much cheaper than asdict + json
-    return repr(sorted((name, getattr(settings, name)) for name in DATA_AFFECTING))
+    return repr(sorted((name, _output_part(name, getattr(settings, name))) for name in DATA_AFFECTING))
+
+
+def _output_part(name: str, value):
+    """Of the partitioning, only its shape changes what a partition holds: extending `end` or moving
+    `start` adds or drops partitions without making the existing ones stale."""
+    if name != "partitioning" or value is None:
+        return value
+    grain = getattr(value, "grain", None)
+    return ("time", grain.value, value.column) if grain is not None else ("static", value.column)
 
 
 def sql_code_version(normalized_sql: str, settings: AssetSettings) -> str:

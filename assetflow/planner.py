@@ -247,7 +247,9 @@ def _plan_asset(name: str, graph: AssetGraph, state: StateSnapshot, request: Pla
         block = f"{SOURCE_MISSING}: {missing}" if missing is not None else _first_block(edges, i, seen, keys)
         if (wait_for or up_stale[i]) and not why:
             why.append(UPSTREAM_STALE)
-        if block is not None and (why or not built[i]):
+        # A missing source blocks even a built partition (its last good data stays); an unreadable
+        # upstream only blocks partitions that need a build.
+        if block is not None and (why or not built[i] or missing is not None):
             category, why = BLOCKED, [block]
         elif record is not None and record.status == FAILED:
             category = FAILED

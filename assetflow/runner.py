@@ -90,7 +90,7 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
         state = engine.read_state() if engine else StateSnapshot()
         now = engine.now() if engine else _utcnow()
         request = _plan_request(project, graph, engine, state, frozenset(graph.assets), {}, frozenset(), True)
-        checks = tuple(engine.latest_checks()) if engine else ()
+        checks = tuple(c for c in (engine.latest_checks() if engine else ()) if c[2] in _declared_checks(project, graph))
         drift = None
         if verify:
             from assetflow.verify import verify as compare
@@ -107,7 +107,7 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
     from assetflow.lock import run_lock
     from assetflow.config import fault_injector
     with run_lock(target.path, options.command, options.wait), \
-            open_engine(target, read_only=False, fault=fault_injector(dict(os.environ))) as engine:
+            open_engine(target, read_only=False, fault=fault_injector()) as engine:
         now = engine.now()
         ranges = options.ranges or partition_ranges(graph, selected, options.partition, options.from_key,
                                                     options.to_key, now)
@@ -139,15 +139,18 @@ def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, ta
     engine.mark_abandoned_runs(now)      # we hold the lock: any run still "running" has died
     record = RunRecord(run_id, options.command, now, pid=os.getpid(), target=target.name)
     engine.record_run(record)
+    cancelled = threading.Event()
     runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
-                        initial_versions(the_plan, graph, state, now), fully_rebuilt(the_plan, graph, now))
+                        initial_versions(the_plan, graph, state, now), fully_rebuilt(the_plan, graph, now),
+                        cancelled, dict(request.source_versions))
     stop = events.stop or threading.Event()
     try:
         results = execute(the_plan, runner, threads=options.threads or target.threads,
                           retry_policy=lambda name: _retry_policy(project, graph, name),
                           on_start=events.on_start, on_done=events.on_done, stop=stop,
-                          on_abort=engine.interrupt, grace=options.grace)
+                          on_abort=lambda: (cancelled.set(), engine.interrupt()), grace=options.grace)
     except (KeyboardInterrupt, Interrupted):
+        cancelled.set()
         engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, _utcnow(), os.getpid(), target.name))
         raise
     runner.compile_cache.save()
@@ -179,6 +182,12 @@ def _custom_checks(project: Project, graph: AssetGraph, engine, run_id: str, res
     return [o for o in outcomes if not o.result.passed]
 
 
+def _declared_checks(project: Project, graph: AssetGraph) -> set[str]:
+    """Names of the checks the project declares now (older results of edited checks are not shown)."""
+    names = {c.text for spec in graph.assets.values() for c in spec.settings.checks}
+    return names | {f"{c.name} ({c.path})" for c in project.checks}
+
+
 def _refresh(options: MaterializeOptions, selected: frozenset[str]) -> frozenset[str]:
     if options.refresh is not None:
         return options.refresh
@@ -192,6 +201,7 @@ def _plan_request(project: Project, graph: AssetGraph, engine, state: StateSnaps
     checks = check_sources(plain, project.root, FileHashes(project.root / CACHE_DIR / "file-hashes.json"),
                            table_exists=lambda t: engine is not None and t.lower() in _tables(engine),
                            run_freshness=lambda q: engine.query_fingerprint(q) if engine else "")
+    # (a freshness query that fails comes back as None: check_sources reports the source missing)
     for name in sorted(windowed):
         checks.update(_windowed_freshness(graph, name, engine))
     versions, bump = {}, state.max_version

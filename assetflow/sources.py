@@ -56,7 +56,8 @@ def check_sources(sources: Mapping[str, SourceSpec], root: Path, hashes: FileHas
                 h.update(f"{file.relative_to(root) if file.is_relative_to(root) else file}\0{hashes.digest(file)}\0".encode())
             checks[name] = SourceCheck(h.hexdigest()[:16])
         elif source.freshness is not None:
-            checks[name] = SourceCheck(run_freshness(source.freshness))
+            fingerprint = run_freshness(source.freshness)
+            checks[name] = SourceCheck(fingerprint, missing=fingerprint is None)
         else:
             checks[name] = SourceCheck(None, missing=not table_exists(source.table or name))
     hashes.save()

@@ -32,6 +32,8 @@ class StepRunner:
     versions: Callable[[], int]                     # next data version
     current_version: dict[tuple[str, int], int]    # data version of each partition as the run goes
     full_rebuilds: frozenset[str] = frozenset()     # partitioned assets whose every partition is planned
+    cancelled: threading.Event | None = None        # set on Ctrl-C: nothing more may commit
+    source_versions: dict[str, int] | None = None   # data versions of the sources, for attempt records
 
     def __post_init__(self) -> None:
         self._compiled: dict[str, compiler.CompiledSql] = {}
@@ -89,7 +91,10 @@ class StepRunner:
         if isinstance(spec.body, SeedBody):
             return BuildRequest(**base, seed_file=str(self.project.root / spec.body.file))
         if isinstance(spec.body, PythonBody):
-            return BuildRequest(**base, arrow=self._call_python(spec, step, window))
+            table = self._call_python(spec, step, window)
+            if self.cancelled is not None and self.cancelled.is_set():
+                raise Interrupted()          # the function finished after Ctrl-C: do not commit it
+            return BuildRequest(**base, arrow=table)
         compiled = self._compile(spec)
         return BuildRequest(**base, sql=compiled.sql,
                             params=compiler.bound_parameters(spec, step.index, compiled.parameters, step.count))
@@ -132,6 +137,8 @@ class StepRunner:
             rng = upstream_range(spec.partitioning, index, up_spec.partitioning, self._counts[up],
                                  spec.settings.lookback)
             out[up] = max((self.current_version.get((up, j), 0) for j in rng), default=0)
+        for source in self.graph.upstream_sources(str(spec.key)):
+            out[source] = (self.source_versions or {}).get(source, 0)
         return out
 
 
@@ -186,8 +193,10 @@ def _message(exc: BaseException) -> str:
 
 
 def _is_interrupt(exc: BaseException) -> bool:
-    return isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower() and type(exc).__name__ in (
-        "RuntimeError", "InterruptException")
+    """DuckDB's answer to `interrupt()`: InterruptException on 2.x, RuntimeError('Query interrupted')
+    on older versions (matched by name: this module does not import duckdb)."""
+    name = type(exc).__name__
+    return name == "InterruptException" or (name == "RuntimeError" and "interrupted" in str(exc).lower())
 
 
 def _utcnow() -> datetime:

@@ -53,7 +53,8 @@ def open_duckdb(path: str, *, read_only: bool = False, fault=lambda point: None)
             pid = re.search(r"PID (\d+)", text)
             raise LockError(f"the database {path} is in use by another process"
                             + (f" (PID {pid.group(1)})" if pid else ""),
-                            hint="wait for the other run to finish, or pass --wait SECONDS") from None
+                            hint="run this again when that run has finished" if read_only else
+                            "wait for the other run to finish, or pass --wait SECONDS") from None
         raise TargetError(f"cannot open the target database {path}: {text}",
                           hint="check the target's `path` in assetflow.toml") from None
     except duckdb.Error as exc:
@@ -194,8 +195,12 @@ class DuckDBEngine:
     def count_rows(self, sql: str) -> int:
         return run(self.connection(), f"SELECT count(*) FROM ({sql})")[0][0]
 
-    def query_fingerprint(self, sql: str, params: dict | None = None) -> str:
-        rows = run(self.connection(), sql, params)
+    def query_fingerprint(self, sql: str, params: dict | None = None) -> str | None:
+        """A hash of a freshness query's result; None when the query fails (its source is missing)."""
+        try:
+            rows = run(self.connection(), sql, params)
+        except duckdb.Error:
+            return None
         return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
     def existing_tables(self) -> set[str]:

@@ -67,7 +67,8 @@ def events_csv(ndays: int, variant: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-def chain_files(ndays: int, variant: int = 0, slow_rows: int = 0) -> dict[str, str]:
+def chain_files(ndays: int, variant: int = 0, slow_rows: int = 0, stage_settings: dict | None = None
+                ) -> dict[str, str]:
     """raw.events (CSV) -> staging.events_day (day) -> marts.daily (day) -> marts.total (table).
 
     `slow_rows` > 0 makes every marts.daily partition burn CPU on a query whose result is always 0
@@ -77,7 +78,7 @@ def chain_files(ndays: int, variant: int = 0, slow_rows: int = 0) -> dict[str, s
             if slow_rows else ", 0 as zero")
     return {
         "data/events.csv": events_csv(ndays, variant),
-        "assets/staging/events_day.sql": day_header(ndays) +
+        "assets/staging/events_day.sql": day_header(ndays, **(stage_settings or {})) +
             "select id, day, region, amount\nfrom raw.events\nwhere day >= $start and day < $end\n",
         "assets/marts/daily.sql": day_header(ndays) +
             f"select day, count(*) as n, sum(amount) as amount{burn}\nfrom staging.events_day\n"
@@ -87,8 +88,8 @@ def chain_files(ndays: int, variant: int = 0, slow_rows: int = 0) -> dict[str, s
 
 
 def chain_project(project, ndays: int, variant: int = 0, threads: int = 2, slow_rows: int = 0,
-                  extra_files: dict | None = None, extra_toml: str = "") -> Path:
-    files = chain_files(ndays, variant, slow_rows)
+                  extra_files: dict | None = None, extra_toml: str = "", stage_settings: dict | None = None) -> Path:
+    files = chain_files(ndays, variant, slow_rows, stage_settings)
     files.update(extra_files or {})
     return project(files, toml(threads, extra_toml))
 

@@ -84,6 +84,13 @@ def test_second_run_names_the_holder_then_queues_behind_it(af, project):
     assert r.exit_code == 1 and f"pid {holder.pid}" in r.stderr, r.output
     assert waited >= 1.5, waited
 
+    # readers cannot open the file while a run writes it (DuckDB allows one writer process and no
+    # readers beside it): they say so, naming the process, instead of crashing
+    for args in (("status",), ("status", "--verify"), ("runs",), ("materialize", "--dry-run")):
+        r = af(p, *args)
+        assert r.exit_code == 1, (args, r.output)
+        assert "Traceback" not in r.output and f"PID {holder.pid}" in r.stderr, (args, r.output)
+
     # a queued run starts as soon as the holder is done, and then has nothing to do
     queued = Background(p, "materialize", "--wait", "60", "--json", name="queued")
     time.sleep(0.5)

@@ -84,3 +84,58 @@ def test_unknown_fault_point_is_rejected(af, project):
     r = af(p, "materialize", env={"ASSETFLOW_FAULT": "after_lunch:1"})
     assert r.exit_code == 2, r.output
     assert "after_lunch" in r.stderr and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("point,nth", [("before_transaction", 1), ("after_delete", 4), ("before_commit", 4),
+                                       ("after_commit", 4)])
+def test_crash_while_a_new_column_recreates_the_table(af, project, point, nth):
+    """A changed output schema with every partition planned recreates marts.daily (and forgets its
+    records) in one transaction, then fills it partition by partition. A crash on the way leaves
+    exactly the rebuilt partitions, recorded as such; the resume builds the others."""
+    p = chain_project(project, NDAYS, threads=1)
+    materialize(af, p)
+    daily = p / "assets/marts/daily.sql"
+    daily.write_text(daily.read_text().replace("as amount", "as amount, count(distinct region) as regions"))
+
+    r = af(p, "materialize", "--json", env={"ASSETFLOW_FAULT": f"{point}:{nth}"})
+    assert r.exit_code in KILLED, r.output
+    crashed = runs(af, p)[0]
+    committed = successes(af, p, [crashed["run_id"]])
+    assert sum(committed.values()) == (nth if point == "after_commit" else nth - 1), sorted(committed)
+    drift, _ = verify(af, p)
+    assert drift == [], drift
+    from conftest import query
+    assert query(p, "select count(*) from marts.daily")[0][0] == sum(committed.values())
+
+    res = materialize(af, p)
+    rebuilt = successes(af, p, [res["run_id"]])
+    assert not set(rebuilt) & set(committed)
+    assert set(committed + rebuilt) == {("marts.daily", k) for k in day_keys(NDAYS)} | {("marts.total", None)}
+    assert_exact(p, NDAYS)
+    assert query(p, "select count(*), count(regions), min(regions) from marts.daily") == [(NDAYS, NDAYS, 3)]
+    assert not_fresh(assert_verified(af, p)) == {}
+
+
+@pytest.mark.parametrize("point,nth", [("after_delete", 2), ("before_commit", 3), ("after_commit", 2)])
+def test_crash_inside_a_batch_write(af, project, point, nth):
+    """batch_size = 4: four partitions are replaced by one transaction; a crash keeps or loses all four."""
+    p = chain_project(project, NDAYS, threads=1, stage_settings={"batch_size": 4})
+    materialize(af, p)
+    set_variant(p, NDAYS, 1)
+    r = af(p, "materialize", "--json", env={"ASSETFLOW_FAULT": f"{point}:{nth}"})
+    assert r.exit_code in KILLED, r.output
+    crashed = runs(af, p)[0]
+    committed = successes(af, p, [crashed["run_id"]])
+    staged = sorted(k for a, k in committed if a == STAGE)
+    old, new = expected_by_day(events_csv(NDAYS, 0)), expected_by_day(events_csv(NDAYS, 1))
+    have = stage_by_day(p)
+    for day in day_keys(NDAYS):
+        assert have[day] == (new[day] if day in staged else old[day]), day
+    assert len(staged) % 4 == 0 or len(staged) == NDAYS, staged     # whole batches only (10 = 4 + 4 + 2)
+    drift, _ = verify(af, p)
+    assert drift == [], drift
+    res = materialize(af, p)
+    once = committed + successes(af, p, [res["run_id"]])
+    assert set(once) == all_partitions(NDAYS) and set(once.values()) == {1}
+    assert_exact(p, NDAYS)
+    assert_verified(af, p)

@@ -7,7 +7,9 @@ partition must hold either the old variant or the new one, never a mix, and the 
 build exactly what the killed run did not commit.
 
 Reproduce a failure with ASSETFLOW_FAULT_SEED=<seed printed in the assertion>; ASSETFLOW_FAULT_KILLS
-changes the number of iterations (default 30).
+changes the number of iterations (default 30), ASSETFLOW_FAULT_BUDGET the loop's time budget in
+seconds (default 200; the loop always runs at least 10 iterations). Set ASSETFLOW_FAULT_REPORT=FILE
+to collect the figures as JSON lines.
 """
 from __future__ import annotations
 
@@ -26,6 +28,10 @@ from helpers import (KILLED, STAGE, Background, all_partitions, compare_with_sou
 
 NDAYS = 60
 ITERATIONS = int(os.environ.get("ASSETFLOW_FAULT_KILLS", "30"))
+# A loaded machine (other suites on the same 2 cores) can make 30 iterations slow: past this many
+# seconds the loop stops, after at least MIN_ITERATIONS; the figures say how many kills were tried.
+BUDGET = float(os.environ.get("ASSETFLOW_FAULT_BUDGET", "200"))
+MIN_ITERATIONS = min(10, ITERATIONS)
 
 
 def committed_by(p, run_id: str) -> Counter:
@@ -62,15 +68,23 @@ def test_sigkill_at_random_moments_then_resume_is_exact(af, project):
         all_partitions(NDAYS), tag
     assert compare_with_source(p, NDAYS).exact, tag
 
-    # measure a clean full-refresh run the way the doomed runs are started (process start to exit)
-    clean = Background(p, "materialize", "--full-refresh", "--threads", "2", "--json", name="clean")
-    ok(clean.wait())
-    duration = time.monotonic() - clean.started
+    # measure clean full-refresh runs the way the doomed runs are started (process start to exit);
+    # the faster of two, so that a momentary load spike does not send most kills after the end
+    durations = []
+    for attempt in range(2):
+        clean = Background(p, "materialize", "--full-refresh", "--threads", "2", "--json", name=f"clean{attempt}")
+        ok(clean.wait())
+        durations.append(time.monotonic() - clean.started)
+    duration = min(durations)
 
     figures = Counter()
     everything = all_partitions(NDAYS)
     killed_runs = []
+    loop_started = time.monotonic()
     for it in range(ITERATIONS):
+        if it >= MIN_ITERATIONS and time.monotonic() - loop_started > BUDGET:
+            figures["stopped_early_for_time_budget"] = 1
+            break
         where = f"{tag} iteration {it}"
         old, new = it, it + 1
         set_variant(p, NDAYS, new)
@@ -100,8 +114,6 @@ def test_sigkill_at_random_moments_then_resume_is_exact(af, project):
 
         run_id = run_id_of_pid(p, doomed.pid)
         committed = committed_by(p, run_id) if run_id else Counter()
-        if run_id and r.exit_code in KILLED:
-            killed_runs.append(run_id)
         figures["partitions_committed_by_killed_runs"] += sum(committed.values()) if r.exit_code in KILLED else 0
 
         # resume
@@ -117,6 +129,8 @@ def test_sigkill_at_random_moments_then_resume_is_exact(af, project):
             f"{where}: not every partition built exactly once across the killed and the resumed run: " \
             f"missing {sorted(everything - set(once), key=str)[:5]}, extra {sorted(set(once) - everything, key=str)}"
         figures["partitions_built_on_resume"] += sum(rebuilt.values())
+        if run_id and r.exit_code in KILLED:
+            killed_runs.append((run_id, sum(rebuilt.values())))
 
         data = compare_with_source(p, NDAYS)
         figures["partitions_lost"] += len(data.lost) + len(data.wrong_daily) + (0 if data.total_ok else 1)
@@ -126,14 +140,19 @@ def test_sigkill_at_random_moments_then_resume_is_exact(af, project):
         assert drift == [], f"{where}: state and data disagree after resume: {drift}"
         assert not_fresh(assets) == {}, f"{where}: not all fresh after resume: {not_fresh(assets)}"
 
-    # the run history: every killed run that got as far as recording itself is "abandoned"
+    # the run history: a killed run that got as far as recording itself is "abandoned", unless the
+    # kill came after it had recorded its own successful end (then the resume had nothing to do)
     history = {r["run_id"]: r for r in runs(af, p)}
-    statuses = Counter(history[k]["status"] for k in killed_runs)
-    assert set(statuses) <= {"abandoned"}, f"{tag}: killed runs shown as {statuses}"
-    if killed_runs:
-        shown = run_show(af, p, killed_runs[-1])
-        assert shown["run"]["status"] == "abandoned", shown["run"]
-    figures["killed_runs_recorded_abandoned"] = statuses["abandoned"]
+    statuses = Counter(history[k]["status"] for k, _ in killed_runs)
+    assert set(statuses) <= {"abandoned", "success"}, f"{tag}: killed runs shown as {statuses}"
+    late = [(k, n) for k, n in killed_runs if history[k]["status"] == "success"]
+    assert all(n == 0 for _, n in late), f"{tag}: a run recorded as success left work behind: {late}"
+    abandoned = [k for k, _ in killed_runs if history[k]["status"] == "abandoned"]
+    if abandoned:
+        shown = run_show(af, p, abandoned[-1])
+        assert shown["run"]["status"] == "abandoned" and shown["run"]["ended_at"], shown["run"]
+    figures["killed_runs_shown_abandoned"] = statuses["abandoned"]
+    figures["killed_after_recording_success"] = statuses["success"]
     figures["seed"] = seed
     figures["clean_run_seconds"] = round(duration, 2)
     figures["total_seconds"] = round(time.monotonic() - started, 1)
