@@ -189,10 +189,12 @@ def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> 
 
 
 class _Progress:
-    """One line per finished step on stderr; a plan header first. Quiet for --json."""
+    """Progress on stderr: a bar on a terminal (failures still get their own line), one line per
+    finished step otherwise (CI logs, pipes). Quiet for --json."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
+        self.bar = enabled and sys.stderr.isatty()
         self.total = 0
         self.finished = 0
 
@@ -203,14 +205,23 @@ class _Progress:
             self._say(render.plan_text(plan, limit=10))
 
     def done(self, result) -> None:
+        from assetflow import render
         self.finished += len(result.batch) or 1
-        if self.enabled:
-            from assetflow import render
+        if not self.enabled:
+            return
+        if not self.bar:
             self._say(f"[{self.finished}/{self.total}] {render.step_line(result)}")
+            return
+        if result.status != "success":
+            self._say("\r\033[K" + render.step_line(result))
+        width = 30
+        filled = width * self.finished // max(self.total, 1)
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {self.finished}/{self.total}  {render.label(result.asset, result.partition)}"
+        self._say("\r\033[K" + line[:120], newline=self.finished >= self.total)
 
-    def _say(self, line: str) -> None:
+    def _say(self, line: str, newline: bool = True) -> None:
         try:
-            click.echo(line, err=True)
+            click.echo(line, err=True, nl=newline)
         except OSError:            # a closed pipe (`| head`) must not kill the run: stop reporting
             self.enabled = False
 

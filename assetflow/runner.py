@@ -104,18 +104,35 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
     target = project.config.target(options.target)
     if options.dry_run:
         return _dry_run(project, graph, selected, target, options)
-    from assetflow.lock import run_lock
     from assetflow.config import fault_injector
-    with run_lock(target.path, options.command, options.wait), \
-            open_engine(target, read_only=False, fault=fault_injector()) as engine:
-        now = engine.now()
-        ranges = options.ranges or partition_ranges(graph, selected, options.partition, options.from_key,
-                                                    options.to_key, now)
-        state = engine.read_state()
-        request = _plan_request(project, graph, engine, state, selected, ranges, _refresh(options, selected), False)
-        the_plan = plan(graph, state, request, now)
-        events.on_plan(the_plan)
-        return _run(project, graph, engine, state, the_plan, request, target, options, events, now)
+    from assetflow.lock import run_lock
+    with run_lock(target.path, options.command, options.wait):
+        # Plan on a read-only open first: when nothing is stale there is nothing to write, and a
+        # read-write session (with its checkpoint on close) would be most of a no-op's cost.
+        if target.path != ":memory:" and Path(target.path).exists():
+            with open_engine(target, read_only=True) as reader:
+                state, request, the_plan, now = _plan_materialize(project, graph, selected, reader, options)
+            if not the_plan.steps and not the_plan.blocked and not _new_source_versions(state, request):
+                events.on_plan(the_plan)
+                return RunOutcome(_new_run_id(now), SUCCESS, the_plan, (), target.path)
+        with open_engine(target, read_only=False, fault=fault_injector()) as engine:
+            state, request, the_plan, now = _plan_materialize(project, graph, selected, engine, options)
+            events.on_plan(the_plan)
+            return _run(project, graph, engine, state, the_plan, request, target, options, events, now)
+
+
+def _plan_materialize(project: Project, graph: AssetGraph, selected: frozenset[str], engine,
+                      options: MaterializeOptions):
+    now = engine.now()
+    ranges = options.ranges or partition_ranges(graph, selected, options.partition, options.from_key,
+                                                options.to_key, now)
+    state = engine.read_state()
+    request = _plan_request(project, graph, engine, state, selected, ranges, _refresh(options, selected), False)
+    return state, request, plan(graph, state, request, now), now
+
+
+def _new_run_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
 
 
 def _dry_run(project, graph, selected, target: Target, options: MaterializeOptions) -> RunOutcome:
@@ -131,7 +148,7 @@ def _dry_run(project, graph, selected, target: Target, options: MaterializeOptio
 def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, target: Target,
          options: MaterializeOptions, events: RunEvents, now: datetime) -> RunOutcome:
     from assetflow.steps import StepRunner, fully_rebuilt, initial_versions
-    run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    run_id = _new_run_id(now)
     engine.prepare({a.key.schema for a in graph.assets.values()},
                    _file_source_views(project, graph, request.missing_sources))
     counter = itertools.count(max([state.max_version, *request.source_versions.values()]) + 1)
