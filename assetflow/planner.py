@@ -12,7 +12,7 @@ from typing import Mapping
 
 from assetflow.graph import AssetGraph
 from assetflow.partitions import Partitioning, edge_ranges
-from assetflow.state import FAILED, UNPARTITIONED, StateSnapshot
+from assetflow.state import FAILED, UNPARTITIONED, AssetState, PartitionRecord, StateSnapshot
 
 NEVER = "never materialized"
 CODE = "code changed"
@@ -197,9 +197,8 @@ def _plan_asset(name: str, graph: AssetGraph, state: StateSnapshot, request: Pla
     own_keys = keys[name]
     n = len(own_keys)
     records = state.partitions.get(name, {})
-    recs = [records.get(UNPARTITIONED if k is None else k) for k in own_keys]
-    built = [r is not None and r.code_version is not None for r in recs]
-    own_v = [r.data_version if b else 0 for r, b in zip(recs, built)]
+    codes, own_v, statuses = _aligned(records, own_keys)
+    built = [c is not None for c in codes]
     considered = [False] * n
     if name in request.selected:
         for i in request.ranges.get(name, range(n)):
@@ -226,7 +225,7 @@ def _plan_asset(name: str, graph: AssetGraph, state: StateSnapshot, request: Pla
             broken_any = [a or b for a, b in zip(broken_any, _any_in(unreadable, e))]
     up_changed = [c and b for c, b in zip(up_changed, built)]
     code = spec.code_version
-    own_bad = [r is None or r.code_version != code or r.status == FAILED for r in recs]
+    own_bad = [c != code or st == FAILED for c, st in zip(codes, statuses)]
     flags = [a or b or c or d or e for a, b, c, d, e in zip(own_bad, up_changed, waiting, up_stale, broken_any)]
     if missing or refresh:
         flags = [True] * n
@@ -237,7 +236,7 @@ def _plan_asset(name: str, graph: AssetGraph, state: StateSnapshot, request: Pla
     stale, broken, planned = [False] * n, [None] * n, [False] * n
     result = _AssetResult(AssetPlan(name, own_keys, (), ()), [], {}, [])
     for i in suspicious:
-        record = recs[i]
+        record = records.get(UNPARTITIONED if own_keys[i] is None else own_keys[i])
         why = _own_reasons(record, built[i], code, refresh and considered[i])
         if built[i] and source_v[i] > own_v[i]:
             why.append(SOURCE_CHANGED)
@@ -268,6 +267,26 @@ def _plan_asset(name: str, graph: AssetGraph, state: StateSnapshot, request: Pla
     seen.versions[name], seen.stale[name], seen.broken[name], seen.planned[name] = own_v, stale, broken, planned
     result.asset_plan = AssetPlan(name, own_keys, tuple(categories), tuple(reasons))
     return result
+
+
+def _aligned(records: Mapping[str, PartitionRecord], own_keys: tuple[str | None, ...]
+             ) -> tuple[list[str | None], list[int], list[str | None]]:
+    """Code versions, data versions (0 if never built) and last statuses, one per partition."""
+    wanted = [UNPARTITIONED if k is None else k for k in own_keys]
+    if isinstance(records, AssetState):
+        if records.keys == wanted:                                    # already aligned: one compare
+            codes, versions, statuses = records.codes, records.versions, records.statuses
+        else:                                                         # align columns through an index
+            where = {k: i for i, k in enumerate(records.keys)}
+            spots = [where.get(k) for k in wanted]
+            codes = [records.codes[p] if p is not None else None for p in spots]
+            versions = [records.versions[p] if p is not None else 0 for p in spots]
+            statuses = [records.statuses[p] if p is not None else None for p in spots]
+        return codes, [v if c is not None else 0 for c, v in zip(codes, versions)], statuses
+    recs = [records.get(k) for k in wanted]
+    codes = [r.code_version if r is not None else None for r in recs]
+    versions = [r.data_version if r is not None and r.code_version is not None else 0 for r in recs]
+    return codes, versions, [r.status if r is not None else None for r in recs]
 
 
 def _first_block(edges: list[_Edge], i: int, seen: _Seen, keys: Mapping[str, tuple[str | None, ...]]) -> str | None:

@@ -27,6 +27,38 @@ class PartitionRecord(NamedTuple):
     rows: int | None = None
 
 
+class AssetState(Mapping[str, PartitionRecord]):
+    """One asset's partition records as columns, sorted by partition key.
+
+    Hundreds of thousands of records come from the store as a few lists; the planner compares
+    whole columns and only builds a PartitionRecord for the partitions it needs to explain.
+    """
+
+    __slots__ = ("keys", "codes", "versions", "statuses", "rows", "_index")
+
+    def __init__(self, keys: list[str], codes: list[str | None], versions: list[int], statuses: list[str],
+                 rows: list[int | None]):
+        self.keys, self.codes, self.versions, self.statuses, self.rows = keys, codes, versions, statuses, rows
+        self._index: dict[str, int] | None = None
+
+    def _position(self, key: str) -> int | None:
+        if self._index is None:
+            self._index = {k: i for i, k in enumerate(self.keys)}
+        return self._index.get(key)
+
+    def __getitem__(self, key: str) -> PartitionRecord:
+        i = self._position(key)
+        if i is None:
+            raise KeyError(key)
+        return PartitionRecord(self.codes[i], self.versions[i], self.statuses[i], self.rows[i])
+
+    def __iter__(self):
+        return iter(self.keys)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
 @dataclass(frozen=True, slots=True)
 class SourceVersion:
     fingerprint: str

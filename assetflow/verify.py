@@ -36,7 +36,7 @@ def partition_key_sql(spec) -> str:
 
 
 def verify(graph: AssetGraph, engine) -> list[Drift]:
-    state = engine.read_state()
+    state = engine.read_state(with_rows=True)
     existing = engine.existing_tables()
     drifts: list[Drift] = []
     for name in graph.order:

@@ -120,8 +120,8 @@ class DuckDBEngine:
 
     # ------------------------------------------------------------------ state store
 
-    def read_state(self) -> StateSnapshot:
-        return store.read_state(self.connection())
+    def read_state(self, with_rows: bool = False) -> StateSnapshot:
+        return store.read_state(self.connection(), with_rows)
 
     def record_run(self, record: RunRecord) -> None:
         if not self._read_only:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from assetflow.state import (FAILED, SUCCESS, UNPARTITIONED, AttemptRecord, PartitionRecord, RunRecord,
+from assetflow.state import (FAILED, SUCCESS, UNPARTITIONED, AssetState, AttemptRecord, RunRecord,
                              SourceVersion, StateSnapshot)
 
 SCHEMA_VERSION = "2"
@@ -65,21 +65,21 @@ def schema_version(cur: Any) -> str | None:
     return rows[0][0] if rows else None
 
 
-def read_state(cur: Any) -> StateSnapshot:
+def read_state(cur: Any, with_rows: bool = False) -> StateSnapshot:
     if not has_schema(cur):
         return StateSnapshot()
-    # Rows sorted by asset, records zipped together in C rather than built one by one: this read is
-    # on the path of every status and no-op run (and fetchall spares importing pyarrow).
-    rows = run(cur, "SELECT asset, partition, code_version, coalesce(data_version, 0), status, rows "
-                    "FROM _assetflow.partitions ORDER BY asset")
-    cols = list(zip(*rows)) if rows else [()] * 6
-    records = list(map(PartitionRecord._make, zip(cols[2], cols[3], cols[4], cols[5])))
-    partitions: dict[str, dict[str, PartitionRecord]] = {}
-    start = 0
-    for asset, n in run(cur, "SELECT asset, count(*) FROM _assetflow.partitions GROUP BY asset ORDER BY asset"):
-        partitions[asset] = dict(zip(cols[1][start:start + n], records[start:start + n]))
-        start += n
-    top = max(cols[3], default=0)
+    # One row per asset holding its columns as lists (all aggregates of one GROUP BY see the rows in
+    # the same order, so the lists line up): no Python object per partition. This read is on the
+    # path of every status and no-op run; `rows` is only fetched for --verify.
+    rows_sql = "list(rows)" if with_rows else "NULL"
+    partitions: dict[str, AssetState] = {}
+    top = 0
+    for asset, keys, codes, versions, statuses, rows, newest in run(
+            cur, f"SELECT asset, list(partition), list(code_version), list(coalesce(data_version, 0)), "
+                 f"list(status), {rows_sql}, max(coalesce(data_version, 0)) FROM _assetflow.partitions "
+                 f"GROUP BY asset"):
+        partitions[asset] = AssetState(keys, codes, versions, statuses, rows or [None] * len(keys))
+        top = max(top, newest)
     sources = {name: SourceVersion(fp, version)
                for name, fp, version in run(cur, "SELECT name, fingerprint, data_version FROM _assetflow.sources")}
     top = max([top, *(s.data_version for s in sources.values())])
