@@ -85,9 +85,11 @@ class StepRunner:
         if step.count > 1:
             batch = tuple((r, compiler.partition_window(spec, step.index + n))
                           for n, r in enumerate(records))
+        new = frozenset(r.partition for n, r in enumerate(records)
+                        if r.attempt == 1 and (step.asset, step.index + n) not in self.current_version)
         base = dict(key=spec.key, kind=spec.kind, attempt=records[0], window=window,
                     rebuilding_all=step.asset in self.full_rebuilds, batch=batch,
-                    checks=check_targets(spec, self.graph))
+                    checks=check_targets(spec, self.graph), new_records=new)
         if isinstance(spec.body, SeedBody):
             return BuildRequest(**base, seed_file=str(self.project.root / spec.body.file))
         if isinstance(spec.body, PythonBody):

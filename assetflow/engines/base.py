@@ -35,6 +35,7 @@ class BuildRequest:
     rebuilding_all: bool = False               # this run rebuilds every partition of the asset
     batch: tuple[tuple[AttemptRecord, PartitionWindow], ...] = ()   # batch_size: each partition's record
     checks: tuple[tuple[CheckSpec, str | None], ...] = ()   # (check, relation a relationships check reads)
+    new_records: frozenset[str | None] = frozenset()   # partitions with no state row yet: INSERT directly
 
 
 @dataclass(frozen=True, slots=True)

@@ -240,7 +240,7 @@ class DuckDBEngine:
             else:
                 rows[0] = run(cur, f"CREATE OR REPLACE TABLE {target} AS {source}", _params(request))[0][0]
             results.extend(self._run_checks(cur, request, None))
-            store.write_success(cur, request.attempt, rows[0])
+            store.write_success(cur, request.attempt, rows[0], request.attempt.partition in request.new_records)
 
         self._checked_transaction(cur, work, results)
         self._set_kind(request.key, "view" if request.kind is Kind.VIEW else "table")
@@ -281,9 +281,9 @@ class DuckDBEngine:
             rows_each.extend(self._batch_rows(cur, request))
             results.extend(self._run_checks(cur, request, window))
             if not request.batch:
-                store.write_success(cur, request.attempt, rows[0])
+                store.write_success(cur, request.attempt, rows[0], request.attempt.partition in request.new_records)
             for (attempt, _), count in zip(request.batch, rows_each):
-                store.write_success(cur, attempt, count)
+                store.write_success(cur, attempt, count, attempt.partition in request.new_records)
 
         try:
             self._checked_transaction(cur, work, results)

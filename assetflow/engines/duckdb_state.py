@@ -86,12 +86,13 @@ def read_state(cur: Any, with_rows: bool = False) -> StateSnapshot:
     return StateSnapshot(partitions, sources, top)
 
 
-def write_success(cur: Any, attempt: AttemptRecord, rows: int) -> None:
-    """Record a successful build; its end time is now, inside the transaction that writes the data."""
+def write_success(cur: Any, attempt: AttemptRecord, rows: int, new: bool = False) -> None:
+    """Record a successful build; its end time is now, inside the transaction that writes the data.
+    `new` says the partition has no state row yet (the caller knows from the snapshot)."""
     attempt = replace(attempt, ended_at=datetime.now(timezone.utc).replace(tzinfo=None))
     part = UNPARTITIONED if attempt.partition is None else attempt.partition
     # UPDATE by key, INSERT only the first time: several times cheaper than INSERT OR REPLACE.
-    updated = run(cur, "UPDATE _assetflow.partitions SET status = ?, code_version = ?, data_version = ?, rows = ?, "
+    updated = [(0,)] if new else run(cur, "UPDATE _assetflow.partitions SET status = ?, code_version = ?, data_version = ?, rows = ?, "
                        "built_at = ?, run_id = ?, error = NULL WHERE asset = ? AND partition = ?",
                   [SUCCESS, attempt.code_version, attempt.data_version, rows, attempt.ended_at, attempt.run_id,
                    attempt.asset, part])
