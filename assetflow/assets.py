@@ -79,8 +79,10 @@ class AssetSettings:
 
 @dataclass(frozen=True, slots=True)
 class SqlBody:
-    sql: str                                  # normalized query text, references as written
+    sql: str                                  # the query text as written (header blanked out)
     file_reads: tuple[str, ...] = ()          # files the query reads directly
+    template: str = ""                        # sentinel template from sql.analyze (fast compile)
+    placeholders: tuple[str, ...] = ()        # `$name` parameters the query uses
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,12 +43,23 @@ def compile_sql(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str,
     hit = cache.entries.get(key) if cache is not None else None
     if hit is not None:
         return CompiledSql(hit[0], frozenset(hit[1]))
+    if spec.body.template and target_dialect == dialect:
+        # The loader's template already holds the query as sqlglot wrote it: fill in the names.
+        from assetflow.header import fill_template
+        refs = [relations[tuple(p.lower() for p in r.parts)] for r in spec.references[:_template_refs(spec)]]
+        text = fill_template(spec.body.template, refs, [files[f] for f in spec.body.file_reads])
+        return CompiledSql(text, frozenset(spec.body.placeholders) & frozenset(PARAMETERS))
     from assetflow import sql           # sqlglot loads only when something new is compiled
     text, used = sql.qualify_with_placeholders(spec.body.sql, dialect, relations, files, target_dialect)
     compiled = CompiledSql(text, used & frozenset(PARAMETERS))
     if cache is not None:
         cache.set(key, [compiled.sql, sorted(compiled.parameters)])
     return compiled
+
+
+def _template_refs(spec: AssetSpec) -> int:
+    """How many leading references come from the query (header `deps` follow them)."""
+    return len(spec.references) - len(spec.settings.deps)
 
 
 def _absolute(path: str, root: Path) -> str:

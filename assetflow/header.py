@@ -10,6 +10,8 @@ from typing import Any
 from assetflow.assets import Reference
 from assetflow.errors import ProjectError
 
+REF_SENTINEL = "__af_ref_{}__"      # a table read, in a template written by sql.analyze
+FILE_SENTINEL = "__af_file_{}__"    # a file path, likewise
 _HEADER = re.compile(r"\A(\s*)/\*\s*assetflow\b(.*?)\*/", re.DOTALL)
 
 
@@ -18,6 +20,8 @@ class QueryFacts:
     normalized: str                 # the query without comments or formatting, for hashing
     references: tuple[Reference, ...]
     file_reads: tuple[str, ...]
+    template: str = ""              # the query with sentinels for tables and files (sql.analyze)
+    placeholders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +54,10 @@ def _toml_error_line(exc: tomllib.TOMLDecodeError) -> int:
     return int(found.group(1)) if found else 1
 
 
+def fill_template(template: str, relations: list[str], files: list[str]) -> str:
+    """Put resolved relation names and absolute file paths into an `analyze` template."""
+    def file_literal(match: re.Match) -> str:
+        quote, index = match.group(1), int(match.group(2))
+        return quote + files[index].replace(quote, quote * 2) + quote
+    text = re.sub(r"(['\"])__af_file_(\d+)__\1", file_literal, template)
+    return re.sub(r"\b__af_ref_(\d+)__\b", lambda m: relations[int(m.group(1))], text)

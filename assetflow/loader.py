@@ -19,6 +19,7 @@ from assetflow.header import QueryFacts
 ASSETS_DIR = "assets"
 SEEDS_DIR = "seeds"
 CHECKS_DIR = "checks"
+PARSE_CACHE_FORMAT = 2          # bump when QueryFacts changes shape
 CACHE_DIR = ".assetflow"
 SEED_SUFFIXES = (".csv", ".parquet")
 
@@ -63,7 +64,7 @@ def load_project(root: Path) -> Project:
     if not assets_dir.is_dir():
         raise ProjectError(f"the project has no {ASSETS_DIR}/ folder", path=ASSETS_DIR,
                            hint=f"create {root / ASSETS_DIR} and put .sql or .py asset files in it")
-    cache = ParseCache(root / CACHE_DIR / f"parse-cache-{_sqlglot_version()}.json")
+    cache = ParseCache(root / CACHE_DIR / f"parse-cache-v{PARSE_CACHE_FORMAT}-{_sqlglot_version()}.json")
     specs: list[AssetSpec] = []
     functions: dict[AssetKey, Callable[..., Any]] = {}
     for path in sorted(assets_dir.rglob("*")):
@@ -152,7 +153,8 @@ def load_sql_asset(path: Path, root: Path, dialect: str, cache: ParseCache) -> A
         Reference(parts=tuple(d.split(".")), line=parsed.header_line) for d in settings.deps)
     return AssetSpec(
         key=AssetKey.of(schema_for(path, root), path.stem), settings=settings,
-        body=SqlBody(sql=parsed.query, file_reads=facts.file_reads), path=rel, line=1,
+        body=SqlBody(sql=parsed.query, file_reads=facts.file_reads, template=facts.template,
+                     placeholders=facts.placeholders), path=rel, line=1,
         code_version=fingerprint.sql_code_version(facts.normalized, settings), references=references)
 
 
@@ -197,8 +199,10 @@ class ParseCache(JsonCache):
         if entry is None:
             return None
         refs = tuple(Reference(parts=tuple(r[0]), line=r[1]) for r in entry["references"])
-        return QueryFacts(entry["normalized"], refs, tuple(entry["file_reads"]))
+        return QueryFacts(entry["normalized"], refs, tuple(entry["file_reads"]), entry["template"],
+                          tuple(entry["placeholders"]))
 
     def put(self, key: str, facts: QueryFacts) -> None:
         self.set(key, {"normalized": facts.normalized, "file_reads": list(facts.file_reads),
-                       "references": [[list(r.parts), r.line] for r in facts.references]})
+                       "references": [[list(r.parts), r.line] for r in facts.references],
+                       "template": facts.template, "placeholders": list(facts.placeholders)})

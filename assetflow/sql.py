@@ -20,7 +20,7 @@ from assetflow.assets import Reference
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)   # its scope warnings are not the user's business
 from assetflow.errors import ProjectError
-from assetflow.header import QueryFacts
+from assetflow.header import FILE_SENTINEL, REF_SENTINEL, QueryFacts
 
 _FILE_FUNCTIONS = frozenset({
     "read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json", "read_json_auto",
@@ -67,23 +67,48 @@ def parse_query(query: str, dialect: str, path: str) -> exp.Query:
 
 
 def analyze(query: str, dialect: str, path: str) -> QueryFacts:
-    """Everything the loader needs from a query: normalized text, tables read, files read."""
+    """Everything the loader needs from a query: normalized text, tables read, files read, and a
+    template for execution in which every table read is a sentinel `__af_ref_N__` (N indexes the
+    references) and every file path is `__af_file_N__`, so compiling needs no second parse."""
     tree = parse_query(query, dialect, path)
-    references: dict[tuple[str, ...], Reference] = {}
+    normalized = tree.sql(dialect=dialect, comments=False)
+    references: dict[tuple[str, ...], int] = {}
+    found: list[Reference] = []
     files: list[str] = []
-    for table in _source_tables(tree):
+    reads: list[tuple[exp.Table, int]] = []
+    file_tables: list[exp.Table] = []
+    for table in _source_tables(tree):             # collect everything first, then rewrite
         file_path = _file_read(table)
         if file_path is not None:
             files.extend(p for p in file_path if p not in files)
+            file_tables.append(table)
             continue
         if not isinstance(table.this, exp.Identifier):
             continue                                   # a table function that reads no file
         parts = tuple(p.name for p in table.parts)
         key = tuple(p.lower() for p in parts)
         if key not in references:
-            references[key] = Reference(parts=parts, line=_line_of(table))
-    normalized = tree.sql(dialect=dialect, comments=False)
-    return QueryFacts(normalized, tuple(references.values()), tuple(files))
+            references[key] = len(found)
+            found.append(Reference(parts=parts, line=_line_of(table)))
+        reads.append((table, references[key]))
+    for table in file_tables:
+        _sentinel_files(table, files)
+    for table, slot in reads:
+        for arg in ("db", "catalog"):
+            table.set(arg, None)
+        table.set("this", exp.to_identifier(REF_SENTINEL.format(slot)))
+    template = tree.sql(dialect=dialect, comments=False)
+    used = tuple(sorted({p.name for p in tree.find_all(exp.Placeholder)}))
+    return QueryFacts(normalized, tuple(found), tuple(files), template, used)
+
+
+def _sentinel_files(table: exp.Table, files: list[str]) -> None:
+    for literal in table.find_all(exp.Literal):
+        if literal.is_string and literal.this in files:
+            literal.replace(exp.Literal.string(FILE_SENTINEL.format(files.index(literal.this))))
+    node = table.this
+    if isinstance(node, exp.Identifier) and node.name in files:
+        table.set("this", exp.to_identifier(FILE_SENTINEL.format(files.index(node.name)), quoted=True))
 
 
 def _source_tables(tree: exp.Query) -> list[exp.Table]:
@@ -97,7 +122,8 @@ def _source_tables(tree: exp.Query) -> list[exp.Table]:
     # Scope analysis misses tables in some positions (inside table functions, or a CTE whose body it
     # cannot traverse, such as PIVOT); take every Table node, then drop the ones naming a CTE.
     tables += [t for t in tree.find_all(exp.Table) if id(t) not in seen]
-    return [t for t in tables if not _names_cte(t)]
+    unique = list({id(t): t for t in tables}.values())      # a table can be a source of two scopes
+    return [t for t in unique if not _names_cte(t)]
 
 
 def _names_cte(table: exp.Table) -> bool:
