@@ -18,16 +18,27 @@ class CheckOutcome:
 
 
 def run_asset_checks(graph: AssetGraph, engine, names: Iterable[str]) -> list[CheckOutcome]:
-    """Every declared check of each asset, over its whole table as it is now."""
+    """Every declared check of each asset against its data as it is now: over the whole table, or
+    for a partitioned asset over each built partition, exactly as `materialize` judges them."""
+    from assetflow.compile import partition_window
     from assetflow.steps import check_targets
     existing = engine.existing_tables()
+    state = engine.read_state()
+    now = engine.now()
     outcomes = []
     for name in names:
         spec = graph.assets[name]
         if not spec.settings.checks or name not in existing:
             continue
-        for result in engine.run_checks(spec.key, check_targets(spec, graph), None):
-            outcomes.append(CheckOutcome(name, None, result))
+        targets = check_targets(spec, graph)
+        if spec.partitioning is None:
+            outcomes.extend(CheckOutcome(name, None, r) for r in engine.run_checks(spec.key, targets, None))
+            continue
+        for key, record in sorted(state.partitions.get(name, {}).items()):
+            if record.code_version is None:
+                continue
+            window = partition_window(spec, spec.partitioning.index(key, now))
+            outcomes.extend(CheckOutcome(name, key, r) for r in engine.run_checks(spec.key, targets, window))
     return outcomes
 
 

@@ -56,6 +56,19 @@ def project_option(func):
     return wrapper
 
 
+def _command_line() -> str:
+    """The command as typed, without the global options (recorded with the run, shown as lock holder)."""
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--project":
+            skip = True
+        elif not (arg.startswith("--project=") or arg == "--debug"):
+            args.append(arg)
+    return " ".join(args)
+
+
 def _load(ctx: click.Context):
     from assetflow.config import find_project_root
     from assetflow.loader import load_project
@@ -138,7 +151,7 @@ def materialize(ctx, selection, partition, from_key, to_key, full_refresh, threa
     """Build the stale partitions of the selected assets, in dependency order, in parallel."""
     from assetflow.runner import MaterializeOptions
     options = MaterializeOptions(tuple(selection), partition, from_key, to_key, full_refresh, threads, dry_run,
-                                 target, wait, command="materialize " + " ".join(sys.argv[2:]))
+                                 target, wait, command=_command_line())
     _materialize(ctx, options, as_json)
 
 

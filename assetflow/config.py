@@ -84,12 +84,16 @@ def load_config(root: Path) -> ProjectConfig:
     name = _typed(project, "name", str, "project", text, default=root.name)
     dialect = _typed(project, "dialect", str, "project", text, default="duckdb")
     targets = _targets(_table(raw, "targets", text), root, text)
+    retries = _typed(project, "retries", int, "project", text, default=0)
+    retry_delay = float(_typed(project, "retry_delay", (int, float), "project", text, default=1.0))
+    if retries < 0 or retry_delay < 0:
+        raise ProjectError("project.retries and project.retry_delay must be >= 0", path=CONFIG_FILE,
+                           line=_line_of(text, "retries" if retries < 0 else "retry_delay"))
     return ProjectConfig(
         root=root, name=name, dialect=dialect, targets=targets,
         sources=_sources(_table(raw, "sources", text), text),
         alerts=_alerts(raw.get("alerts", {}), text),
-        retries=_typed(project, "retries", int, "project", text, default=0),
-        retry_delay=float(_typed(project, "retry_delay", (int, float), "project", text, default=1.0)),
+        retries=retries, retry_delay=retry_delay,
     )
 
 

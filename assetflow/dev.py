@@ -52,10 +52,36 @@ def latest_ranges(graph, selected, last: int, now) -> dict[str, range]:
     return ranges
 
 
-def build_once(root: Path, options: DevOptions, say: Callable[[str], None], limit: bool = True) -> bool:
+def touched_assets(root: Path, graph, changed: list[str]) -> set[str] | None:
+    """Assets a save can have made stale: those defined in the changed files, those reading a
+    changed data file, and everything downstream. None when that cannot be told (config changed,
+    a file was deleted): then everything stale is considered."""
+    from assetflow.config import CONFIG_FILE
+    from assetflow.graph import downstream_closure
+    from assetflow.sources import expand
+    if not changed or CONFIG_FILE in changed:
+        return None
+    by_path = {spec.path: name for name, spec in graph.assets.items()}
+    hit: set[str] = set()
+    for path in changed:
+        if path in by_path:
+            hit.add(by_path[path])
+            continue
+        readers = {reader for name, source in graph.sources.items() if source.glob is not None
+                   and root / path in expand(root, source.glob) for reader in graph.downstream.get(name, ())}
+        if not readers and path.endswith((".sql", ".py")):
+            return None                       # a file that defines nothing (now): e.g. deleted
+        hit |= readers
+    return hit | downstream_closure(graph, hit)
+
+
+def build_once(root: Path, options: DevOptions, say: Callable[[str], None], limit: bool = True,
+               changed: list[str] | None = None) -> bool:
     """Load, plan and build; report errors instead of raising. Returns False on a project error.
 
-    With `limit`, partitioned assets rebuild only their latest partitions (or `--partition`).
+    With `limit`, partitioned assets rebuild only their latest partitions (or `--partition`), and
+    only what the `changed` files can have made stale is built: partitions left stale by earlier
+    limited rebuilds are not rebuilt on every save.
     """
     from assetflow import render
     from assetflow.loader import load_project
@@ -70,11 +96,14 @@ def build_once(root: Path, options: DevOptions, say: Callable[[str], None], limi
         now = _utcnow()
         ranges = {}
         if limit:
+            touched = touched_assets(root, graph, changed or [])
+            if touched is not None:
+                selected = selected & frozenset(touched)
             ranges = (partition_ranges(graph, selected, options.partition, None, None, now) if options.partition
                       else latest_ranges(graph, selected, options.last, now))
         outcome = materialize(project, MaterializeOptions(
             options.selection, threads=options.threads, target=options.target, wait=30.0, command="dev",
-            ranges=ranges or None))
+            ranges=ranges or None, names=selected))
     except AssetflowError as exc:
         say(exc.render())
         say("watching for changes (fix the error and save)...")
@@ -105,7 +134,7 @@ def run_dev(root: Path, database: str, options: DevOptions, say: Callable[[str],
         names = sorted({Path(p).relative_to(root).as_posix() if Path(p).is_relative_to(root) else p
                         for _, p in changes})
         say(f"changed: {', '.join(names)}")
-        build_once(root, options, say)
+        build_once(root, options, say, changed=names)
 
 
 def _utcnow():

@@ -51,7 +51,7 @@ class StepFailed(Exception):
 def execute(plan: Plan, run_step: Callable[[Step, int], int | tuple[int, ...]], *, threads: int,
             retry_policy: Callable[[str], RetryPolicy], on_start: Callable[[Step], None] = lambda s: None,
             on_done: Callable[[StepResult], None] = lambda r: None, stop: threading.Event | None = None,
-            sleep: Callable[[float], None] = time.sleep,
+            sleep: Callable[[float], None] | None = None,
             on_abort: Callable[[], None] = lambda: None, grace: float = float("inf")) -> list[StepResult]:
     """Run every step of `plan`.
 
@@ -71,8 +71,10 @@ def execute(plan: Plan, run_step: Callable[[Step, int], int | tuple[int, ...]], 
     ready = sorted((sid for sid, n in waiting.items() if n == 0), key=order.__getitem__, reverse=True)
     running: dict[Future, StepId] = {}
 
+    pause = sleep or stop.wait            # backoff that a stop request (SIGTERM, Ctrl-C) cuts short
+
     def attempt_all(step: Step) -> StepResult:
-        return _run_with_retries(step, run_step, retry_policy(step.asset), stop, sleep)
+        return _run_with_retries(step, run_step, retry_policy(step.asset), stop, pause)
 
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="assetflow") as pool:
         try:
@@ -115,7 +117,11 @@ def _run_with_retries(step: Step, run_step: Callable[[Step, int], int | tuple[in
     error = None
     for attempt in range(1, policy.retries + 2):
         if stop.is_set():
-            raise Interrupted()
+            if error is None:
+                raise Interrupted()           # never started: the run is being stopped
+            batch = tuple((k, None) for k in step.keys) if step.count > 1 else ()
+            return StepResult(step.asset, step.partition, FAILED, attempt - 1, None,
+                              f"{error}\n(not retried: the run was stopped)", time.perf_counter() - started, batch)
         try:
             rows = run_step(step, attempt)
             each = rows if isinstance(rows, tuple) else (rows,)

@@ -46,6 +46,7 @@ class MaterializeOptions:
     ranges: dict[str, range] | None = None          # precomputed (backfill)
     refresh: frozenset[str] | None = None           # assets to rebuild anyway (backfill)
     grace: float = 30.0                             # seconds in-flight steps get after a stop request
+    names: frozenset[str] | None = None             # resolved selection (overrides `selection`)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
 
 def materialize(project: Project, options: MaterializeOptions, events: RunEvents = RunEvents()) -> RunOutcome:
     graph = graph_of(project)
-    selected = resolve_selection(parse_selection(options.selection), graph)
+    selected = options.names if options.names is not None else \
+        resolve_selection(parse_selection(options.selection), graph)
     target = project.config.target(options.target)
     if options.dry_run:
         return _dry_run(project, graph, selected, target, options)
@@ -110,15 +112,24 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
         # Plan on a read-only open first: when nothing is stale there is nothing to write, and a
         # read-write session (with its checkpoint on close) would be most of a no-op's cost.
         if target.path != ":memory:" and Path(target.path).exists():
-            with open_engine(target, read_only=True) as reader:
+            with open_engine(target, read_only=True, wait=options.wait) as reader:
                 state, request, the_plan, now = _plan_materialize(project, graph, selected, reader, options)
             if not the_plan.steps and not the_plan.blocked and not _new_source_versions(state, request):
                 events.on_plan(the_plan)
-                return RunOutcome(_new_run_id(now), SUCCESS, the_plan, (), target.path)
-        with open_engine(target, read_only=False, fault=fault_injector()) as engine:
+                return _record_noop(target, options, the_plan, now)
+        with open_engine(target, read_only=False, fault=fault_injector(), wait=options.wait) as engine:
             state, request, the_plan, now = _plan_materialize(project, graph, selected, engine, options)
             events.on_plan(the_plan)
             return _run(project, graph, engine, state, the_plan, request, target, options, events, now)
+
+
+def _record_noop(target: Target, options: MaterializeOptions, the_plan: Plan, now: datetime) -> RunOutcome:
+    """A run with nothing to do is still recorded (cron ran at 3 AM and found everything fresh)."""
+    run_id = _new_run_id(now)
+    with open_engine(target, read_only=False, wait=options.wait) as engine:
+        engine.mark_abandoned_runs(now)
+        engine.record_run(RunRecord(run_id, options.command, now, SUCCESS, _utcnow(), os.getpid(), target.name))
+    return RunOutcome(run_id, SUCCESS, the_plan, (), target.path)
 
 
 def _plan_materialize(project: Project, graph: AssetGraph, selected: frozenset[str], engine,

@@ -59,6 +59,10 @@ def parse_query(query: str, dialect: str, path: str) -> exp.Query:
                            path=path, line=_line_of(statements[1]),
                            hint="keep one SELECT per file; move the others into their own assets")
     statement = statements[0]
+    empty = next((i for i in statement.find_all(exp.Identifier) if i.quoted and not i.name), None)
+    if empty is not None:
+        raise ProjectError('an empty quoted name ("") is not a valid identifier', path=path, line=_line_of(empty),
+                           hint="give the column or table a name")
     if not isinstance(statement, exp.Query):
         raise ProjectError(f"an asset must be a SELECT, not {statement.key.upper()}", path=path,
                            line=_line_of(statement), hint="write the query that produces the table; "

@@ -38,7 +38,7 @@ class StepRunner:
     def __post_init__(self) -> None:
         self._compiled: dict[str, compiler.CompiledSql] = {}
         self.compile_cache = JsonCache(self.project.root / CACHE_DIR / "compile-cache.json")
-        self.check_notes: list = []           # checks that did not pass but did not fail the step (warn)
+        self._notes: dict = {}                # (asset, partition, check) -> the latest CheckOutcome that did not pass
         self._lock = threading.Lock()
         self._counts = {n: (a.partitioning.count(self.now) if a.partitioning else 1)
                         for n, a in self.graph.assets.items()}
@@ -62,6 +62,7 @@ class StepRunner:
                 raise Interrupted() from None
             if getattr(exc, "results", None):
                 self.engine.record_checks(self.run_id, step.asset, step.partition, exc.results)
+                self._note(step, exc.results)
             message = _message(exc)
             if isinstance(exc, AssetflowError) and isinstance(spec.body, PythonBody):
                 message = f"{spec.body.function}() in {spec.path}: {message}"
@@ -69,14 +70,27 @@ class StepRunner:
                 self.engine.record_failure(_finished(record, FAILED, message))
             raise StepFailed(message) from None
         if outcome.checks:
-            from assetflow.check_runner import CheckOutcome
             self.engine.record_checks(self.run_id, step.asset, step.partition, outcome.checks)
-            with self._lock:
-                self.check_notes.extend(CheckOutcome(step.asset, step.partition, r)
-                                        for r in outcome.checks if not r.passed)
+            self._note(step, outcome.checks)
         for index, version in zip(indices, versions):
             self.current_version[(step.asset, index)] = version
         return outcome.rows_each or (outcome.rows,)
+
+    @property
+    def check_notes(self) -> list:
+        """Checks that did not pass in this run (warnings, and failures that failed their step)."""
+        with self._lock:
+            return list(self._notes.values())
+
+    def _note(self, step: Step, results) -> None:
+        from assetflow.check_runner import CheckOutcome
+        with self._lock:
+            for r in results:
+                key = (step.asset, step.partition, r.name)
+                if r.passed:
+                    self._notes.pop(key, None)      # a retry that passed clears the earlier failure
+                else:
+                    self._notes[key] = CheckOutcome(step.asset, step.partition, r)
 
     def _request(self, spec: AssetSpec, step: Step, records: list[AttemptRecord]) -> BuildRequest:
         records = [_finished(r, "success", None) for r in records]

@@ -553,11 +553,33 @@ def report(rows: list[Row], notes: list[str], args, started: float, floor: Row) 
     return "\n".join(lines)
 
 
+def dev_loop(bench: Bench, rounds: int = 10) -> None:
+    """`assetflow dev` on the template: save -> rebuilt table latency (benchmarks/dev_latency.py)."""
+    import dev_latency
+    row = bench.add(Row("`dev`: save -> rebuilt table, one-asset change (template project)", "< 0.5 s",
+                        max_seconds=0.5, note="no raw equivalent"))
+    bench.log(f"dev loop latency, {rounds} saves")
+
+    def go():
+        try:
+            res = dev_latency.measure(bench.work / "dev", rounds, log=bench.log)
+        except (RuntimeError, subprocess.CalledProcessError) as exc:
+            raise CommandFailed(f"dev latency: {exc}") from None
+        row.af.extend(Sample(s, res.peak_rss_mb or 0.0) for s in res.latencies)
+        s = res.summary()
+        bench.notes.append(f"Dev loop: median {s['median_s']:.3f} s, max {s['max_s']:.3f} s from save to "
+                           f"dev's `built` line over {s['rounds']} saves of {dev_latency.EDITED}; change noticed "
+                           f"after {s['median_detect_s']:.3f} s (median); tables verified: "
+                           f"{'yes' if s['all_verified'] else 'NO'} (python benchmarks/dev_latency.py).")
+
+    bench.guarded([row], go)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes (N=50, 10 days x 20k rows)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement (median)")
-    parser.add_argument("--only", nargs="*", choices=["help", "dag", "backfill", "status"],
+    parser.add_argument("--only", nargs="*", choices=["help", "dag", "backfill", "status", "dev"],
                         help="run only these workloads")
     parser.add_argument("--output", type=Path, help="markdown output (default: docs/benchmarks.md, "
                                                      "or benchmarks/.cache/quick.md with --quick)")
@@ -565,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the generated projects")
     parser.add_argument("--no-warmup", action="store_true")
     args = parser.parse_args(argv)
-    only = set(args.only or ["help", "dag", "backfill", "status"])
+    only = set(args.only or ["help", "dag", "backfill", "status", "dev"])
     started = time.perf_counter()
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="assetflow-bench-"))
@@ -593,6 +615,8 @@ def main(argv: list[str] | None = None) -> int:
                 bench.status(50, 30)
             else:
                 bench.status(1000, 365)
+        if "dev" in only:
+            dev_loop(bench)
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -10,12 +10,11 @@ from assetflow.errors import TargetError, UsageError
 
 
 @contextmanager
-def open_engine(target: Target, *, read_only: bool, fault=lambda point: None) -> Iterator:
+def open_engine(target: Target, *, read_only: bool, fault=lambda point: None, wait: float = 0.0) -> Iterator:
     """Open the target's engine; a read-only open of a database that does not exist yields None."""
     if target.engine != "duckdb":
         raise UsageError(f"engine '{target.engine}' is not available in this version",
                          hint="use engine = \"duckdb\"")
-    from assetflow.engines.duckdb import open_duckdb
     if read_only and target.path != ":memory:" and not Path(target.path).exists():
         yield None
         return
@@ -23,8 +22,27 @@ def open_engine(target: Target, *, read_only: bool, fault=lambda point: None) ->
         raise TargetError(f"the target path {target.path} is a directory", hint="point `path` at a .duckdb file")
     if not read_only and target.path != ":memory:":
         Path(target.path).parent.mkdir(parents=True, exist_ok=True)
-    engine = open_duckdb(target.path, read_only=read_only and target.path != ":memory:", fault=fault)
+    engine = _open_waiting(target.path, read_only and target.path != ":memory:", fault, wait)
     try:
         yield engine
     finally:
         engine.close()
+
+
+def _open_waiting(path: str, read_only: bool, fault, wait: float):
+    """Open the database, retrying for up to `wait` seconds while another process holds its file
+    (a notebook or `status` reading it): DuckDB itself fails at once on a conflicting lock."""
+    import time
+
+    from assetflow.engines.duckdb import open_duckdb
+    from assetflow.errors import LockError
+    deadline = time.monotonic() + wait
+    delay = 0.05
+    while True:
+        try:
+            return open_duckdb(path, read_only=read_only, fault=fault)
+        except LockError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from conftest import CliResult, query, write_project
+from conftest import CliResult, query
 
 D0 = date(2024, 1, 1)
 KILLED = (-signal.SIGKILL, 128 + signal.SIGKILL)         # returncode of a SIGKILLed child: -9 (or 137 via a shell)

@@ -202,16 +202,9 @@ def test_bad_input_is_rejected_up_front(project, af, case: Case):
 
 BUGS = [
     pytest.param(GOOD_TOML.replace('dialect = "duckdb"', 'dialect = "duckdb"\nretries = -1'), "retries",
-                 id="negative_project_retries",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "bug: [project] retries = -1 is not validated (config.load_config checks only the type); "
-                     "materialize runs, every asset 'fails after 0 attempt(s)' with no error, exit 1"))),
+                 id="negative_project_retries"),
     pytest.param(GOOD_TOML.replace('dialect = "duckdb"', 'dialect = "duckdb"\nretries = 1\nretry_delay = -1'),
-                 "retry_delay", id="negative_project_retry_delay",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "bug: [project] retry_delay = -1 is not validated; the first retry calls time.sleep() with a "
-                     "negative length in executor._run_with_retries and the CLI dies with a Python traceback "
-                     "(ValueError: sleep length must be non-negative), exit 1"))),
+                 "retry_delay", id="negative_project_retry_delay"),
 ]
 
 
@@ -231,10 +224,6 @@ def test_bad_project_wide_retry_settings_are_rejected(project, af, toml, key):
     assert f"assetflow.toml:{toml_line(toml, key)}" in r.stderr and key in r.stderr, r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: SQL that sqlglot parses but DuckDB cannot (`select 1 as \"\"`, a zero-length identifier) passes the "
-    "up-front check; the run then fails with exit 1 and a raw 'ParserException: zero-length delimited "
-    "identifier' that names neither the file nor the line"))
 def test_sql_duckdb_cannot_parse_is_rejected_up_front(project, af):
     p = project({**BASE, "assets/q.sql": 'select 1 as ""\n'})
     r = af(p, "materialize")
@@ -348,12 +337,8 @@ def test_vanished_source_file_blocks_its_partitions_and_keeps_the_last_good_data
     assert query(p, "select n from main.total") == [(3,)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug (spec 5 'whose source data is missing, is blocked ... and shown why'): after a source file is deleted, "
-    "`status` reports its already-built partitions as fresh and a plain `materialize` exits 0 with nothing to do; "
-    "planner._plan_asset only blocks a partition that also has another reason to rebuild (`why or not built`), "
-    "and sources.check_sources gives a missing file no fingerprint, so nothing shows the source is gone"))
-def test_status_shows_partitions_of_a_vanished_source_as_blocked(project, af):
+def test_status_and_a_plain_run_show_partitions_of_a_vanished_source_as_blocked(project, af):
+    """SPEC 5: a partition whose source data is missing is blocked and shown why, even when built."""
     p = project(VANISH_FILES, VANISH_TOML)
     materialize(af, p)
     (p / "data/events.csv").unlink()
@@ -361,6 +346,10 @@ def test_status_shows_partitions_of_a_vanished_source_as_blocked(project, af):
     stg = next(a for a in r.json()["assets"] if a["name"] == "main.stg")
     assert stg["partitions"]["blocked"] == 2, stg
     assert all("source missing" in " ".join(b["reasons"]) for b in stg["blocked"]), stg
+    r = af(p, "materialize", "--json")
+    assert r.exit_code == 1, r.output
+    assert {b["asset"] for b in r.json()["blocked"]} >= {"main.stg"}
+    assert query(p, "select count(*) from main.stg") == [(3,)]          # still the last good data
 
 
 def test_source_glob_matching_nothing_blocks_before_anything_is_written(project, af):

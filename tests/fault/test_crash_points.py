@@ -8,8 +8,11 @@ new one (never a mix), the state store must agree, and the resumed run must buil
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
+from conftest import query
 from helpers import (KILLED, STAGE, all_partitions, assert_exact, assert_verified, chain_project, day_keys,
                      events_csv, expected_by_day, materialize, not_fresh, ok, runs, set_variant, stage_by_day,
                      successes, table_exists, verify)
@@ -64,7 +67,9 @@ def test_crash_at_a_named_point_then_resume(af, project, point, nth, scenario, t
     # --- resume -----------------------------------------------------------------------------
     res = materialize(af, p)
     assert res["status"] == "success", res
-    rebuilt = successes(af, p, [res["run_id"]])
+    # (a run with nothing to do is not recorded, so it has no attempts to count)
+    rebuilt = successes(af, p, [res["run_id"]]) if res["results"] else Counter()
+    assert sum(rebuilt.values()) == len(res["results"])
     assert not set(rebuilt) & set(committed), sorted(set(rebuilt) & set(committed), key=str)
     once = committed + rebuilt
     assert set(once) == all_partitions(NDAYS) and set(once.values()) == {1}, sorted(once.items(), key=str)
@@ -74,7 +79,7 @@ def test_crash_at_a_named_point_then_resume(af, project, point, nth, scenario, t
     assert not_fresh(assets) == {}
     statuses = {x["run_id"]: x["status"] for x in runs(af, p)}
     assert statuses[crashed["run_id"]] == "abandoned"
-    assert statuses[res["run_id"]] == "success"
+    assert statuses.get(res["run_id"], "success") == "success"
     # and nothing is left to do
     assert ok(af(p, "materialize", "--json")).json()["results"] == []
 
@@ -104,7 +109,6 @@ def test_crash_while_a_new_column_recreates_the_table(af, project, point, nth):
     assert sum(committed.values()) == (nth if point == "after_commit" else nth - 1), sorted(committed)
     drift, _ = verify(af, p)
     assert drift == [], drift
-    from conftest import query
     assert query(p, "select count(*) from marts.daily")[0][0] == sum(committed.values())
 
     res = materialize(af, p)

@@ -98,7 +98,7 @@ def test_sigterm_finishes_running_partitions_starts_nothing_new(af, project):
 
 
 @pytest.mark.parametrize("sig,code,status", [(signal.SIGINT, 130, "cancelled"),
-                                             (signal.SIGTERM, 143, "interrupted")])
+                                             (signal.SIGTERM, 143, "interrupted")], ids=["sigint", "sigterm"])
 def test_interrupting_a_rebuild_keeps_the_last_good_data(af, project, sig, code, status):
     """On a built project whose source changed: every partition is old or new, never half of each."""
     from helpers import events_csv, set_variant
@@ -147,10 +147,6 @@ def retrying_project(project, delay: float):
                     "assets/other.sql": "select 1 as x\n"}, toml())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: SIGTERM while a step waits to retry turns into a cancel: exit 130 and run 'cancelled' (expected 143 and "
-    "'interrupted'), and no summary/JSON is printed. executor._run_with_retries raises Interrupted when the stop "
-    "event is set before the next attempt; runner._run treats Interrupted like Ctrl-C"))
 def test_sigterm_during_a_retry_backoff_is_an_interruption(af, project):
     p = retrying_project(project, 1.0)
     run = Background(p, "materialize", "--json", name="term-backoff")
@@ -161,10 +157,6 @@ def test_sigterm_during_a_retry_backoff_is_an_interruption(af, project):
     assert (r.exit_code, runs(af, p)[0]["status"]) == (143, "interrupted"), r.output
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: Ctrl-C waits out the retry backoff: the worker sleeps with time.sleep(delay) in "
-    "executor._run_with_retries instead of waiting on the stop event, so with retry_delay = 5 the process "
-    "exits ~5 s (up to delay * 2^(retries-1) * 1.2) after SIGINT"))
 def test_sigint_does_not_wait_out_a_retry_backoff(af, project):
     import time
     p = retrying_project(project, 5.0)
@@ -197,10 +189,6 @@ SLOW_PY = """
     """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: Ctrl-C during a Python asset does not roll its partition back: the worker's function runs to the end "
-    "and steps.StepRunner.__call__ then writes and commits the partition (the stop event is not checked before "
-    "engine.build), after the run was cancelled and while the CLI prints 'partitions in flight were rolled back'"))
 def test_sigint_during_a_python_asset_commits_nothing_more(af, project):
     import textwrap
     import time

@@ -27,6 +27,7 @@ from helpers import (KILLED, STAGE, Background, all_partitions, compare_with_sou
                      chain_project)
 
 NDAYS = 60
+SLOW_ROWS = 30_000
 ITERATIONS = int(os.environ.get("ASSETFLOW_FAULT_KILLS", "30"))
 # A loaded machine (other suites on the same 2 cores) can make 30 iterations slow: past this many
 # seconds the loop stops, after at least MIN_ITERATIONS; the figures say how many kills were tried.
@@ -62,7 +63,9 @@ def test_sigkill_at_random_moments_then_resume_is_exact(af, project):
     tag = f"[ASSETFLOW_FAULT_SEED={seed}]"
     started = time.monotonic()
 
-    p = chain_project(project, NDAYS, variant=0, threads=2)
+    # each marts.daily partition also burns a little CPU, so that most of a run is spent writing
+    # partitions rather than starting Python, and most kills land among the writes
+    p = chain_project(project, NDAYS, variant=0, threads=2, slow_rows=SLOW_ROWS)
     res = materialize(af, p, "--threads", "2")
     assert {(x["asset"], x["partition"]) for x in res["results"] if x["status"] == "success"} == \
         all_partitions(NDAYS), tag
