@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Mapping
 
-from assetflow.assets import AssetSettings, AssetSpec, PythonBody, Reference, SourceSpec, SqlBody
+from assetflow.assets import AssetSettings, AssetSpec, Reference, SourceSpec, SqlBody
 from assetflow.errors import ProjectError
 from assetflow.names import suggest
 
@@ -156,11 +155,3 @@ def _closure(names: Iterable[str], step) -> set[str]:
                 seen.add(nxt)
                 stack.append(nxt)
     return seen
-
-
-def asset_path(spec: AssetSpec, root: Path) -> Path:
-    return root / spec.path
-
-
-def is_python(spec: AssetSpec) -> bool:
-    return isinstance(spec.body, PythonBody)

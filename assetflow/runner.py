@@ -169,7 +169,7 @@ def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, ta
     engine.record_run(record)
     cancelled = threading.Event()
     runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
-                        initial_versions(the_plan, graph, state, now), fully_rebuilt(the_plan, graph, now),
+                        initial_versions(graph, state, now), fully_rebuilt(the_plan, graph, now),
                         cancelled, dict(request.source_versions))
     stop = events.stop or threading.Event()
     try:

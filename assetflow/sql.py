@@ -257,8 +257,6 @@ def placeholders(sql: str, dialect: str) -> frozenset[str]:
     return frozenset(p.name for p in sqlglot.parse_one(sql, dialect=dialect).find_all(exp.Placeholder))
 
 
-def transpile(sql: str, source: str, target: str) -> str:
-    return sqlglot.transpile(sql, read=source, write=target)[0]
 
 
 def source_columns(query: str, dialect: str, column: str,
@@ -278,9 +276,3 @@ def source_columns(query: str, dialect: str, column: str,
             if pair not in found:
                 found.append(pair)
     return found
-
-
-def output_columns(query: str, dialect: str) -> list[str]:
-    """Named result columns of a query (a `*` stays unresolved)."""
-    tree = sqlglot.parse_one(query, dialect=dialect)
-    return [e.alias_or_name for e in tree.selects] if isinstance(tree, exp.Query) else []

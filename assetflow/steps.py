@@ -10,14 +10,14 @@ from typing import Callable
 from assetflow import compile as compiler
 from assetflow.assets import AssetContext, AssetKey, AssetSpec, PythonBody, SeedBody
 from assetflow.engines.base import BuildRequest, Engine, PartitionWindow
-from assetflow.errors import AssetflowError
+from assetflow.errors import AssetflowError, PartitionKeyError
 from assetflow.executor import Interrupted, StepFailed
 from assetflow.graph import AssetGraph
 from assetflow.cache import JsonCache
 from assetflow.loader import CACHE_DIR, Project
 from assetflow.partitions import StaticPartitions, TimePartitions, upstream_range
-from assetflow.planner import Plan, Step, partition_keys
-from assetflow.state import FAILED, AttemptRecord
+from assetflow.planner import Plan, Step
+from assetflow.state import FAILED, AssetState, AttemptRecord
 
 
 @dataclass
@@ -179,17 +179,26 @@ def _window_of(spec: AssetSpec, rng: range, count: int) -> PartitionWindow | Non
     return PartitionWindow(part.column, key=part.keys[rng.start]) if len(rng) == 1 else None
 
 
-def initial_versions(plan: Plan, graph: AssetGraph, state, now: datetime) -> dict[tuple[str, int], int]:
-    """Data versions of existing partitions, so attempts can record what they read."""
+def initial_versions(graph: AssetGraph, state, now: datetime) -> dict[tuple[str, int], int]:
+    """Data versions of existing partitions, so attempts can record what they read (and whether a
+    partition already has a state row). Read straight from the snapshot's columns."""
     out = {}
     for name, records in state.partitions.items():
-        if name not in graph.assets:
+        spec = graph.assets.get(name)
+        if spec is None:
             continue
-        keys = partition_keys(graph.assets[name].partitioning, now)
-        for index, key in enumerate(keys):
-            record = records.get("" if key is None else key)
+        if spec.partitioning is None:
+            record = records.get("")
             if record is not None:
-                out[(name, index)] = record.data_version
+                out[(name, 0)] = record.data_version
+            continue
+        keys = records.keys if isinstance(records, AssetState) else list(records)
+        versions = records.versions if isinstance(records, AssetState) else [r.data_version for r in records.values()]
+        for key, version in zip(keys, versions):
+            try:
+                out[(name, spec.partitioning.index(key, now))] = version
+            except PartitionKeyError:
+                continue                      # a partition outside today's range (e.g. `end` moved)
     return out
 
 

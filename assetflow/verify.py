@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from assetflow.assets import Kind, quote_identifier
 from assetflow.graph import AssetGraph
 from assetflow.partitions import Grain, StaticPartitions, TimePartitions
-from assetflow.state import SUCCESS, UNPARTITIONED
+from assetflow.state import UNPARTITIONED
 
 _KEY_FORMATS = {Grain.HOUR: "%Y-%m-%dT%H", Grain.DAY: "%Y-%m-%d", Grain.WEEK: "%G-W%V", Grain.MONTH: "%Y-%m"}
 
@@ -57,7 +57,3 @@ def _compare(name: str, key: str, record, actual: int, unpartitioned: bool) -> l
     if record.rows is not None and record.rows != actual:
         return [Drift(name, partition, record.rows, actual, "row count differs from the recorded build")]
     return []
-
-
-def is_success(record) -> bool:
-    return record is not None and record.status == SUCCESS

@@ -239,7 +239,7 @@ class DuckDBEngine:
                 run(cur, f"CREATE OR REPLACE VIEW {target} AS {source}")
             else:
                 rows[0] = run(cur, f"CREATE OR REPLACE TABLE {target} AS {source}", _params(request))[0][0]
-            results.extend(self._run_checks(cur, request, None))
+            results.extend(self._run_checks(cur, request.key, request.checks, None))
             store.write_success(cur, request.attempt, rows[0], request.attempt.partition in request.new_records)
 
         self._checked_transaction(cur, work, results)
@@ -279,7 +279,7 @@ class DuckDBEngine:
             self._fault("after_delete")
             rows[0] = run(cur, insert, {**(_params(request) or {}), **guard_params})[0][0]
             rows_each.extend(self._batch_rows(cur, request))
-            results.extend(self._run_checks(cur, request, window))
+            results.extend(self._run_checks(cur, request.key, request.checks, window))
             if not request.batch:
                 store.write_success(cur, request.attempt, rows[0], request.attempt.partition in request.new_records)
             for (attempt, _), count in zip(request.batch, rows_each):
@@ -323,9 +323,7 @@ class DuckDBEngine:
 
     def run_checks(self, key: AssetKey, specs, window: PartitionWindow | None) -> list[CheckResult]:
         """Run checks against what is in the table now (`assetflow check`)."""
-        cur = self.connection()
-        fake = BuildRequest(key=key, kind=Kind.TABLE, attempt=None, checks=tuple(specs))  # type: ignore[arg-type]
-        return self._run_checks(cur, fake, window)
+        return self._run_checks(self.connection(), key, tuple(specs), window)
 
     def record_checks(self, run_id: str, asset: str, partition: str | None, results) -> None:
         cur = self.connection()
@@ -335,11 +333,11 @@ class DuckDBEngine:
         return store.latest_checks(self.connection())
 
     @staticmethod
-    def _run_checks(cur, request: BuildRequest, window: PartitionWindow | None) -> list[CheckResult]:
+    def _run_checks(cur, key: AssetKey, checks, window: PartitionWindow | None) -> list[CheckResult]:
         where, params = _window_filter(window)
         results = []
-        for spec, ref_relation in request.checks:
-            query = checking.check_query(spec, request.key.quoted(), where, tuple(params), ref_relation)
+        for spec, ref_relation in checks:
+            query = checking.check_query(spec, key.quoted(), where, tuple(params), ref_relation)
             results.append(checking.judge(query, run(cur, query.sql, list(query.params))[0][0]))
         return results
 
@@ -518,7 +516,3 @@ def _file_reader(cur, glob: str) -> str:
     if not prompt.startswith(prefix) or not prompt.endswith(")"):
         return f"read_csv_auto({sql_string(glob)})"
     return f"read_csv({sql_string(glob)}, {prompt[len(prefix):-1]})"
-
-
-def iter_rows(cur, sql: str, params: Any = None) -> Iterator[tuple]:
-    yield from run(cur, sql, params)
