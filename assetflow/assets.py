@@ -4,15 +4,16 @@ Everything here is an immutable value. The loader builds these; later stages onl
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from assetflow.checks import CheckSpec, parse_check
 from assetflow.errors import PartitionKeyError, ProjectError
 from assetflow.partitions import Grain, Partitioning, StaticPartitions, TimePartitions, parse_bound
+
+if TYPE_CHECKING:
+    import logging
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +180,7 @@ def _typed(raw: dict[str, Any], key: str, kind, where: str, text: str, default: 
 def _check_keys(raw: dict[str, Any], allowed: set[str], where: str, text: str) -> None:
     for key in raw:
         if key not in allowed:
+            from difflib import get_close_matches
             close = get_close_matches(key, allowed, n=1)
             section = f"[{where}]" if where else "the top level"
             raise ProjectError(f"unknown key '{key}' in {section}", path=CONFIG_FILE, line=_line_of(text, key),

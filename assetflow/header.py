@@ -31,22 +31,29 @@ class SqlFile:
     settings: dict[str, Any]
     header_line: int | None
     query: str                      # header blanked out, so line numbers still match the file
+    header: str = ""                # the header's TOML text (a cache key: projects repeat headers)
 
 
-def split_header(text: str, path: str) -> SqlFile:
-    """Separate the `/* assetflow ... */` TOML header from the query."""
+def split_header(text: str, path: str, parsed: dict[str, dict[str, Any]] | None = None) -> SqlFile:
+    """Separate the `/* assetflow ... */` TOML header from the query. `parsed` caches TOML texts
+    already read (the settings it hands out are shared: read them, never change them)."""
     match = _HEADER.match(text)
     if match is None:
         return SqlFile({}, None, text)
     header_line = text.count("\n", 0, match.start(2)) + 1
-    try:
-        settings = tomllib.loads(match.group(2))
-    except tomllib.TOMLDecodeError as exc:
-        raise ProjectError(f"bad TOML in the assetflow header: {exc}", path=path,
-                           line=header_line + _toml_error_line(exc) - 1,
-                           hint="the header is TOML: key = \"value\", one per line") from None
-    blanked = re.sub(r"[^\n]", " ", match.group(0))
-    return SqlFile(settings, header_line, blanked + text[match.end():])
+    toml = match.group(2)
+    settings = parsed.get(toml) if parsed is not None else None
+    if settings is None:
+        try:
+            settings = tomllib.loads(toml)
+        except tomllib.TOMLDecodeError as exc:
+            raise ProjectError(f"bad TOML in the assetflow header: {exc}", path=path,
+                               line=header_line + _toml_error_line(exc) - 1,
+                               hint="the header is TOML: key = \"value\", one per line") from None
+        if parsed is not None:
+            parsed[toml] = settings
+    blanked = "\n".join(" " * len(line) for line in match.group(0).split("\n"))
+    return SqlFile(settings, header_line, blanked + text[match.end():], toml)
 
 
 def _toml_error_line(exc: tomllib.TOMLDecodeError) -> int:

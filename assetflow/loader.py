@@ -4,6 +4,7 @@ Nothing here touches a database. SQL parsing goes through `sql`; Python assets t
 """
 from __future__ import annotations
 
+import os
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,10 +68,13 @@ def load_project(root: Path) -> Project:
     cache = ParseCache(root / CACHE_DIR / f"parse-cache-v{PARSE_CACHE_FORMAT}-{_sqlglot_version()}.json")
     specs: list[AssetSpec] = []
     functions: dict[AssetKey, Callable[..., Any]] = {}
-    for path in sorted(assets_dir.rglob("*")):
-        if path.suffix == ".sql" and path.is_file():
-            specs.append(load_sql_asset(path, root, config.dialect, cache))
-        elif path.suffix == ".py" and path.is_file() and not path.name.startswith("_"):
+    headers = _Headers()
+    for rel, schema in _asset_files(assets_dir):
+        path = assets_dir / rel
+        if rel.endswith(".sql"):
+            specs.append(load_sql_asset(path, root, config.dialect, cache, rel=f"{ASSETS_DIR}/{rel}",
+                                        schema=schema, headers=headers))
+        elif rel.endswith(".py") and not path.name.startswith("_"):
             from assetflow import pyassets
             for spec, function in pyassets.load_python_file(path, root):
                 specs.append(spec)
@@ -81,6 +85,26 @@ def load_project(root: Path) -> Project:
     _check_unique(specs, config)
     return Project(config=config, assets=tuple(sorted(specs, key=lambda s: s.key)), functions=functions,
                    checks=checks)
+
+
+def _asset_files(assets_dir: Path) -> list[tuple[str, str]]:
+    """(path relative to assets/, schema) of every .sql and .py file, sorted by path.
+
+    os.scandir rather than Path.rglob: a thousand files are listed in a few milliseconds, and the
+    schema (the first folder) falls out of the walk.
+    """
+    found: list[tuple[str, str]] = []
+    stack = [("", None)]
+    while stack:
+        prefix, schema = stack.pop()
+        with os.scandir(assets_dir / prefix if prefix else assets_dir) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_dir():
+                    stack.append((rel + "/", schema or entry.name))
+                elif entry.name.endswith((".sql", ".py")) and entry.is_file():
+                    found.append((rel, schema or "main"))
+    return sorted(found, key=lambda item: item[0].split("/"))
 
 
 def load_custom_checks(root: Path, dialect: str, cache: ParseCache) -> tuple[CustomCheck, ...]:
@@ -118,12 +142,20 @@ def _facts(cache: ParseCache, digest: str, query: str, dialect: str, rel: str) -
 
 
 def _sqlglot_version() -> str:
-    """The parse cache is only valid for the sqlglot that wrote it (read without importing sqlglot)."""
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("sqlglot")
-    except PackageNotFoundError:
+    """The parse cache is only valid for the sqlglot that wrote it. Read from the installed package
+    without importing it (sqlglot loads only when a file must be parsed) and without
+    importlib.metadata (which scans every installed distribution)."""
+    import importlib.util
+    import re
+    spec = importlib.util.find_spec("sqlglot")
+    if spec is None or spec.origin is None:
         return "unknown"
+    try:
+        text = (Path(spec.origin).parent / "_version.py").read_text()
+    except OSError:
+        return "unknown"
+    found = re.search(r"""__version__ = version = ['"]([^'"]+)['"]""", text)
+    return found.group(1) if found else "unknown"
 
 
 def relative(path: Path, root: Path) -> str:
@@ -138,21 +170,43 @@ def schema_for(path: Path, root: Path) -> str:
     return parts[0] if len(parts) > 1 else "main"
 
 
-def load_sql_asset(path: Path, root: Path, dialect: str, cache: ParseCache) -> AssetSpec:
-    rel = relative(path, root)
+@dataclass
+class _Headers:
+    """Headers already read in this load, by their TOML text: many files share one header."""
+
+    toml: dict[str, dict[str, Any]] = field(default_factory=dict)
+    settings: dict[str, AssetSettings] = field(default_factory=dict)
+
+    def settings_of(self, parsed: header.SqlFile, rel: str) -> AssetSettings:
+        if not parsed.header:
+            return _DEFAULT_SETTINGS
+        found = self.settings.get(parsed.header)
+        if found is None:
+            found = self.settings[parsed.header] = parse_settings(parsed.settings, path=rel,
+                                                                  line=parsed.header_line)
+        return found
+
+
+_DEFAULT_SETTINGS = AssetSettings()
+
+
+def load_sql_asset(path: Path, root: Path, dialect: str, cache: ParseCache, *, rel: str | None = None,
+                   schema: str | None = None, headers: _Headers | None = None) -> AssetSpec:
+    rel = rel or relative(path, root)
+    headers = headers or _Headers()
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ProjectError("the file is not UTF-8 text", path=rel, hint="save it as UTF-8") from None
-    parsed = header.split_header(text, rel)
-    settings = parse_settings(parsed.settings, path=rel, line=parsed.header_line)
+    parsed = header.split_header(text, rel, headers.toml)
+    settings = headers.settings_of(parsed, rel)
     digest = fingerprint.content_hash(data)
     facts = _facts(cache, digest, parsed.query, dialect, rel)
     references = facts.references + tuple(
         Reference(parts=tuple(d.split(".")), line=parsed.header_line) for d in settings.deps)
     return AssetSpec(
-        key=AssetKey.of(schema_for(path, root), path.stem), settings=settings,
+        key=AssetKey.of(schema or schema_for(path, root), path.stem), settings=settings,
         body=SqlBody(sql=parsed.query, file_reads=facts.file_reads, template=facts.template,
                      placeholders=facts.placeholders), path=rel, line=1,
         code_version=fingerprint.sql_code_version(facts.normalized, settings), references=references)

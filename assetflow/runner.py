@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import itertools
 import os
-import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from assetflow.config import Target
 from assetflow.engines import open_engine
 from assetflow.engines.base import SourceView
-from assetflow.errors import UsageError
-from assetflow.executor import Interrupted, RetryPolicy, StepResult, execute
+from assetflow.errors import Interrupted, UsageError
 from assetflow.graph import AssetGraph, build_graph
 from assetflow.loader import CACHE_DIR, Project
 from assetflow.planner import Plan, PlanRequest, Step, plan
@@ -26,6 +23,9 @@ from assetflow.select import parse_selection, resolve_selection
 from assetflow.sources import FileHashes, check_sources
 from assetflow.state import FAILED, SUCCESS, RunRecord, SourceVersion, StateSnapshot
 from assetflow.windows import partition_ranges
+
+if TYPE_CHECKING:
+    from assetflow.executor import RetryPolicy, StepResult
 
 CANCELLED = "cancelled"
 INTERRUPTED = "interrupted"
@@ -109,26 +109,22 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
     from assetflow.config import fault_injector
     from assetflow.lock import run_lock
     with run_lock(target.path, options.command, options.wait):
-        # Plan on a read-only open first: when nothing is stale there is nothing to write, and a
-        # read-write session (with its checkpoint on close) would be most of a no-op's cost.
-        if target.path != ":memory:" and Path(target.path).exists():
-            with open_engine(target, read_only=True, wait=options.wait) as reader:
-                state, request, the_plan, now = _plan_materialize(project, graph, selected, reader, options)
-            if not the_plan.steps and not the_plan.blocked and not _new_source_versions(state, request):
-                events.on_plan(the_plan)
-                return _record_noop(target, options, the_plan, now)
         with open_engine(target, read_only=False, fault=fault_injector(), wait=options.wait) as engine:
             state, request, the_plan, now = _plan_materialize(project, graph, selected, engine, options)
             events.on_plan(the_plan)
+            if not the_plan.steps and not the_plan.blocked and not _new_source_versions(state, request):
+                return _record_noop(engine, target, options, the_plan, now)
             return _run(project, graph, engine, state, the_plan, request, target, options, events, now)
 
 
-def _record_noop(target: Target, options: MaterializeOptions, the_plan: Plan, now: datetime) -> RunOutcome:
-    """A run with nothing to do is still recorded (cron ran at 3 AM and found everything fresh)."""
+def _record_noop(engine, target: Target, options: MaterializeOptions, the_plan: Plan, now: datetime) -> RunOutcome:
+    """A run with nothing to do is still recorded (cron ran at 3 AM and found everything fresh).
+    Its one row is left in the write-ahead log: checkpointing a catalog of a thousand tables on
+    close would cost more than the rest of the run, and the next writer checkpoints anyway."""
     run_id = _new_run_id(now)
-    with open_engine(target, read_only=False, wait=options.wait) as engine:
-        engine.mark_abandoned_runs(now)
-        engine.record_run(RunRecord(run_id, options.command, now, SUCCESS, _utcnow(), os.getpid(), target.name))
+    engine.mark_abandoned_runs(now)
+    engine.record_run(RunRecord(run_id, options.command, now, SUCCESS, _utcnow(), os.getpid(), target.name))
+    engine.skip_checkpoint_on_close()
     return RunOutcome(run_id, SUCCESS, the_plan, (), target.path)
 
 
@@ -143,7 +139,7 @@ def _plan_materialize(project: Project, graph: AssetGraph, selected: frozenset[s
 
 
 def _new_run_id(now: datetime) -> str:
-    return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    return f"{now:%Y%m%dT%H%M%S}-{os.urandom(3).hex()}"
 
 
 def _dry_run(project, graph, selected, target: Target, options: MaterializeOptions) -> RunOutcome:
@@ -158,6 +154,7 @@ def _dry_run(project, graph, selected, target: Target, options: MaterializeOptio
 
 def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, target: Target,
          options: MaterializeOptions, events: RunEvents, now: datetime) -> RunOutcome:
+    from assetflow.executor import execute
     from assetflow.steps import StepRunner, fully_rebuilt, initial_versions
     run_id = _new_run_id(now)
     engine.prepare({a.key.schema for a in graph.assets.values()},
@@ -300,6 +297,7 @@ def _file_source_views(project: Project, graph: AssetGraph, missing: frozenset[s
 
 
 def _retry_policy(project: Project, graph: AssetGraph, name: str) -> RetryPolicy:
+    from assetflow.executor import RetryPolicy
     settings = graph.assets[name].settings
     retries = settings.retries if settings.retries is not None else project.config.retries
     delay = settings.retry_delay if settings.retry_delay is not None else project.config.retry_delay

@@ -5,6 +5,7 @@ hashing, and rewrite it for execution (qualified names, absolute file paths, typ
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ def check_dialect(dialect: str) -> None:
 def parse_query(query: str, dialect: str, path: str) -> exp.Query:
     """Parse exactly one SELECT (or WITH ... SELECT, or a set operation) or raise ProjectError."""
     try:
-        statements = [s for s in sqlglot.parse(query, dialect=dialect) if s is not None]
+        statements = [s for s in _dialect(dialect).parse(query) if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         description = re.sub(r"<Token token_type: [^,]+, text: ([^,]*),[^>]*>", r"'\1'",
@@ -59,10 +60,6 @@ def parse_query(query: str, dialect: str, path: str) -> exp.Query:
                            path=path, line=_line_of(statements[1]),
                            hint="keep one SELECT per file; move the others into their own assets")
     statement = statements[0]
-    empty = next((i for i in statement.find_all(exp.Identifier) if i.quoted and not i.name), None)
-    if empty is not None:
-        raise ProjectError('an empty quoted name ("") is not a valid identifier', path=path, line=_line_of(empty),
-                           hint="give the column or table a name")
     if not isinstance(statement, exp.Query):
         raise ProjectError(f"an asset must be a SELECT, not {statement.key.upper()}", path=path,
                            line=_line_of(statement), hint="write the query that produces the table; "
@@ -70,18 +67,46 @@ def parse_query(query: str, dialect: str, path: str) -> exp.Query:
     return statement
 
 
+@dataclass
+class _Nodes:
+    """The nodes analysis needs, from one walk of the tree."""
+
+    tables: list[exp.Table]
+    placeholders: list[exp.Placeholder]
+
+
+def _walk(tree: exp.Query, path: str) -> _Nodes:
+    nodes = _Nodes([], [])
+    for node in tree.walk():
+        if isinstance(node, exp.Table):
+            nodes.tables.append(node)
+        elif isinstance(node, exp.Placeholder):
+            nodes.placeholders.append(node)
+        elif isinstance(node, exp.Identifier) and node.quoted and not node.name:
+            raise ProjectError('an empty quoted name ("") is not a valid identifier', path=path,
+                               line=_line_of(node), hint="give the column or table a name")
+    return nodes
+
+
 def analyze(query: str, dialect: str, path: str) -> QueryFacts:
     """Everything the loader needs from a query: normalized text, tables read, files read, and a
     template for execution in which every table read is a sentinel `__af_ref_N__` (N indexes the
-    references) and every file path is `__af_file_N__`, so compiling needs no second parse."""
+    references) and every file path is `__af_file_N__`, so compiling needs no second parse.
+
+    The tree is printed once (copy=False: it is thrown away after), as the template; the
+    normalized text is the template with the names and paths put back as sqlglot prints them,
+    which is the same text a second print of the untouched tree would give.
+    """
     tree = parse_query(query, dialect, path)
-    normalized = tree.sql(dialect=dialect, comments=False)
+    nodes = _walk(tree, path)
+    generator = _dialect(dialect).generator(comments=False)
     references: dict[tuple[str, ...], int] = {}
     found: list[Reference] = []
+    written: list[str] = []                        # each reference as sqlglot prints it
     files: list[str] = []
     reads: list[tuple[exp.Table, int]] = []
     file_tables: list[exp.Table] = []
-    for table in _source_tables(tree):             # collect everything first, then rewrite
+    for table in _source_tables(tree, nodes.tables):     # collect everything first, then rewrite
         file_path = _file_read(table)
         if file_path is not None:
             files.extend(p for p in file_path if p not in files)
@@ -94,6 +119,7 @@ def analyze(query: str, dialect: str, path: str) -> QueryFacts:
         if key not in references:
             references[key] = len(found)
             found.append(Reference(parts=parts, line=_line_of(table)))
+            written.append(".".join(generator.generate(part, copy=False) for part in table.parts))
         reads.append((table, references[key]))
     for table in file_tables:
         _sentinel_files(table, files)
@@ -101,9 +127,27 @@ def analyze(query: str, dialect: str, path: str) -> QueryFacts:
         for arg in ("db", "catalog"):
             table.set(arg, None)
         table.set("this", exp.to_identifier(REF_SENTINEL.format(slot)))
-    template = tree.sql(dialect=dialect, comments=False)
-    used = tuple(sorted({p.name for p in tree.find_all(exp.Placeholder)}))
+    used = tuple(sorted({p.name for p in nodes.placeholders}))
+    template = generator.generate(tree, copy=False)
+    normalized = _restore(template, dialect, written, files)
     return QueryFacts(normalized, tuple(found), tuple(files), template, used)
+
+
+@functools.cache
+def _dialect(name: str):
+    from sqlglot.dialects.dialect import Dialect
+    return Dialect.get_or_raise(name)
+
+
+def _restore(template: str, dialect: str, written: list[str], files: list[str]) -> str:
+    """The template with its sentinels replaced by the names and paths they stand for, printed as
+    sqlglot prints them (a path is a string literal, or a quoted identifier in `from 'x.csv'`)."""
+    def file_sql(match: re.Match) -> str:
+        path = files[int(match.group(2))]
+        node = exp.to_identifier(path, quoted=True) if match.group(1) != "'" else exp.Literal.string(path)
+        return node.sql(dialect=dialect)
+    text = re.sub(r"(['\"`])__af_file_(\d+)__\1", file_sql, template)
+    return re.sub(r"\b__af_ref_(\d+)__\b", lambda m: written[int(m.group(1))], text)
 
 
 def _sentinel_files(table: exp.Table, files: list[str]) -> None:
@@ -115,7 +159,7 @@ def _sentinel_files(table: exp.Table, files: list[str]) -> None:
         table.set("this", exp.to_identifier(FILE_SENTINEL.format(files.index(node.name)), quoted=True))
 
 
-def _source_tables(tree: exp.Query) -> list[exp.Table]:
+def _source_tables(tree: exp.Query, every_table: list[exp.Table]) -> list[exp.Table]:
     """Tables the query reads: FROM/JOIN in every scope; CTE names resolve to their bodies."""
     try:
         tables = [source for scope in traverse_scope(tree) for source in scope.sources.values()
@@ -125,7 +169,7 @@ def _source_tables(tree: exp.Query) -> list[exp.Table]:
     seen = {id(t) for t in tables}
     # Scope analysis misses tables in some positions (inside table functions, or a CTE whose body it
     # cannot traverse, such as PIVOT); take every Table node, then drop the ones naming a CTE.
-    tables += [t for t in tree.find_all(exp.Table) if id(t) not in seen]
+    tables += [t for t in every_table if id(t) not in seen]
     unique = list({id(t): t for t in tables}.values())      # a table can be a source of two scopes
     return [t for t in unique if not _names_cte(t)]
 
@@ -203,7 +247,7 @@ def qualify_with_placeholders(query: str, dialect: str, relations: Mapping[tuple
     path as written to the path to read.
     """
     tree = parse_query(query, dialect, "<compiled>")
-    for table in _source_tables(tree):
+    for table in _source_tables(tree, _walk(tree, "<compiled>").tables):
         node = table.this
         if isinstance(node, exp.Identifier) and not _file_read(table):
             key = tuple(p.name.lower() for p in table.parts)

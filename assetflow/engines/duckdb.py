@@ -111,6 +111,10 @@ class DuckDBEngine:
             self._cursors.clear()
         self._con.close()
 
+    def skip_checkpoint_on_close(self) -> None:
+        """Leave this session's (small) write-ahead log for the next open to replay."""
+        run(self.connection(), "PRAGMA disable_checkpoint_on_shutdown")
+
     def now(self) -> datetime:
         return datetime.now(timezone.utc).replace(tzinfo=None)
 
