@@ -208,25 +208,76 @@ def upstream_range(down: Partitioning | None, down_index: int, up: Partitioning 
     return range(lo, hi) if lo < hi else range(0)
 
 
-def edge_ranges(down: Partitioning | None, down_count: int, up: Partitioning | None, up_count: int,
-                lookback: int = 0) -> tuple[list[int], list[int], int | None]:
-    """`upstream_range` for every downstream index at once: bounds lists [lo, hi) and a `shift`.
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """Downstream partition i reads upstream i + offset - lookback .. i + offset (same grain)."""
 
-    `shift` is set when partition i reads exactly upstream partition i + shift for every i (same
-    grain, no lookback, nothing clipped): callers can then align lists by slicing. Only edges between
-    different grains pay for calendar maths, once per downstream partition.
-    """
-    n = down_count
-    if up is None:
-        return [0] * n, [1] * n, None
-    if down is None:
-        return [0] * n, [up_count] * n, None
+    offset: int
+    lookback: int
+    up_count: int
+    down_count: int
+
+    def up_range(self, i: int) -> range:
+        return range(min(max(i + self.offset - self.lookback, 0), self.up_count),
+                     min(max(i + self.offset + 1, 0), self.up_count))
+
+    def readers(self, j: int) -> range:
+        """The downstream partitions that read upstream partition j."""
+        return range(max(j - self.offset, 0), min(max(j - self.offset + self.lookback + 1, 0), self.down_count))
+
+
+@dataclass(frozen=True, slots=True)
+class Everything:
+    """Every downstream partition reads every upstream partition (one side is unpartitioned, or
+    static keys meet time partitions)."""
+
+    up_count: int
+    down_count: int
+
+    def up_range(self, i: int) -> range:
+        return range(self.up_count)
+
+    def readers(self, j: int) -> range:
+        return range(self.down_count)
+
+
+@dataclass(frozen=True)
+class Ranges:
+    """An explicit range per downstream partition (time grains that differ, static keys)."""
+
+    lo: tuple[int, ...]
+    hi: tuple[int, ...]
+    up_count: int
+
+    def up_range(self, i: int) -> range:
+        return range(self.lo[i], self.hi[i])
+
+    def readers(self, j: int) -> list[int]:
+        inverse = self.__dict__.get("_inverse")
+        if inverse is None:
+            inverse = {}
+            for i, (lo, hi) in enumerate(zip(self.lo, self.hi)):
+                for k in range(lo, hi):
+                    inverse.setdefault(k, []).append(i)
+            object.__setattr__(self, "_inverse", inverse)
+        return inverse.get(j, [])
+
+    def pairs(self) -> list[tuple[int, int]]:
+        """Every (downstream, upstream) index pair of the mapping."""
+        return [(i, k) for i, (lo, hi) in enumerate(zip(self.lo, self.hi)) for k in range(lo, hi)]
+
+
+EdgeMapping = Shift | Everything | Ranges
+
+
+def edge_mapping(down: Partitioning | None, down_count: int, up: Partitioning | None, up_count: int,
+                 lookback: int = 0) -> EdgeMapping:
+    """`upstream_range` for every downstream partition of an edge, as a value that answers both ways
+    (which upstream partitions i reads, which downstream partitions read j) without a list per
+    partition, except between different grains, which pay for calendar maths once per partition."""
+    if up is None or down is None or isinstance(up, StaticPartitions) != isinstance(down, StaticPartitions):
+        return Everything(up_count, down_count)
     if isinstance(down, TimePartitions) and isinstance(up, TimePartitions) and down.grain is up.grain:
-        offset = up.index_at(down.start)
-        if lookback == 0 and offset >= 0 and offset + n <= up_count:
-            return list(range(offset, offset + n)), list(range(offset + 1, offset + n + 1)), offset
-        lo = [min(max(i - lookback + offset, 0), up_count) for i in range(n)]
-        hi = [min(max(i + 1 + offset, 0), up_count) for i in range(n)]
-        return lo, [max(h, l) for l, h in zip(lo, hi)], None
-    ranges = [upstream_range(down, i, up, up_count, lookback) for i in range(n)]
-    return [r.start for r in ranges], [max(r.stop, r.start) for r in ranges], None
+        return Shift(up.index_at(down.start), lookback, up_count, down_count)
+    ranges = [upstream_range(down, i, up, up_count, lookback) for i in range(down_count)]
+    return Ranges(tuple(r.start for r in ranges), tuple(max(r.stop, r.start) for r in ranges), up_count)

@@ -2,17 +2,24 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+import sys
+from typing import TYPE_CHECKING, Any, Iterable
 
-from assetflow.executor import StepResult
 from assetflow.graph import AssetGraph
 from assetflow.planner import Plan
+
+if TYPE_CHECKING:
+    from assetflow.executor import StepResult
 
 STATUS_WORD = {"success": "OK", "failed": "FAIL", "skipped": "SKIP"}
 
 
 def to_json(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)
+    """Indented on a terminal; compact in a pipe, where a machine reads it (Python's C encoder only
+    runs without indentation, several times faster on the status of a large project)."""
+    if sys.stdout.isatty():
+        return json.dumps(data, indent=2, default=str)
+    return json.dumps(data, default=str)
 
 
 def label(asset: str, partition: str | None) -> str:
@@ -35,7 +42,7 @@ def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str], checks: 
     for name in sorted(selected):
         ap = plan.assets[name]
         partitioned = graph.assets[name].partitioning is not None
-        rows = [(k, c, r) for k, c, r in zip(ap.keys, ap.categories, ap.reasons) if c != "fresh"]
+        rows = ap.not_fresh()
         assets.append({
             "name": name, "kind": graph.assets[name].kind.value, "partitions": ap.counts(),
             "stale": [{"partition": k, "reasons": list(r)} for k, c, r in rows if c == "stale"],
@@ -58,7 +65,7 @@ def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database
         c = ap.counts()
         lines.append(f"{name:<{width}}  {graph.assets[name].kind.value:<11}  {c['total']:>5}  {c['fresh']:>5}  "
                      f"{c['stale']:>5}  {c['blocked']:>7}  {c['failed']:>6}")
-        shown = [(k, cat, r) for k, cat, r in zip(ap.keys, ap.categories, ap.reasons) if cat != "fresh"]
+        shown = ap.not_fresh()
         for key, cat, reasons in shown[:limit]:
             where = f"{key}: " if key else ""
             lines.append(f"{'':<{width}}    {cat}: {where}{', '.join(reasons)}")

@@ -17,11 +17,11 @@ from assetflow.engines import open_engine
 from assetflow.engines.base import SourceView
 from assetflow.errors import Interrupted, UsageError
 from assetflow.graph import AssetGraph, build_graph
-from assetflow.loader import CACHE_DIR, Project
-from assetflow.planner import Plan, PlanRequest, Step, plan
+from assetflow.assess import Assessment, assess
+from assetflow.loader import Project
+from assetflow.planner import Plan, Step
 from assetflow.select import parse_selection, resolve_selection
-from assetflow.sources import FileHashes, check_sources
-from assetflow.state import FAILED, SUCCESS, RunRecord, SourceVersion, StateSnapshot
+from assetflow.state import FAILED, SUCCESS, RunRecord
 from assetflow.windows import partition_ranges
 
 if TYPE_CHECKING:
@@ -88,15 +88,14 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
     selected = resolve_selection(parse_selection(selection), graph)
     target = project.config.target(target_name)
     with open_engine(target, read_only=True) as engine:
-        state = engine.read_state() if engine else StateSnapshot()
         now = engine.now() if engine else _utcnow()
-        request = _plan_request(project, graph, engine, state, frozenset(graph.assets), {}, frozenset(), True)
+        found = assess(project, graph, engine, frozenset(graph.assets), {}, frozenset(), True, now)
         checks = tuple(c for c in (engine.latest_checks() if engine else ()) if c[2] in _declared_checks(project, graph))
         drift = None
         if verify:
             from assetflow.verify import verify as compare
             drift = tuple(d for d in compare(graph, engine) if d.asset in selected) if engine else ()
-    return StatusReport(plan(graph, state, request, now), graph, target.path, selected, checks, drift)
+    return StatusReport(found.plan, graph, target.path, selected, checks, drift)
 
 
 def materialize(project: Project, options: MaterializeOptions, events: RunEvents = RunEvents()) -> RunOutcome:
@@ -110,11 +109,11 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
     from assetflow.lock import run_lock
     with run_lock(target.path, options.command, options.wait):
         with open_engine(target, read_only=False, fault=fault_injector(), wait=options.wait) as engine:
-            state, request, the_plan, now = _plan_materialize(project, graph, selected, engine, options)
-            events.on_plan(the_plan)
-            if not the_plan.steps and not the_plan.blocked and not _new_source_versions(state, request):
-                return _record_noop(engine, target, options, the_plan, now)
-            return _run(project, graph, engine, state, the_plan, request, target, options, events, now)
+            found = _assess_selection(project, graph, selected, engine, options, engine.now())
+            events.on_plan(found.plan)
+            if not found.plan.steps and not found.plan.blocked and not found.new_source_versions():
+                return _record_noop(engine, target, options, found.plan, found.now)
+            return _run(project, graph, engine, found, target, options, events)
 
 
 def _record_noop(engine, target: Target, options: MaterializeOptions, the_plan: Plan, now: datetime) -> RunOutcome:
@@ -128,14 +127,11 @@ def _record_noop(engine, target: Target, options: MaterializeOptions, the_plan: 
     return RunOutcome(run_id, SUCCESS, the_plan, (), target.path)
 
 
-def _plan_materialize(project: Project, graph: AssetGraph, selected: frozenset[str], engine,
-                      options: MaterializeOptions):
-    now = engine.now()
+def _assess_selection(project: Project, graph: AssetGraph, selected: frozenset[str], engine,
+                      options: MaterializeOptions, now: datetime) -> Assessment:
     ranges = options.ranges or partition_ranges(graph, selected, options.partition, options.from_key,
                                                 options.to_key, now)
-    state = engine.read_state()
-    request = _plan_request(project, graph, engine, state, selected, ranges, _refresh(options, selected), False)
-    return state, request, plan(graph, state, request, now), now
+    return assess(project, graph, engine, selected, ranges, _refresh(options, selected), False, now)
 
 
 def _new_run_id(now: datetime) -> str:
@@ -144,30 +140,27 @@ def _new_run_id(now: datetime) -> str:
 
 def _dry_run(project, graph, selected, target: Target, options: MaterializeOptions) -> RunOutcome:
     with open_engine(target, read_only=True) as engine:
-        state = engine.read_state() if engine else StateSnapshot()
-        now = engine.now() if engine else _utcnow()
-        ranges = options.ranges or partition_ranges(graph, selected, options.partition, options.from_key,
-                                                    options.to_key, now)
-        request = _plan_request(project, graph, engine, state, selected, ranges, _refresh(options, selected), False)
-    return RunOutcome(None, "planned", plan(graph, state, request, now), database=target.path)
+        found = _assess_selection(project, graph, selected, engine, options, engine.now() if engine else _utcnow())
+    return RunOutcome(None, "planned", found.plan, database=target.path)
 
 
-def _run(project, graph, engine, state, the_plan: Plan, request: PlanRequest, target: Target,
-         options: MaterializeOptions, events: RunEvents, now: datetime) -> RunOutcome:
+def _run(project, graph, engine, found: Assessment, target: Target, options: MaterializeOptions,
+         events: RunEvents) -> RunOutcome:
     from assetflow.executor import execute
-    from assetflow.steps import StepRunner, fully_rebuilt, initial_versions
+    from assetflow.steps import StepRunner, fully_rebuilt, input_versions
+    the_plan, request, now = found.plan, found.request, found.now
     run_id = _new_run_id(now)
     engine.prepare({a.key.schema for a in graph.assets.values()},
                    _file_source_views(project, graph, request.missing_sources))
-    counter = itertools.count(max([state.max_version, *request.source_versions.values()]) + 1)
-    engine.record_sources(_new_source_versions(state, request))
+    counter = itertools.count(max([found.stored.newest, *request.source_versions.values()]) + 1)
+    engine.record_sources(found.new_source_versions())
     engine.mark_abandoned_runs(now)      # we hold the lock: any run still "running" has died
     record = RunRecord(run_id, options.command, now, pid=os.getpid(), target=target.name)
     engine.record_run(record)
     cancelled = threading.Event()
     runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
-                        initial_versions(graph, state, now), fully_rebuilt(the_plan, graph, now),
-                        cancelled, dict(request.source_versions))
+                        input_versions(graph, engine, the_plan, found.keys), found.unrecorded(),
+                        fully_rebuilt(the_plan, graph, now), cancelled, dict(request.source_versions))
     stop = events.stop or threading.Event()
     try:
         results = execute(the_plan, runner, threads=options.threads or target.threads,
@@ -217,72 +210,6 @@ def _refresh(options: MaterializeOptions, selected: frozenset[str]) -> frozenset
     if options.refresh is not None:
         return options.refresh
     return selected if options.full_refresh else frozenset()
-
-
-def _plan_request(project: Project, graph: AssetGraph, engine, state: StateSnapshot, selected, ranges,
-                  refresh: frozenset[str], for_status: bool) -> PlanRequest:
-    windowed = {n for n, s in graph.sources.items() if s.freshness and _uses_window(s.freshness)}
-    plain = {n: s for n, s in graph.sources.items() if n not in windowed}
-    checks = check_sources(plain, project.root, FileHashes(project.root / CACHE_DIR / "file-hashes.json"),
-                           table_exists=lambda t: engine is not None and t.lower() in _tables(engine),
-                           run_freshness=lambda q: engine.query_fingerprint(q) if engine else "")
-    # (a freshness query that fails comes back as None: check_sources reports the source missing)
-    for name in sorted(windowed):
-        checks.update(_windowed_freshness(graph, name, engine))
-    versions, bump = {}, state.max_version
-    for name, check in sorted(checks.items()):
-        stored = state.sources.get(name)
-        if check.fingerprint is None or (stored is not None and stored.fingerprint == check.fingerprint):
-            versions[name] = stored.data_version if stored else 0
-        else:
-            bump += 1
-            versions[name] = bump
-    missing = frozenset(n for n, c in checks.items() if c.missing)
-    return PlanRequest(selected=selected, ranges=ranges, refresh=refresh, for_status=for_status,
-                       source_versions=versions, missing_sources=missing, windowed_sources=frozenset(windowed),
-                       source_fingerprints={n: c.fingerprint for n, c in checks.items()})
-
-
-def _uses_window(query: str) -> bool:
-    from assetflow import sql
-    return bool(sql.placeholders(query, "duckdb") & {"start", "end"})
-
-
-def _windowed_freshness(graph: AssetGraph, source: str, engine) -> dict:
-    """A freshness query using $start/$end fingerprints each partition of each reader separately:
-    the results are keyed `source[partition key]`."""
-    from assetflow.compile import partition_window
-    from assetflow.partitions import TimePartitions
-    from assetflow.sources import SourceCheck
-    query = graph.sources[source].freshness
-    out = {}
-    for reader in graph.downstream.get(source, ()):
-        spec = graph.assets[reader]
-        if not isinstance(spec.partitioning, TimePartitions):
-            continue
-        for index in range(spec.partitioning.count(_utcnow())):
-            window = partition_window(spec, index)
-            params = {"start": window.start, "end": window.end}
-            fingerprint = engine.query_fingerprint(query, params) if engine else None
-            out[f"{source}[{spec.partitioning.key(index)}]"] = SourceCheck(fingerprint)
-    return out
-
-
-def _tables(engine) -> set[str]:
-    cached = getattr(engine, "_af_tables", None)
-    if cached is None:
-        cached = engine.existing_tables()
-        engine._af_tables = cached
-    return cached
-
-
-def _new_source_versions(state: StateSnapshot, request: PlanRequest) -> dict[str, SourceVersion]:
-    out = {}
-    for name, fp in request.source_fingerprints.items():
-        stored = state.sources.get(name)
-        if fp is not None and (stored is None or stored.fingerprint != fp):
-            out[name] = SourceVersion(fp, request.source_versions[name])
-    return out
 
 
 def _file_source_views(project: Project, graph: AssetGraph, missing: frozenset[str]) -> list[SourceView]:

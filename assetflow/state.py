@@ -66,6 +66,14 @@ class SourceVersion:
 
 
 @dataclass(frozen=True)
+class StoredVersions:
+    """The small part of the store every plan reads: source fingerprints and the newest version."""
+
+    sources: Mapping[str, SourceVersion] = field(default_factory=dict)
+    newest: int = 0
+
+
+@dataclass(frozen=True)
 class StateSnapshot:
     partitions: Mapping[str, Mapping[str, PartitionRecord]] = field(default_factory=dict)
     sources: Mapping[str, SourceVersion] = field(default_factory=dict)
@@ -100,7 +108,10 @@ class RunRecord:
 
 
 class StateStore(Protocol):
-    def read_state(self) -> StateSnapshot: ...
+    def read_state(self, with_rows: bool = False) -> StateSnapshot: ...
+    def stored_versions(self) -> StoredVersions: ...
+    def deviations(self, expectation) -> Mapping[str, Mapping[int, int]]: ...
+    def partition_versions(self, assets: set[str]) -> Mapping[str, Mapping[str, int]]: ...
     def record_run(self, run: RunRecord) -> None: ...
     def record_sources(self, versions: Mapping[str, SourceVersion]) -> None: ...
     def record_failure(self, attempt: AttemptRecord) -> None: ...

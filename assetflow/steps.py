@@ -10,14 +10,14 @@ from typing import Callable
 from assetflow import compile as compiler
 from assetflow.assets import AssetContext, AssetKey, AssetSpec, PythonBody, SeedBody
 from assetflow.engines.base import BuildRequest, Engine, PartitionWindow
-from assetflow.errors import AssetflowError, PartitionKeyError
+from assetflow.errors import AssetflowError
 from assetflow.executor import Interrupted, StepFailed
 from assetflow.graph import AssetGraph
 from assetflow.cache import JsonCache
 from assetflow.loader import CACHE_DIR, Project
 from assetflow.partitions import StaticPartitions, TimePartitions, upstream_range
 from assetflow.planner import Plan, Step
-from assetflow.state import FAILED, AssetState, AttemptRecord
+from assetflow.state import FAILED, UNPARTITIONED, AttemptRecord
 
 
 @dataclass
@@ -30,7 +30,8 @@ class StepRunner:
     run_id: str
     now: datetime
     versions: Callable[[], int]                     # next data version
-    current_version: dict[tuple[str, int], int]    # data version of each partition as the run goes
+    current_version: dict[tuple[str, int], int]    # data version of each partition read, as the run goes
+    unrecorded: frozenset[tuple[str, int]] = frozenset()   # partitions with no state row before the run
     full_rebuilds: frozenset[str] = frozenset()     # partitioned assets whose every partition is planned
     cancelled: threading.Event | None = None        # set on Ctrl-C: nothing more may commit
     source_versions: dict[str, int] | None = None   # data versions of the sources, for attempt records
@@ -100,7 +101,7 @@ class StepRunner:
             batch = tuple((r, compiler.partition_window(spec, step.index + n))
                           for n, r in enumerate(records))
         new = frozenset(r.partition for n, r in enumerate(records)
-                        if r.attempt == 1 and (step.asset, step.index + n) not in self.current_version)
+                        if r.attempt == 1 and (step.asset, step.index + n) in self.unrecorded)
         base = dict(key=spec.key, kind=spec.kind, attempt=records[0], window=window,
                     rebuilding_all=step.asset in self.full_rebuilds, batch=batch,
                     checks=check_targets(spec, self.graph), new_records=new)
@@ -179,26 +180,18 @@ def _window_of(spec: AssetSpec, rng: range, count: int) -> PartitionWindow | Non
     return PartitionWindow(part.column, key=part.keys[rng.start]) if len(rng) == 1 else None
 
 
-def initial_versions(graph: AssetGraph, state, now: datetime) -> dict[tuple[str, int], int]:
-    """Data versions of existing partitions, so attempts can record what they read (and whether a
-    partition already has a state row). Read straight from the snapshot's columns."""
+def input_versions(graph: AssetGraph, engine: Engine, plan: Plan, keys) -> dict[tuple[str, int], int]:
+    """Stored data versions of the partitions the planned steps read, so each attempt can record
+    what it read: one query for the upstream assets of the plan, not the whole store."""
+    readers = {step.asset for step in plan.steps}
+    upstream = {up for name in readers for up in graph.upstream_assets(name)}
     out = {}
-    for name, records in state.partitions.items():
-        spec = graph.assets.get(name)
-        if spec is None:
-            continue
-        if spec.partitioning is None:
-            record = records.get("")
-            if record is not None:
-                out[(name, 0)] = record.data_version
-            continue
-        keys = records.keys if isinstance(records, AssetState) else list(records)
-        versions = records.versions if isinstance(records, AssetState) else [r.data_version for r in records.values()]
-        for key, version in zip(keys, versions):
-            try:
-                out[(name, spec.partitioning.index(key, now))] = version
-            except PartitionKeyError:
-                continue                      # a partition outside today's range (e.g. `end` moved)
+    for name, versions in engine.partition_versions(upstream).items():
+        index = {key: i for i, key in enumerate(keys[name])}
+        for key, version in versions.items():
+            i = index.get(None if key == UNPARTITIONED else key)
+            if i is not None:                 # a partition outside today's range (e.g. `end` moved)
+                out[(name, i)] = version
     return out
 
 

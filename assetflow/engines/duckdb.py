@@ -22,7 +22,8 @@ from assetflow.checks import CheckResult
 from assetflow.engines import duckdb_state as store
 from assetflow.engines.base import BuildOutcome, BuildRequest, PartitionWindow, SourceView
 from assetflow.errors import AssetflowError, LockError, TargetError
-from assetflow.state import AttemptRecord, RunRecord, SourceVersion, StateSnapshot
+from assetflow.freshness import Expectation
+from assetflow.state import AttemptRecord, RunRecord, SourceVersion, StateSnapshot, StoredVersions
 
 run = store.run
 _CONFLICT_RETRIES = 8
@@ -126,6 +127,15 @@ class DuckDBEngine:
 
     def read_state(self, with_rows: bool = False) -> StateSnapshot:
         return store.read_state(self.connection(), with_rows)
+
+    def stored_versions(self) -> StoredVersions:
+        return store.stored_versions(self.connection())
+
+    def deviations(self, expectation: Expectation) -> dict[str, dict[int, int]]:
+        return store.deviations(self.connection(), expectation)
+
+    def partition_versions(self, assets: set[str]) -> dict[str, dict[str, int]]:
+        return store.partition_versions(self.connection(), assets)
 
     def record_run(self, record: RunRecord) -> None:
         if not self._read_only:

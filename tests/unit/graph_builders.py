@@ -1,9 +1,14 @@
 """Build asset specs and graphs in memory, the way the loader does, without a project on disk."""
 from __future__ import annotations
 
+from datetime import datetime
+
+from assetflow import freshness
 from assetflow.assets import AssetKey, AssetSettings, AssetSpec, Kind, Reference, SourceSpec, SqlBody
 from assetflow.graph import AssetGraph, build_graph
 from assetflow.partitions import Partitioning
+from assetflow.planner import Plan, PlanRequest, plan
+from assetflow.state import StateSnapshot
 
 
 def make_spec(name: str, reads: tuple[str, ...] = (), *, partitioning: Partitioning | None = None,
@@ -22,3 +27,11 @@ def make_spec(name: str, reads: tuple[str, ...] = (), *, partitioning: Partition
 
 def make_graph(*specs: AssetSpec, sources: tuple[str, ...] = ()) -> AssetGraph:
     return build_graph(specs, [SourceSpec(name=s, table=s) for s in sources])
+
+
+def plan_snapshot(graph: AssetGraph, state: StateSnapshot, request: PlanRequest, now: datetime) -> Plan:
+    """Plan against an in-memory state, as `assess` does against a store."""
+    keys = freshness.partition_keys(graph, now)
+    edges = freshness.edges_of(graph, keys)
+    expectation = freshness.expect(graph, keys, edges, request.source_versions, request.windowed_sources)
+    return plan(graph, freshness.deviations_of(state, expectation), request, keys, edges)

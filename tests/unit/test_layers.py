@@ -29,7 +29,7 @@ def loaded(modules: set[str], library: str) -> bool:
     return any(m == library or m.startswith(library + ".") for m in modules)
 
 
-PURE = ["assetflow.planner", "assetflow.graph", "assetflow.partitions", "assetflow.select"]
+PURE = ["assetflow.planner", "assetflow.graph", "assetflow.partitions", "assetflow.select", "assetflow.freshness"]
 
 
 @pytest.mark.parametrize("module", PURE + ["assetflow.executor", "assetflow.loader", "assetflow.fingerprint"])

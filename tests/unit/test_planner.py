@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from graph_builders import make_graph, make_spec
+from graph_builders import make_graph, make_spec, plan_snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assetflow.graph import AssetGraph, upstream_closure
 from assetflow.partitions import Grain, TimePartitions
 from assetflow.planner import (CODE, FULL_REFRESH, NEVER, SOURCE_CHANGED, SOURCE_MISSING, UPSTREAM_CHANGED,
-                               UPSTREAM_FAILED, UPSTREAM_MISSING, UPSTREAM_STALE, Plan, PlanRequest, plan)
+                               UPSTREAM_FAILED, UPSTREAM_MISSING, UPSTREAM_STALE, Plan, PlanRequest)
 from assetflow.state import FAILED, SUCCESS, UNPARTITIONED, PartitionRecord, StateSnapshot
 
 NOW = datetime(2025, 1, 1, 12)
@@ -52,7 +52,7 @@ def steps_of(result: Plan) -> list[tuple[str, str | None, tuple[str, ...]]]:
 def test_empty_state_plans_every_partition_as_never_materialized():
     graph = make_graph(make_spec("a", partitioning=DAYS), make_spec("b", ("a",), partitioning=DAYS),
                        make_spec("c", ("b",)))
-    result = plan(graph, StateSnapshot(), request(graph), NOW)
+    result = plan_snapshot(graph, StateSnapshot(), request(graph), NOW)
     expected = ([("main.a", f"2024-01-0{d}", (NEVER,)) for d in range(1, 6)]
                 + [("main.b", f"2024-01-0{d}", (NEVER,)) for d in range(1, 6)] + [("main.c", None, (NEVER,))])
     assert steps_of(result) == expected
@@ -64,7 +64,7 @@ def test_empty_state_plans_every_partition_as_never_materialized():
 def test_everything_built_in_order_plans_nothing():
     graph = make_graph(make_spec("a", partitioning=DAYS), make_spec("b", ("a",), partitioning=DAYS,
                                                                     lookback=2), make_spec("c", ("b",)))
-    result = plan(graph, built(graph), request(graph), NOW)
+    result = plan_snapshot(graph, built(graph), request(graph), NOW)
     assert result.steps == () and result.blocked == ()
     assert all(set(p.categories) == {"fresh"} for p in result.assets.values())
 
@@ -74,7 +74,7 @@ def test_code_change_rebuilds_the_asset_and_its_downstream_only():
     state = built(graph)
     changed = make_graph(make_spec("a"), make_spec("b", ("a",), code_version="v2"), make_spec("c", ("b",)),
                          make_spec("d"))
-    result = plan(changed, state, request(changed), NOW)
+    result = plan_snapshot(changed, state, request(changed), NOW)
     assert steps_of(result) == [("main.b", None, (CODE,)), ("main.c", None, (UPSTREAM_STALE,))]
     assert result.needs[("main.c", 0)] == (("main.b", 0),)
 
@@ -82,14 +82,14 @@ def test_code_change_rebuilds_the_asset_and_its_downstream_only():
 def test_upstream_rebuilt_later_marks_readers_changed():
     graph = chain()
     state = built(graph, ["main.b", "main.a", "main.c", "main.d"])     # a rebuilt after b read it
-    result = plan(graph, state, request(graph), NOW)
+    result = plan_snapshot(graph, state, request(graph), NOW)
     assert steps_of(result) == [("main.b", None, (UPSTREAM_CHANGED,)), ("main.c", None, (UPSTREAM_STALE,))]
 
 
 def test_failed_upstream_that_is_not_selected_blocks_downstream():
     graph = chain()
     state = StateSnapshot({"main.a": {UNPARTITIONED: PartitionRecord(None, 0, FAILED)}})
-    result = plan(graph, state, request(graph, "b"), NOW)
+    result = plan_snapshot(graph, state, request(graph, "b"), NOW)
     assert result.steps == ()
     assert [(b.asset, b.reasons) for b in result.blocked] == [("main.b", (f"{UPSTREAM_FAILED}: main.a",))]
 
@@ -97,7 +97,7 @@ def test_failed_upstream_that_is_not_selected_blocks_downstream():
 def test_failed_upstream_that_is_selected_is_retried_first():
     graph = chain()
     state = built(graph, a=PartitionRecord("v1", 1, FAILED))
-    result = plan(graph, state, request(graph, "a", "b"), NOW)
+    result = plan_snapshot(graph, state, request(graph, "a", "b"), NOW)
     assert [s.asset for s in result.steps] == ["main.a", "main.b"]
     assert result.needs[("main.b", 0)] == (("main.a", 0),)
 
@@ -105,7 +105,7 @@ def test_failed_upstream_that_is_selected_is_retried_first():
 def test_status_shows_readers_of_a_failed_partition_as_blocked():
     graph = chain()
     state = built(graph, a=PartitionRecord("v1", 1, FAILED))
-    status = plan(graph, state, request(graph, for_status=True), NOW)
+    status = plan_snapshot(graph, state, request(graph, for_status=True), NOW)
     assert status.assets["main.a"].categories == ("failed",)
     assert status.assets["main.b"].categories == ("blocked",)
     assert status.assets["main.b"].reasons == ((f"{UPSTREAM_FAILED}: main.a",),)
@@ -114,7 +114,7 @@ def test_status_shows_readers_of_a_failed_partition_as_blocked():
 
 def test_never_built_unselected_upstream_blocks_and_names_it():
     graph = chain()
-    result = plan(graph, StateSnapshot(), request(graph, "b", "c"), NOW)
+    result = plan_snapshot(graph, StateSnapshot(), request(graph, "b", "c"), NOW)
     assert result.steps == ()
     assert [(b.asset, b.reasons) for b in result.blocked] == [
         ("main.b", (f"{UPSTREAM_MISSING}: main.a",)), ("main.c", ("upstream blocked: main.b",))]
@@ -122,7 +122,7 @@ def test_never_built_unselected_upstream_blocks_and_names_it():
 
 def test_selection_limits_what_is_built():
     graph = chain()
-    result = plan(graph, StateSnapshot(), request(graph, "a", "b"), NOW)
+    result = plan_snapshot(graph, StateSnapshot(), request(graph, "a", "b"), NOW)
     assert [s.asset for s in result.steps] == ["main.a", "main.b"]
     assert result.assets["main.c"].categories == ("stale",)      # reported, not built
 
@@ -131,7 +131,7 @@ def test_selected_asset_with_only_an_unselected_stale_upstream_is_built_without_
     graph = chain()
     changed = make_graph(make_spec("a", code_version="v2"), make_spec("b", ("a",)), make_spec("c", ("b",)),
                          make_spec("d"))
-    result = plan(changed, built(graph), request(changed, "b"), NOW)
+    result = plan_snapshot(changed, built(graph), request(changed, "b"), NOW)
     assert steps_of(result) == [("main.b", None, (UPSTREAM_STALE,))]
     assert result.needs[("main.b", 0)] == ()
 
@@ -139,7 +139,7 @@ def test_selected_asset_with_only_an_unselected_stale_upstream_is_built_without_
 def test_ranges_restrict_partitions():
     graph = make_graph(make_spec("a", partitioning=DAYS), make_spec("b", ("a",), partitioning=DAYS))
     req = request(graph, ranges={"main.a": range(1, 3), "main.b": range(2, 4)})
-    result = plan(graph, StateSnapshot(), req, NOW)
+    result = plan_snapshot(graph, StateSnapshot(), req, NOW)
     assert [(s.asset, s.partition) for s in result.steps] == [
         ("main.a", "2024-01-02"), ("main.a", "2024-01-03"), ("main.b", "2024-01-03")]
     assert result.needs[("main.b", 2)] == (("main.a", 2),)
@@ -148,7 +148,7 @@ def test_ranges_restrict_partitions():
         ("main.b", "2024-01-04", (f"{UPSTREAM_MISSING}: main.a [2024-01-04]",))]
     # with a[3] built, b[3] is built from it without waiting for anything
     state = StateSnapshot({"main.a": {"2024-01-04": PartitionRecord("v1", 1, SUCCESS)}})
-    result = plan(graph, state, req, NOW)
+    result = plan_snapshot(graph, state, req, NOW)
     assert [(s.asset, s.partition) for s in result.steps][-1] == ("main.b", "2024-01-04")
     assert result.needs[("main.b", 3)] == ()
 
@@ -156,7 +156,7 @@ def test_ranges_restrict_partitions():
 def test_full_refresh_rebuilds_fresh_partitions_in_range():
     graph = make_graph(make_spec("a", partitioning=DAYS), make_spec("b", ("a",), partitioning=DAYS))
     req = request(graph, "a", ranges={"main.a": range(4, 5)}, refresh=frozenset({"main.a"}))
-    result = plan(graph, built(graph), req, NOW)
+    result = plan_snapshot(graph, built(graph), req, NOW)
     assert steps_of(result) == [("main.a", "2024-01-05", (FULL_REFRESH,))]
 
 
@@ -164,10 +164,10 @@ def test_source_changes_and_missing_sources():
     graph = make_graph(make_spec("a", ("raw.orders",)), make_spec("b", ("a",)), sources=("raw.orders",))
     state = built(graph)
     newer = request(graph, source_versions={"raw.orders": state.max_version + 1})
-    assert steps_of(plan(graph, state, newer, NOW)) == [("main.a", None, (SOURCE_CHANGED,)),
+    assert steps_of(plan_snapshot(graph, state, newer, NOW)) == [("main.a", None, (SOURCE_CHANGED,)),
                                                        ("main.b", None, (UPSTREAM_STALE,))]
     missing = request(graph, missing_sources=frozenset({"raw.orders"}))
-    result = plan(graph, StateSnapshot(), missing, NOW)
+    result = plan_snapshot(graph, StateSnapshot(), missing, NOW)
     assert result.steps == ()
     assert [b.reasons for b in result.blocked] == [(f"{SOURCE_MISSING}: raw.orders",),
                                                    ("upstream blocked: main.a",)]
@@ -177,7 +177,7 @@ def test_batch_size_groups_consecutive_partitions_into_one_step():
     graph = make_graph(make_spec("a", partitioning=DAYS, batch_size=2), make_spec("b", ("a",), partitioning=DAYS))
     req = request(graph, ranges={"main.a": range(0, 5), "main.b": range(0, 5)})
     state = StateSnapshot({"main.a": {"2024-01-03": PartitionRecord("v1", 1, SUCCESS)}})
-    result = plan(graph, state, req, NOW)
+    result = plan_snapshot(graph, state, req, NOW)
     batches = [(s.index, s.count, s.keys) for s in result.steps if s.asset == "main.a"]
     assert batches == [(0, 2, ("2024-01-01", "2024-01-02")), (3, 2, ("2024-01-04", "2024-01-05"))]
     assert result.needs[("main.b", 1)] == (("main.a", 0),)     # b[1] waits for the batch holding a[1]
@@ -257,7 +257,7 @@ def test_plan_steps_are_unique_and_dependencies_come_first(data):
     graph = data.draw(dags())
     state = data.draw(states(graph))
     selected = frozenset(data.draw(st.sets(st.sampled_from(sorted(graph.assets)), min_size=1)))
-    result = plan(graph, state, PlanRequest(selected=selected), NOW)
+    result = plan_snapshot(graph, state, PlanRequest(selected=selected), NOW)
     ids = [(s.asset, s.index) for s in result.steps]
     built_keys = [(s.asset, key) for s in result.steps for key in s.keys]
     assert len(built_keys) == len(set(built_keys))
@@ -285,8 +285,8 @@ def test_execute_then_plan_again_plans_nothing(data):
     roots = data.draw(st.sets(st.sampled_from(sorted(graph.assets)), min_size=1))
     selected = frozenset(roots | upstream_closure(graph, roots))      # like `+name`
     req = PlanRequest(selected=selected)
-    first = plan(graph, state, req, NOW)
-    second = plan(graph, simulate(graph, state, first), req, NOW)
+    first = plan_snapshot(graph, state, req, NOW)
+    second = plan_snapshot(graph, simulate(graph, state, first), req, NOW)
     assert second.steps == (), [(s.asset, s.partition, s.reasons) for s in second.steps]
     assert second.blocked == ()
     for name in selected:
@@ -297,7 +297,7 @@ def test_execute_then_plan_again_plans_nothing(data):
 @given(data=st.data())
 def test_empty_state_plans_every_selected_partition_once(data):
     graph = data.draw(dags())
-    result = plan(graph, StateSnapshot(), PlanRequest(selected=frozenset(graph.assets)), NOW)
+    result = plan_snapshot(graph, StateSnapshot(), PlanRequest(selected=frozenset(graph.assets)), NOW)
     expected = sum(1 if a.partitioning is None else a.partitioning.count(NOW) for a in graph.assets.values())
     assert sum(s.count for s in result.steps) == expected
     assert all(s.reasons == (NEVER,) for s in result.steps)
