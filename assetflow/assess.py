@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping
 
-from assetflow.freshness import (NO_ROW, Deviations, PartitionKeys, deviations_of, edges_of, expect,
-                                 partition_keys)
+from assetflow.freshness import Deviations, PartitionKeys, deviations_of, edges_of, expect, partition_keys
 from assetflow.graph import AssetGraph
 from assetflow.loader import CACHE_DIR, Project
 from assetflow.planner import Plan, PlanRequest, plan
@@ -27,11 +26,6 @@ class Assessment:
     deviations: Deviations
     keys: PartitionKeys
     now: datetime
-
-    def unrecorded(self) -> frozenset[tuple[str, int]]:
-        """Partitions the store has no record of (their first build inserts one)."""
-        return frozenset((asset, i) for asset, flags in self.deviations.items() for i, f in flags.items()
-                         if f & NO_ROW)
 
     def new_source_versions(self) -> dict[str, SourceVersion]:
         """Sources whose fingerprint differs from the stored one, with the version they get."""

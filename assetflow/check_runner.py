@@ -101,5 +101,6 @@ def check(project: Project, selection: tuple[str, ...], target_name: str | None,
             engine.record_checks(run_id, o.asset, o.partition, [o.result])
         report = CheckReport(run_id, tuple(outcomes))
         status = FAILED if report.failed else SUCCESS
-        engine.record_run(RunRecord(run_id, "check " + " ".join(selection), now, status, now, os.getpid(), target.name))
+        engine.record_run(RunRecord(run_id, "check " + " ".join(selection), now, status, now, os.getpid(), target.name),
+                          folded=True)
         return report

@@ -109,6 +109,7 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
     from assetflow.lock import run_lock
     with run_lock(target.path, options.command, options.wait):
         with open_engine(target, read_only=False, fault=fault_injector(), wait=options.wait) as engine:
+            engine.fold_runs()           # a run that died left its attempts unfolded
             found = _assess_selection(project, graph, selected, engine, options, engine.now())
             events.on_plan(found.plan)
             if not found.plan.steps and not found.plan.blocked and not found.new_source_versions():
@@ -122,7 +123,8 @@ def _record_noop(engine, target: Target, options: MaterializeOptions, the_plan: 
     close would cost more than the rest of the run, and the next writer checkpoints anyway."""
     run_id = _new_run_id(now)
     engine.mark_abandoned_runs(now)
-    engine.record_run(RunRecord(run_id, options.command, now, SUCCESS, _utcnow(), os.getpid(), target.name))
+    engine.record_run(RunRecord(run_id, options.command, now, SUCCESS, _utcnow(), os.getpid(), target.name),
+                      folded=True)
     engine.skip_checkpoint_on_close()
     return RunOutcome(run_id, SUCCESS, the_plan, (), target.path)
 
@@ -159,7 +161,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     engine.record_run(record)
     cancelled = threading.Event()
     runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
-                        input_versions(graph, engine, the_plan, found.keys), found.unrecorded(),
+                        input_versions(graph, engine, the_plan, found.keys),
                         fully_rebuilt(the_plan, graph, now), cancelled, dict(request.source_versions))
     stop = events.stop or threading.Event()
     try:
@@ -169,8 +171,10 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
                           on_abort=lambda: (cancelled.set(), engine.interrupt()), grace=options.grace)
     except (KeyboardInterrupt, Interrupted):
         cancelled.set()
+        engine.fold_runs()
         engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, _utcnow(), os.getpid(), target.name))
         raise
+    engine.fold_runs()
     runner.compile_cache.save()
     results = [part for r in results for part in r.per_partition()]
     failed = [r for r in results if r.status == FAILED]

@@ -28,32 +28,48 @@ def expand(root: Path, pattern: str) -> list[Path]:
 class FileHashes(JsonCache):
     """Content hashes of files, reused while a file's size and mtime are unchanged."""
 
-    def digest(self, file: Path) -> str:
-        stat = file.stat()
-        entry = self.entries.get(str(file))
-        if entry and entry[0] == stat.st_size and entry[1] == stat.st_mtime_ns:
-            return entry[2]
-        h = hashlib.sha256()
-        with file.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        self.set(str(file), [stat.st_size, stat.st_mtime_ns, h.hexdigest()])
-        return h.hexdigest()
+    def digests(self, files: list[Path]) -> dict[Path, str]:
+        """The hash of every file; the ones not known yet are hashed on a thread per core (hashlib
+        releases the GIL, and the first run of a project may hash gigabytes of sources)."""
+        out, todo = {}, []
+        for file in files:
+            stat = file.stat()
+            entry = self.entries.get(str(file))
+            if entry and entry[0] == stat.st_size and entry[1] == stat.st_mtime_ns:
+                out[file] = entry[2]
+            else:
+                todo.append((file, stat))
+        if len(todo) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
+                hashed = list(pool.map(lambda item: _sha256(item[0]), todo))
+        else:
+            hashed = [_sha256(file) for file, _ in todo]
+        for (file, stat), digest in zip(todo, hashed):
+            self.set(str(file), [stat.st_size, stat.st_mtime_ns, digest])
+            out[file] = digest
+        return out
+
+
+def _sha256(file: Path) -> str:
+    with file.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def check_sources(sources: Mapping[str, SourceSpec], root: Path, hashes: FileHashes,
                   table_exists: Callable[[str], bool], run_freshness: Callable[[str], str]
                   ) -> dict[str, SourceCheck]:
     checks = {}
+    files = {name: expand(root, s.glob) for name, s in sources.items() if s.glob is not None}
+    digests = hashes.digests(sorted({f for found in files.values() for f in found}))
     for name, source in sources.items():
         if source.glob is not None:
-            files = expand(root, source.glob)
-            if not files and "://" not in source.glob:
+            if not files[name] and "://" not in source.glob:
                 checks[name] = SourceCheck(None, missing=True)
                 continue
             h = hashlib.sha256()
-            for file in files:
-                h.update(f"{file.relative_to(root) if file.is_relative_to(root) else file}\0{hashes.digest(file)}\0".encode())
+            for file in files[name]:
+                h.update(f"{file.relative_to(root) if file.is_relative_to(root) else file}\0{digests[file]}\0".encode())
             checks[name] = SourceCheck(h.hexdigest()[:16])
         elif source.freshness is not None:
             fingerprint = run_freshness(source.freshness)

@@ -31,7 +31,6 @@ class StepRunner:
     now: datetime
     versions: Callable[[], int]                     # next data version
     current_version: dict[tuple[str, int], int]    # data version of each partition read, as the run goes
-    unrecorded: frozenset[tuple[str, int]] = frozenset()   # partitions with no state row before the run
     full_rebuilds: frozenset[str] = frozenset()     # partitioned assets whose every partition is planned
     cancelled: threading.Event | None = None        # set on Ctrl-C: nothing more may commit
     source_versions: dict[str, int] | None = None   # data versions of the sources, for attempt records
@@ -100,11 +99,9 @@ class StepRunner:
         if step.count > 1:
             batch = tuple((r, compiler.partition_window(spec, step.index + n))
                           for n, r in enumerate(records))
-        new = frozenset(r.partition for n, r in enumerate(records)
-                        if r.attempt == 1 and (step.asset, step.index + n) in self.unrecorded)
         base = dict(key=spec.key, kind=spec.kind, attempt=records[0], window=window,
                     rebuilding_all=step.asset in self.full_rebuilds, batch=batch,
-                    checks=check_targets(spec, self.graph), new_records=new)
+                    checks=check_targets(spec, self.graph))
         if isinstance(spec.body, SeedBody):
             return BuildRequest(**base, seed_file=str(self.project.root / spec.body.file))
         if isinstance(spec.body, PythonBody):

@@ -83,11 +83,17 @@ class DuckDBEngine:
     # ------------------------------------------------------------------ connections
 
     def connection(self) -> duckdb.DuckDBPyConnection:
-        """This thread's cursor, pinned to UTC so time windows never depend on the machine."""
+        """This thread's cursor, pinned to UTC so time windows never depend on the machine.
+
+        Partitions of one run read the same files over and over (each day of a backfill scans the
+        same Parquet source), so Parquet footers are cached; DuckDB checks a cached footer against
+        the file before using it, so a rewritten file is read afresh.
+        """
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._con.cursor()
             run(cur, "SET TimeZone = 'UTC'")
+            run(cur, "SET parquet_metadata_cache = true")
             self._local.cursor = cur
             with self._guard:
                 self._cursors.append(cur)
@@ -132,22 +138,29 @@ class DuckDBEngine:
         return store.stored_versions(self.connection())
 
     def deviations(self, expectation: Expectation) -> dict[str, dict[int, int]]:
-        return store.deviations(self.connection(), expectation)
+        from assetflow.engines.duckdb_deviations import deviations
+        return deviations(self.connection(), expectation)
 
     def partition_versions(self, assets: set[str]) -> dict[str, dict[str, int]]:
         return store.partition_versions(self.connection(), assets)
 
-    def record_run(self, record: RunRecord) -> None:
+    def record_run(self, record: RunRecord, folded: bool = False) -> None:
         if not self._read_only:
-            store.record_run(self.connection(), record)
+            store.record_run(self.connection(), record, folded)
 
     def record_sources(self, versions: Mapping[str, SourceVersion]) -> None:
         store.record_sources(self.connection(), versions)
 
     def record_failure(self, attempt: AttemptRecord) -> None:
         cur = self.connection()
-        self._transaction(cur, lambda: (store.write_failure if attempt.status == "failed" else store.record_skip)(
-            cur, attempt))
+        self._transaction(cur, lambda: store.write_failure(cur, attempt))
+
+    def fold_runs(self) -> None:
+        """Bring the partition records up to date with every recorded attempt (see duckdb_state);
+        creates or upgrades the state store first."""
+        cur = self.connection()
+        store.ensure_schema(cur)
+        self._transaction(cur, lambda: store.fold_runs(cur))
 
     def list_runs(self, limit: int) -> list[RunRecord]:
         return store.list_runs(self.connection(), limit)
@@ -254,7 +267,7 @@ class DuckDBEngine:
             else:
                 rows[0] = run(cur, f"CREATE OR REPLACE TABLE {target} AS {source}", _params(request))[0][0]
             results.extend(self._run_checks(cur, request.key, request.checks, None))
-            store.write_success(cur, request.attempt, rows[0], request.attempt.partition in request.new_records)
+            store.write_success(cur, request.attempt, rows[0])
 
         self._checked_transaction(cur, work, results)
         self._set_kind(request.key, "view" if request.kind is Kind.VIEW else "table")
@@ -295,9 +308,9 @@ class DuckDBEngine:
             rows_each.extend(self._batch_rows(cur, request))
             results.extend(self._run_checks(cur, request.key, request.checks, window))
             if not request.batch:
-                store.write_success(cur, request.attempt, rows[0], request.attempt.partition in request.new_records)
+                store.write_success(cur, request.attempt, rows[0])
             for (attempt, _), count in zip(request.batch, rows_each):
-                store.write_success(cur, attempt, count, attempt.partition in request.new_records)
+                store.write_success(cur, attempt, count)
 
         try:
             self._checked_transaction(cur, work, results)

@@ -1,6 +1,13 @@
 """The state store's tables in schema `_assetflow` of the target DuckDB file.
 
 Functions take a cursor so a data write and its record share one transaction.
+
+A build writes one row, its attempt, in the transaction that writes its data (a small INSERT
+costs about as much as building a small table, so one per build, not two). The latest state of
+every partition, `partitions`, is folded from the attempts when a run ends, and for a run that
+died, when the next run starts; `runs.folded` says which runs it holds. Until then readers see
+the attempts of unfolded runs laid over it (`current_partitions`), so nothing a dead run
+committed is ever lost or built twice.
 """
 from __future__ import annotations
 
@@ -9,18 +16,17 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from assetflow.freshness import Expectation, deviations_of, mapping_rows
 from assetflow.state import (FAILED, SUCCESS, UNPARTITIONED, AssetState, AttemptRecord, RunRecord,
                              SourceVersion, StateSnapshot, StoredVersions)
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS _assetflow;
 CREATE TABLE IF NOT EXISTS _assetflow.meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS _assetflow.runs (
     run_id VARCHAR PRIMARY KEY, command VARCHAR, target VARCHAR, pid INTEGER,
-    started_at TIMESTAMP, ended_at TIMESTAMP, status VARCHAR);
+    started_at TIMESTAMP, ended_at TIMESTAMP, status VARCHAR, folded BOOLEAN DEFAULT false);
 CREATE TABLE IF NOT EXISTS _assetflow.partitions (
     asset VARCHAR, partition VARCHAR, status VARCHAR, code_version VARCHAR, data_version BIGINT,
     rows BIGINT, built_at TIMESTAMP, run_id VARCHAR, error VARCHAR, PRIMARY KEY (asset, partition));
@@ -42,12 +48,20 @@ def run(cur: Any, sql: str, params: Any = None) -> list[tuple]:
     return result.fetchall() if result.description else []
 
 
+# From version 2, where every build also wrote its `partitions` row: every run is folded already.
+_UPGRADE_FROM_2 = ("ALTER TABLE _assetflow.runs ADD COLUMN folded BOOLEAN DEFAULT false",
+                   "UPDATE _assetflow.runs SET folded = true")
+
+
 def ensure_schema(cur: Any) -> None:
     """Create or upgrade the state tables (every statement is idempotent)."""
-    if schema_version(cur) != SCHEMA_VERSION:
+    found = schema_version(cur)
+    if found != SCHEMA_VERSION:
         for statement in DDL.split(";"):
             if statement.strip():
                 run(cur, statement)
+        for statement in _UPGRADE_FROM_2 if found == "2" else ():
+            run(cur, statement)
         run(cur, "INSERT OR REPLACE INTO _assetflow.meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
 
 
@@ -77,7 +91,7 @@ def read_state(cur: Any, with_rows: bool = False) -> StateSnapshot:
     top = 0
     for asset, keys, codes, versions, statuses, rows, newest in run(
             cur, f"SELECT asset, list(partition), list(code_version), list(coalesce(data_version, 0)), "
-                 f"list(status), {rows_sql}, max(coalesce(data_version, 0)) FROM _assetflow.partitions "
+                 f"list(status), {rows_sql}, max(coalesce(data_version, 0)) FROM {current_partitions(cur)} "
                  f"GROUP BY asset"):
         partitions[asset] = AssetState(keys, codes, versions, statuses, rows or [None] * len(keys))
         top = max(top, newest)
@@ -94,6 +108,9 @@ def stored_versions(cur: Any) -> StoredVersions:
     sources = {name: SourceVersion(fp, version)
                for name, fp, version in run(cur, "SELECT name, fingerprint, data_version FROM _assetflow.sources")}
     newest = run(cur, "SELECT coalesce(max(data_version), 0) FROM _assetflow.partitions")[0][0]
+    if _has_unfolded(cur):      # a dead run's attempts hold versions too (failed ones included)
+        newest = max(newest, run(cur, f"SELECT coalesce(max(data_version), 0) FROM _assetflow.attempts "
+                                      f"WHERE run_id IN ({_UNFOLDED})")[0][0])
     return StoredVersions(sources, max([newest, *(s.data_version for s in sources.values())]))
 
 
@@ -102,118 +119,20 @@ def partition_versions(cur: Any, assets: set[str]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {name: {} for name in assets}
     if not assets or not has_schema(cur):
         return out
-    for asset, key, version in run(cur, "SELECT asset, partition, data_version FROM _assetflow.partitions "
+    for asset, key, version in run(cur, f"SELECT asset, partition, data_version FROM {current_partitions(cur)} "
                                         "WHERE asset IN (SELECT unnest(?::VARCHAR[])) AND code_version IS NOT NULL",
                                    [sorted(assets)]):
         out[asset][key] = version
     return out
 
 
-# The rules of freshness.deviations_of as one query over the partition records: each expected
-# partition that deviates, with its flag bits. The expectation goes into temporary tables first
-# (a read-only connection may create them; they live in memory, per connection): DuckDB plans
-# joins against tables it can count several times faster than against unnested parameters.
-# Assets are numbered by position, so after the first join everything is integers.
-_EXPECTATION_TABLES = {
-    "_af_assets": ("asset VARCHAR", "code VARCHAR", "def BIGINT", "srcv BIGINT", "aid BIGINT"),
-    "_af_keys": ("def BIGINT", "idx BIGINT", "key VARCHAR"),
-    "_af_windowed": ("aid BIGINT", "idx BIGINT", "v BIGINT"),
-    "_af_shifts": ("down BIGINT", "up BIGINT", "delta BIGINT"),      # one row per lookback step
-    "_af_everything": ("down BIGINT", "up BIGINT"),
-    "_af_pairs": ("down BIGINT", "up BIGINT", "di BIGINT", "ui BIGINT"),
-}
-
-_DEVIATIONS = """
-WITH p AS MATERIALIZED (
-    SELECT a.aid, k.idx, CASE WHEN s.code_version IS NULL THEN 0 ELSE coalesce(s.data_version, 0) END AS v,
-           CASE WHEN s.code_version IS NULL THEN 2 ELSE 0 END
-           + CASE WHEN s.code_version <> a.code THEN 4 ELSE 0 END
-           + CASE WHEN s.status = 'failed' THEN 8 ELSE 0 END AS flags, a.srcv
-    FROM _assetflow.partitions s JOIN _af_assets a ON a.asset = s.asset
-    JOIN _af_keys k ON k.def = a.def AND k.key = s.partition),
-local AS (
-    SELECT p.aid, p.idx, p.flags + CASE WHEN p.flags & 2 = 0 AND p.v < coalesce(w.v, p.srcv) THEN 16 ELSE 0 END AS flags
-    FROM p LEFT JOIN _af_windowed w ON w.aid = p.aid AND w.idx = p.idx),
-short AS (    -- assets with fewer records than partitions: only those can have missing ones
-    SELECT a.aid, a.def FROM _af_assets a JOIN (SELECT def, count(*) AS n FROM _af_keys GROUP BY def) nk ON nk.def = a.def
-    LEFT JOIN (SELECT aid, count(*) AS n FROM p GROUP BY aid) c ON c.aid = a.aid
-    WHERE coalesce(c.n, 0) < nk.n),
-missing AS (
-    SELECT sh.aid, k.idx, 3 AS flags FROM short sh JOIN _af_keys k ON k.def = sh.def
-    ANTI JOIN p ON p.aid = sh.aid AND p.idx = k.idx),
-newest AS (SELECT aid, max(v) AS v FROM p GROUP BY aid),
-reads AS (    -- every built partition with each upstream partition it reads (same grain, or pairs)
-    SELECT d.aid, d.idx, d.v, e.up, d.idx + e.delta AS uidx FROM _af_shifts e JOIN p d ON d.aid = e.down
-    WHERE d.flags & 2 = 0
-    UNION ALL
-    SELECT d.aid, d.idx, d.v, e.up, e.ui FROM _af_pairs e JOIN p d ON d.aid = e.down AND d.idx = e.di
-    WHERE d.flags & 2 = 0),
-changed AS (
-    SELECT r.aid, r.idx, 32 AS flags FROM reads r JOIN p u ON u.aid = r.up AND u.idx = r.uidx WHERE u.v > r.v
-    UNION ALL
-    SELECT d.aid, d.idx, 32 FROM _af_everything e JOIN p d ON d.aid = e.down JOIN newest u ON u.aid = e.up
-    WHERE d.flags & 2 = 0 AND u.v > d.v)
-SELECT aid, idx, bit_or(flags) AS flags FROM (
-    SELECT * FROM local WHERE flags <> 0 UNION ALL SELECT * FROM missing UNION ALL SELECT * FROM changed)
-GROUP BY aid, idx
-"""
-
-
-def deviations(cur: Any, expectation: Expectation) -> dict[str, dict[int, int]]:
-    """The partitions that deviate from `expectation` (see freshness.py), with their flag bits."""
-    if not has_schema(cur):
-        return deviations_of(StateSnapshot(), expectation)
-    assets = expectation.assets
-    aid = {a.name: n for n, a in enumerate(assets)}
-    shifts, everything, pairs = mapping_rows(expectation)
-    rows = {
-        "_af_assets": [(a.name, a.code_version, a.definition, a.source_version, n) for n, a in enumerate(assets)],
-        "_af_keys": [(d, i, key) for d, keys in enumerate(expectation.keys) for i, key in enumerate(keys)],
-        "_af_windowed": [(aid[a.name], i, v) for a in assets for i, v in a.windowed.items()],
-        "_af_shifts": [(aid[d], aid[u], delta) for d, u, o, lb in shifts for delta in range(o - lb, o + 1)],
-        "_af_everything": [(aid[d], aid[u]) for d, u in everything],
-        "_af_pairs": [(aid[d], aid[u], i, j) for d, u, i, j in pairs],
-    }
-    for table, columns in _EXPECTATION_TABLES.items():
-        _temp_table(cur, table, columns, rows[table])
-    out: dict[str, dict[int, int]] = {}
-    for asset, idx, flags in run(cur, _DEVIATIONS):
-        out.setdefault(assets[asset].name, {})[idx] = flags
-    return out
-
-
-def _temp_table(cur: Any, name: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """A temporary table from rows, sent as one list per column (one statement, no per-row work)."""
-    select = ", ".join(f"unnest(${n + 1}::{c.split()[1]}[]) AS {c.split()[0]}" for n, c in enumerate(columns))
-    values = [[r[n] for r in rows] for n in range(len(columns))]
-    run(cur, f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select}", values)
-
-
-def write_success(cur: Any, attempt: AttemptRecord, rows: int, new: bool = False) -> None:
-    """Record a successful build; its end time is now, inside the transaction that writes the data.
-    `new` says the partition has no state row yet (the caller knows from the snapshot)."""
-    attempt = replace(attempt, ended_at=datetime.now(timezone.utc).replace(tzinfo=None))
-    part = UNPARTITIONED if attempt.partition is None else attempt.partition
-    # UPDATE by key, INSERT only the first time: several times cheaper than INSERT OR REPLACE.
-    updated = [(0,)] if new else run(cur, "UPDATE _assetflow.partitions SET status = ?, code_version = ?, data_version = ?, rows = ?, "
-                       "built_at = ?, run_id = ?, error = NULL WHERE asset = ? AND partition = ?",
-                  [SUCCESS, attempt.code_version, attempt.data_version, rows, attempt.ended_at, attempt.run_id,
-                   attempt.asset, part])
-    if not updated or not updated[0][0]:
-        run(cur, "INSERT INTO _assetflow.partitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-            [attempt.asset, part, SUCCESS, attempt.code_version, attempt.data_version, rows,
-             attempt.ended_at, attempt.run_id])
-    _insert_attempt(cur, attempt, SUCCESS, rows)
+def write_success(cur: Any, attempt: AttemptRecord, rows: int) -> None:
+    """Record a successful build; its end time is now, inside the transaction that writes the data."""
+    _insert_attempt(cur, replace(attempt, ended_at=datetime.now(timezone.utc).replace(tzinfo=None)), SUCCESS, rows)
 
 
 def write_failure(cur: Any, attempt: AttemptRecord) -> None:
-    """Mark the partition's last attempt failed; its last good build stays recorded."""
-    part = UNPARTITIONED if attempt.partition is None else attempt.partition
-    updated = run(cur, "UPDATE _assetflow.partitions SET status = ?, run_id = ?, error = ? "
-                       "WHERE asset = ? AND partition = ?", [FAILED, attempt.run_id, attempt.error, attempt.asset, part])
-    if not updated or not updated[0][0]:
-        run(cur, "INSERT INTO _assetflow.partitions VALUES (?, ?, ?, NULL, 0, NULL, NULL, ?, ?)",
-            [attempt.asset, part, FAILED, attempt.run_id, attempt.error])
+    """Record a failed (or skipped) attempt; the partition's last good build stays as it was."""
     _insert_attempt(cur, attempt, attempt.status, None)
 
 
@@ -223,13 +142,62 @@ def _insert_attempt(cur: Any, a: AttemptRecord, status: str, rows: int | None) -
          a.code_version, a.data_version, json.dumps(dict(a.input_versions), sort_keys=True)])
 
 
-def record_skip(cur: Any, attempt: AttemptRecord) -> None:
-    _insert_attempt(cur, attempt, attempt.status, None)
+def record_run(cur: Any, r: RunRecord, folded: bool = False) -> None:
+    """Insert or update a run. `folded`: it wrote no attempts (nothing to fold into `partitions`)."""
+    run(cur, "INSERT INTO _assetflow.runs (run_id, command, target, pid, started_at, ended_at, status, folded) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET ended_at = excluded.ended_at, "
+             "status = excluded.status",
+        [r.run_id, r.command, r.target, r.pid, r.started_at, r.ended_at, r.status, folded])
 
 
-def record_run(cur: Any, r: RunRecord) -> None:
-    run(cur, "INSERT OR REPLACE INTO _assetflow.runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [r.run_id, r.command, r.target, r.pid, r.started_at, r.ended_at, r.status])
+# ---------------------------------------------------------------------------- folding attempts
+
+_UNFOLDED = "SELECT run_id FROM _assetflow.runs WHERE NOT folded"
+
+# Per partition touched by the unfolded runs: its last attempt (status, run, error) and its last
+# successful build (code, version, rows, time), laid over the stored record. Data versions come
+# from one increasing sequence, failed attempts included, so they order attempts across runs.
+_TOUCHED = f"""
+SELECT f.asset, f.partition, f.status,
+       CASE WHEN f.code_version IS NULL THEN p.code_version ELSE f.code_version END AS code_version,
+       CASE WHEN f.code_version IS NULL THEN coalesce(p.data_version, 0) ELSE f.data_version END AS data_version,
+       CASE WHEN f.code_version IS NULL THEN p.rows ELSE f.rows END AS rows,
+       CASE WHEN f.code_version IS NULL THEN p.built_at ELSE f.built_at END AS built_at,
+       f.run_id, CASE WHEN f.status = 'failed' THEN f.error END AS error
+FROM (SELECT asset, coalesce(partition, '') AS partition,
+             arg_max(status, data_version) AS status, arg_max(run_id, data_version) AS run_id,
+             arg_max(error, data_version) AS error,
+             arg_max(code_version, data_version) FILTER (WHERE status = 'success') AS code_version,
+             max(data_version) FILTER (WHERE status = 'success') AS data_version,
+             arg_max(rows, data_version) FILTER (WHERE status = 'success') AS rows,
+             arg_max(ended_at, data_version) FILTER (WHERE status = 'success') AS built_at
+      FROM _assetflow.attempts WHERE run_id IN ({_UNFOLDED}) AND status IN ('success', 'failed')
+      GROUP BY ALL) f
+LEFT JOIN _assetflow.partitions p ON p.asset = f.asset AND p.partition = f.partition"""
+
+_COLUMNS = "asset, partition, status, code_version, data_version, rows, built_at, run_id, error"
+
+
+def _has_unfolded(cur: Any) -> bool:
+    if schema_version(cur) in (None, "2"):
+        return False              # (a version-2 store recorded every build in `partitions`)
+    return bool(run(cur, f"SELECT count(*) FROM ({_UNFOLDED})")[0][0])
+
+
+def current_partitions(cur: Any) -> str:
+    """The relation of the latest partition records: the table itself, or, while a run is not
+    folded in yet, the table with that run's attempts laid over it."""
+    if not _has_unfolded(cur):
+        return "_assetflow.partitions"
+    return (f"(SELECT {_COLUMNS} FROM ({_TOUCHED}) UNION ALL SELECT {_COLUMNS} FROM _assetflow.partitions p "
+            f"WHERE NOT EXISTS (SELECT 1 FROM ({_TOUCHED}) t WHERE t.asset = p.asset AND t.partition = p.partition))")
+
+
+def fold_runs(cur: Any) -> None:
+    """Fold the attempts of every unfolded run into `partitions` (in the caller's transaction)."""
+    if _has_unfolded(cur):
+        run(cur, f"INSERT OR REPLACE INTO _assetflow.partitions ({_COLUMNS}) SELECT {_COLUMNS} FROM ({_TOUCHED})")
+        run(cur, "UPDATE _assetflow.runs SET folded = true WHERE NOT folded")
 
 
 def record_sources(cur: Any, versions: Mapping[str, SourceVersion]) -> None:
@@ -280,7 +248,7 @@ def write_checks(cur: Any, run_id: str, asset: str, partition: str | None, resul
 
 def latest_checks(cur: Any) -> list[tuple]:
     """The latest result of every (asset, partition, check)."""
-    if schema_version(cur) != SCHEMA_VERSION:       # older stores have no check results yet
+    if schema_version(cur) not in ("2", SCHEMA_VERSION):       # older stores have no check results yet
         return []
     return run(cur, "SELECT asset, partition, check_name, severity, passed, failing FROM _assetflow.check_results "
                     "QUALIFY row_number() OVER (PARTITION BY asset, partition, check_name "

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from assetflow import freshness
 from assetflow.engines import duckdb_state as store
+from assetflow.engines.duckdb_deviations import deviations as store_deviations
 from assetflow.freshness import (CODE_CHANGED, LAST_FAILED, NEVER_BUILT, NO_ROW, SOURCE_NEWER, UPSTREAM_NEWER,
                                  deviations_of, edges_of, expect, partition_keys)
 from assetflow.graph import AssetGraph
@@ -39,7 +40,7 @@ def sql_deviations(state: StateSnapshot, exp: freshness.Expectation) -> dict:
         con.execute("INSERT INTO _assetflow.partitions (asset, partition, status, code_version, data_version) "
                     "VALUES (?, ?, ?, ?, ?)", list(row))
     try:
-        return store.deviations(con, exp)
+        return store_deviations(con, exp)
     finally:
         con.close()
 

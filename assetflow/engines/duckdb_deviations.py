@@ -1,0 +1,93 @@
+"""The freshness rules as one DuckDB query: which partitions deviate from an expectation.
+
+freshness.deviations_of is the reference implementation of the same rules in Python; a property
+test holds the two to the same answers.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from assetflow.engines.duckdb_state import current_partitions, has_schema, run
+from assetflow.freshness import Expectation, deviations_of, mapping_rows
+from assetflow.state import StateSnapshot
+
+# The rules of freshness.deviations_of as one query over the partition records: each expected
+# partition that deviates, with its flag bits. The expectation goes into temporary tables first
+# (a read-only connection may create them; they live in memory, per connection): DuckDB plans
+# joins against tables it can count several times faster than against unnested parameters.
+# Assets are numbered by position, so after the first join everything is integers.
+_EXPECTATION_TABLES = {
+    "_af_assets": ("asset VARCHAR", "code VARCHAR", "def BIGINT", "srcv BIGINT", "aid BIGINT"),
+    "_af_keys": ("def BIGINT", "idx BIGINT", "key VARCHAR"),
+    "_af_windowed": ("aid BIGINT", "idx BIGINT", "v BIGINT"),
+    "_af_shifts": ("down BIGINT", "up BIGINT", "delta BIGINT"),      # one row per lookback step
+    "_af_everything": ("down BIGINT", "up BIGINT"),
+    "_af_pairs": ("down BIGINT", "up BIGINT", "di BIGINT", "ui BIGINT"),
+}
+
+_DEVIATIONS = """
+WITH p AS MATERIALIZED (
+    SELECT a.aid, k.idx, CASE WHEN s.code_version IS NULL THEN 0 ELSE coalesce(s.data_version, 0) END AS v,
+           CASE WHEN s.code_version IS NULL THEN 2 ELSE 0 END
+           + CASE WHEN s.code_version <> a.code THEN 4 ELSE 0 END
+           + CASE WHEN s.status = 'failed' THEN 8 ELSE 0 END AS flags, a.srcv
+    FROM {current} s JOIN _af_assets a ON a.asset = s.asset
+    JOIN _af_keys k ON k.def = a.def AND k.key = s.partition),
+local AS (
+    SELECT p.aid, p.idx, p.flags + CASE WHEN p.flags & 2 = 0 AND p.v < coalesce(w.v, p.srcv) THEN 16 ELSE 0 END AS flags
+    FROM p LEFT JOIN _af_windowed w ON w.aid = p.aid AND w.idx = p.idx),
+short AS (    -- assets with fewer records than partitions: only those can have missing ones
+    SELECT a.aid, a.def FROM _af_assets a JOIN (SELECT def, count(*) AS n FROM _af_keys GROUP BY def) nk ON nk.def = a.def
+    LEFT JOIN (SELECT aid, count(*) AS n FROM p GROUP BY aid) c ON c.aid = a.aid
+    WHERE coalesce(c.n, 0) < nk.n),
+missing AS (
+    SELECT sh.aid, k.idx, 3 AS flags FROM short sh JOIN _af_keys k ON k.def = sh.def
+    ANTI JOIN p ON p.aid = sh.aid AND p.idx = k.idx),
+newest AS (SELECT aid, max(v) AS v FROM p GROUP BY aid),
+reads AS (    -- every built partition with each upstream partition it reads (same grain, or pairs)
+    SELECT d.aid, d.idx, d.v, e.up, d.idx + e.delta AS uidx FROM _af_shifts e JOIN p d ON d.aid = e.down
+    WHERE d.flags & 2 = 0
+    UNION ALL
+    SELECT d.aid, d.idx, d.v, e.up, e.ui FROM _af_pairs e JOIN p d ON d.aid = e.down AND d.idx = e.di
+    WHERE d.flags & 2 = 0),
+changed AS (
+    SELECT r.aid, r.idx, 32 AS flags FROM reads r JOIN p u ON u.aid = r.up AND u.idx = r.uidx WHERE u.v > r.v
+    UNION ALL
+    SELECT d.aid, d.idx, 32 FROM _af_everything e JOIN p d ON d.aid = e.down JOIN newest u ON u.aid = e.up
+    WHERE d.flags & 2 = 0 AND u.v > d.v)
+SELECT aid, idx, bit_or(flags) AS flags FROM (
+    SELECT * FROM local WHERE flags <> 0 UNION ALL SELECT * FROM missing UNION ALL SELECT * FROM changed)
+GROUP BY aid, idx
+"""
+
+
+def deviations(cur: Any, expectation: Expectation) -> dict[str, dict[int, int]]:
+    """The partitions that deviate from `expectation` (see freshness.py), with their flag bits."""
+    if not has_schema(cur):
+        return deviations_of(StateSnapshot(), expectation)
+    assets = expectation.assets
+    aid = {a.name: n for n, a in enumerate(assets)}
+    shifts, everything, pairs = mapping_rows(expectation)
+    rows = {
+        "_af_assets": [(a.name, a.code_version, a.definition, a.source_version, n) for n, a in enumerate(assets)],
+        "_af_keys": [(d, i, key) for d, keys in enumerate(expectation.keys) for i, key in enumerate(keys)],
+        "_af_windowed": [(aid[a.name], i, v) for a in assets for i, v in a.windowed.items()],
+        "_af_shifts": [(aid[d], aid[u], delta) for d, u, o, lb in shifts for delta in range(o - lb, o + 1)],
+        "_af_everything": [(aid[d], aid[u]) for d, u in everything],
+        "_af_pairs": [(aid[d], aid[u], i, j) for d, u, i, j in pairs],
+    }
+    for table, columns in _EXPECTATION_TABLES.items():
+        _temp_table(cur, table, columns, rows[table])
+    out: dict[str, dict[int, int]] = {}
+    for asset, idx, flags in run(cur, _DEVIATIONS.format(current=current_partitions(cur))):
+        out.setdefault(assets[asset].name, {})[idx] = flags
+    return out
+
+
+def _temp_table(cur: Any, name: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """A temporary table from rows, sent as one list per column (one statement, no per-row work)."""
+    select = ", ".join(f"unnest(${n + 1}::{c.split()[1]}[]) AS {c.split()[0]}" for n, c in enumerate(columns))
+    values = [[r[n] for r in rows] for n in range(len(columns))]
+    run(cur, f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {select}", values)
+
+

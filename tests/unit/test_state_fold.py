@@ -1,0 +1,73 @@
+"""The state store writes one attempt row per build and folds attempts into `partitions` later.
+
+Whatever the order of runs, attempts, folds and crashes (runs never folded), the partition
+records that readers see must be those of a store that updated every record at once: the status
+of the last attempt, and the code, version and rows of the last successful build.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assetflow.engines import duckdb_state as store
+from assetflow.state import FAILED, SUCCESS, AttemptRecord, RunRecord
+
+T0 = datetime(2024, 1, 1)
+KEYS = [("main.a", None), ("main.b", "2024-01-01"), ("main.b", "2024-01-02")]
+
+
+def attempt(run_id: str, asset: str, partition: str | None, n: int, status: str, version: int) -> AttemptRecord:
+    return AttemptRecord(run_id, asset, partition, n, status, T0, T0, None,
+                         "boom" if status == FAILED else None, f"code{version % 3}", version, {})
+
+
+@st.composite
+def histories(draw):
+    """Runs of attempts; after each run, fold it, or not (the process died)."""
+    runs = []
+    for r in range(draw(st.integers(1, 5))):
+        steps = draw(st.lists(st.tuples(st.sampled_from(KEYS), st.sampled_from([SUCCESS, FAILED])), max_size=6))
+        runs.append((f"run{r}", steps, draw(st.booleans())))
+    return runs
+
+
+def records(cur) -> dict:
+    rows = store.run(cur, f"SELECT asset, partition, status, code_version, data_version, rows, run_id, error "
+                          f"FROM {store.current_partitions(cur)}")
+    return {(r[0], r[1]): r[2:] for r in rows}
+
+
+@settings(max_examples=150, deadline=None)
+@given(history=histories())
+def test_readers_see_every_attempt_whether_folded_or_not(history):
+    con = duckdb.connect()
+    store.ensure_schema(con)
+    model: dict = {}
+    version = 0
+    for run_id, steps, folded in history:
+        store.record_run(con, RunRecord(run_id, "materialize", T0))
+        counts: dict = {}
+        for (asset, partition), status in steps:
+            version += 1
+            counts[(asset, partition)] = counts.get((asset, partition), 0) + 1
+            a = attempt(run_id, asset, partition, counts[(asset, partition)], status, version)
+            if status == SUCCESS:
+                store.write_success(con, a, rows=version * 10)
+            else:
+                store.write_failure(con, a)
+            key = (asset, partition or "")
+            old = model.get(key, (None, None, 0, None, None, None))
+            if status == SUCCESS:
+                model[key] = (SUCCESS, a.code_version, version, version * 10, run_id, None)
+            else:
+                model[key] = (FAILED, old[1], old[2], old[3], run_id, "boom")
+        if folded:
+            store.fold_runs(con)
+        assert records(con) == model
+    store.fold_runs(con)
+    assert store.current_partitions(con) == "_assetflow.partitions"
+    assert records(con) == model
+    assert store.stored_versions(con).newest == max([v for _, _, v, *_ in model.values()] + [0])
