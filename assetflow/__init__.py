@@ -1,26 +1,31 @@
 """assetflow: an asset-centric data build tool.
 
-The public facade. `asset` and `AssetContext` are what asset files import, so they load eagerly
-and cheaply; the rest of the library loads on first use.
+The public facade. Every name loads on first use, so that `import assetflow.cli` (and
+`assetflow --help`) pays only for what it runs: asset files reach `asset` and `AssetContext`
+through here too, and get them from `assetflow.assets` the first time they ask.
 """
 from __future__ import annotations
 
-from assetflow.assets import AssetContext, AssetKey, asset
-from assetflow.errors import AssetflowError, ProjectError, UsageError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assetflow.assets import AssetContext, AssetKey, asset
+    from assetflow.errors import AssetflowError, ProjectError, UsageError
+    from assetflow.loader import load_project
+    from assetflow.runner import MaterializeOptions, materialize, status
 
 __all__ = ["asset", "AssetContext", "AssetKey", "AssetflowError", "ProjectError", "UsageError",
            "load_project", "materialize", "status", "MaterializeOptions"]
 __version__ = "0.1.0"
 
-_LAZY = {"load_project": ("assetflow.loader", "load_project"),
-         "materialize": ("assetflow.runner", "materialize"),
-         "status": ("assetflow.runner", "status"),
-         "MaterializeOptions": ("assetflow.runner", "MaterializeOptions")}
+_LAZY = {"asset": "assetflow.assets", "AssetContext": "assetflow.assets", "AssetKey": "assetflow.assets",
+         "AssetflowError": "assetflow.errors", "ProjectError": "assetflow.errors", "UsageError": "assetflow.errors",
+         "load_project": "assetflow.loader", "materialize": "assetflow.runner", "status": "assetflow.runner",
+         "MaterializeOptions": "assetflow.runner"}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         import importlib
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'assetflow' has no attribute {name!r}")

@@ -8,7 +8,6 @@ reading upstream partitions that are not fresh) as stale / failed / blocked with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Mapping
 
 from assetflow.freshness import (CODE_CHANGED, LAST_FAILED, NEVER_BUILT, SOURCE_NEWER, UPSTREAM_NEWER, Deviations,
@@ -182,7 +181,6 @@ def _suspects(name: str, n: int, local: Mapping[int, int], edges: list[Edge], se
 def _plan_asset(name: str, graph: AssetGraph, local: Mapping[int, int], request: PlanRequest,
                 keys: PartitionKeys, edges: list[Edge], seen: _Seen) -> _AssetResult:
     """Classify the partitions of one asset that may not be fresh; reasons only where they are not."""
-    spec = graph.assets[name]
     own_keys = keys[name]
     n = len(own_keys)
     considered = request.ranges.get(name, range(n)) if name in request.selected else range(0)

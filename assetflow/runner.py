@@ -171,8 +171,8 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
                           on_abort=lambda: (cancelled.set(), engine.interrupt()), grace=options.grace)
     except (KeyboardInterrupt, Interrupted):
         cancelled.set()
-        engine.fold_runs()
         engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, _utcnow(), os.getpid(), target.name))
+        engine.fold_runs()           # (if this fails too, the next run folds it)
         raise
     engine.fold_runs()
     runner.compile_cache.save()

@@ -11,8 +11,8 @@ import hashlib
 import re
 import threading
 from datetime import datetime, timezone
-from itertools import count
-from typing import Any, Iterator, Mapping
+import itertools
+from typing import Mapping
 
 import duckdb
 
@@ -21,6 +21,9 @@ from assetflow import checks as checking
 from assetflow.checks import CheckResult
 from assetflow.engines import duckdb_state as store
 from assetflow.engines.base import BuildOutcome, BuildRequest, PartitionWindow, SourceView
+from assetflow.engines.duckdb_checkpoint import CheckpointGate
+from assetflow.engines.duckdb_sql import (OUTSIDE, Source, columns_of, describe, file_reader, params_of,
+                                          window_filter, window_guard)
 from assetflow.errors import AssetflowError, LockError, TargetError
 from assetflow.freshness import Expectation
 from assetflow.state import AttemptRecord, RunRecord, SourceVersion, StateSnapshot, StoredVersions
@@ -46,6 +49,7 @@ class CheckFailedError(AssetflowError):
 
 
 def open_duckdb(path: str, *, read_only: bool = False, fault=lambda point: None) -> DuckDBEngine:
+    """Open the database file (or ":memory:") as an engine."""
     try:
         con = duckdb.connect(path, read_only=read_only)
     except duckdb.IOException as exc:
@@ -61,11 +65,12 @@ def open_duckdb(path: str, *, read_only: bool = False, fault=lambda point: None)
     except duckdb.Error as exc:
         raise TargetError(f"cannot open the target database {path}: {exc}",
                           hint="check the target's `path` in assetflow.toml") from None
-    return DuckDBEngine(con, read_only, fault)
+    return DuckDBEngine(con, read_only, fault, None if path == ":memory:" or read_only else path + ".wal")
 
 
 class DuckDBEngine:
-    def __init__(self, con: duckdb.DuckDBPyConnection, read_only: bool, fault=lambda point: None):
+    def __init__(self, con: duckdb.DuckDBPyConnection, read_only: bool, fault=lambda point: None,
+                 wal_path: str | None = None):
         self._fault = fault               # crash-test hook: named points of a write
         self._con = con
         self._read_only = read_only
@@ -73,12 +78,13 @@ class DuckDBEngine:
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._guard = threading.Lock()
         self._table_locks: dict[AssetKey, threading.Lock] = {}
-        self._names = count()
+        self._names = itertools.count()
         # What exists in the catalog, read once: this process is the only writer (run lock), and
         # catalog queries cost more than a small build. Updated as builds commit.
         self._kinds: dict[AssetKey, str] | None = None
         self._columns: dict[AssetKey, list[tuple[str, str]]] = {}
         self._checked_outputs: set[AssetKey] = set()    # partitioned outputs already checked this session
+        self._gate = CheckpointGate(wal_path, self._checkpoint)
 
     # ------------------------------------------------------------------ connections
 
@@ -160,7 +166,8 @@ class DuckDBEngine:
         creates or upgrades the state store first."""
         cur = self.connection()
         store.ensure_schema(cur)
-        self._transaction(cur, lambda: store.fold_runs(cur))
+        if store.has_unfolded(cur):
+            self._transaction(cur, lambda: store.fold_runs(cur))
 
     def list_runs(self, limit: int) -> list[RunRecord]:
         return store.list_runs(self.connection(), limit)
@@ -186,7 +193,7 @@ class DuckDBEngine:
 
     def _ensure_source_view(self, cur, source: SourceView) -> None:
         """A view over the files; CSV dialect and columns are sniffed once, not on every query."""
-        reader = _file_reader(cur, source.glob)
+        reader = file_reader(cur, source.glob)
         statement = f"CREATE OR REPLACE VIEW {source.key.quoted()} AS SELECT * FROM {reader}"
         meta_key = f"view:{source.key}"
         current = run(cur, "SELECT value FROM _assetflow.meta WHERE key = ?", [meta_key])
@@ -201,7 +208,7 @@ class DuckDBEngine:
 
     def read_arrow(self, key: AssetKey, window: PartitionWindow | None):
         cur = self.connection()
-        where, params = _window_filter(window)
+        where, params = window_filter(window)
         return cur.sql(f"SELECT * FROM {key.quoted()} WHERE {where}", params=params or None).to_arrow_table()
 
     def table_columns(self) -> dict[str, dict[str, dict[str, str]]]:
@@ -265,7 +272,7 @@ class DuckDBEngine:
             if request.kind is Kind.VIEW:
                 run(cur, f"CREATE OR REPLACE VIEW {target} AS {source}")
             else:
-                rows[0] = run(cur, f"CREATE OR REPLACE TABLE {target} AS {source}", _params(request))[0][0]
+                rows[0] = run(cur, f"CREATE OR REPLACE TABLE {target} AS {source}", params_of(request))[0][0]
             results.extend(self._run_checks(cur, request.key, request.checks, None))
             store.write_success(cur, request.attempt, rows[0])
 
@@ -292,19 +299,19 @@ class DuckDBEngine:
 
     def _write_partition(self, cur, request: BuildRequest, source: str, window: PartitionWindow,
                          create: str | None) -> BuildOutcome:
-        where, params = _window_filter(window)
-        guard, guard_params = _window_guard(window)
+        where, params = window_filter(window)
+        guard, guard_params = window_guard(window)
         insert = (f"INSERT INTO {request.key.quoted()} BY NAME SELECT * FROM ({source}) AS q "
-                  f"WHERE CASE WHEN {guard} THEN true ELSE error('{_OUTSIDE}') END")
+                  f"WHERE CASE WHEN {guard} THEN true ELSE error('{OUTSIDE}') END")
         rows, rows_each, results = [0], [], []
 
         def work():
             if create is not None:
                 self._drop_other_kind(cur, request.key, view=False)
-                run(cur, create, _params(request))
+                run(cur, create, params_of(request))
             run(cur, f"DELETE FROM {request.key.quoted()} WHERE {where}", params)
             self._fault("after_delete")
-            rows[0] = run(cur, insert, {**(_params(request) or {}), **guard_params})[0][0]
+            rows[0] = run(cur, insert, {**(params_of(request) or {}), **guard_params})[0][0]
             rows_each.extend(self._batch_rows(cur, request))
             results.extend(self._run_checks(cur, request.key, request.checks, window))
             if not request.batch:
@@ -315,10 +322,10 @@ class DuckDBEngine:
         try:
             self._checked_transaction(cur, work, results)
         except duckdb.InvalidInputException as exc:
-            if _OUTSIDE not in str(exc):
+            if OUTSIDE not in str(exc):
                 raise
             raise PartitionWindowError(
-                f"the query returned rows outside the partition ({_describe(window)}); "
+                f"the query returned rows outside the partition ({describe(window)}); "
                 "they would not be replaced on the next run",
                 hint=f"filter the query on {window.column} with $start/$end (or $partition)") from None
         return BuildOutcome(rows[0], tuple(rows_each), tuple(results))
@@ -335,12 +342,12 @@ class DuckDBEngine:
             return empty
         if key not in self._checked_outputs:
             output = self._check_output(cur, request, source, window)
-            self._check_columns(cur, key, output, empty, _params(request), recreate=request.rebuilding_all)
+            self._check_columns(cur, key, output, empty, params_of(request), recreate=request.rebuilding_all)
             self._checked_outputs.add(key)
         return None
 
     def _check_output(self, cur, request: BuildRequest, source: str, window: PartitionWindow):
-        output = _columns_of(cur, f"({source})", _params(request))
+        output = columns_of(cur, f"({source})", params_of(request))
         if window.column.lower() not in [c.lower() for c, _ in output]:
             raise PartitionWindowError(
                 f"the output has no column '{window.column}', which holds each row's partition "
@@ -361,7 +368,7 @@ class DuckDBEngine:
 
     @staticmethod
     def _run_checks(cur, key: AssetKey, checks, window: PartitionWindow | None) -> list[CheckResult]:
-        where, params = _window_filter(window)
+        where, params = window_filter(window)
         results = []
         for spec, ref_relation in checks:
             query = checking.check_query(spec, key.quoted(), where, tuple(params), ref_relation)
@@ -382,7 +389,7 @@ class DuckDBEngine:
         """Rows per partition of a batch, counted in the table inside the writing transaction."""
         counts = []
         for _, part_window in request.batch:
-            where, params = _window_filter(part_window)
+            where, params = window_filter(part_window)
             counts.append(run(cur, f"SELECT count(*) FROM {request.key.quoted()} WHERE {where}", params)[0][0])
         return counts
 
@@ -390,7 +397,7 @@ class DuckDBEngine:
         with self._guard:
             cached = self._columns.get(key)
         if cached is None:
-            cached = _columns_of(cur, key.quoted())
+            cached = columns_of(cur, key.quoted())
             with self._guard:
                 self._columns[key] = cached
         return cached
@@ -442,104 +449,28 @@ class DuckDBEngine:
             run(cur, f"DROP VIEW {key.quoted()}")
 
     def _registered(self, cur, request: BuildRequest):
-        return _Source(cur, request, f"__af_arrow_{next(self._names)}")
+        return Source(cur, request, f"__af_arrow_{next(self._names)}")
 
     def _transaction(self, cur, work, *, data: bool = False) -> None:
         """BEGIN ... COMMIT around `work`; named fault points fire only around data writes."""
         fault = self._fault if data else (lambda point: None)
         fault("before_transaction")
-        run(cur, "BEGIN TRANSACTION")
+        with self._gate.transaction():
+            run(cur, "BEGIN TRANSACTION")
+            try:
+                work()
+                fault("before_commit")
+                run(cur, "COMMIT")
+                fault("after_commit")
+            except BaseException:
+                try:
+                    run(cur, "ROLLBACK")
+                except duckdb.Error:
+                    pass
+                raise
+
+    def _checkpoint(self) -> None:
         try:
-            work()
-            fault("before_commit")
-            run(cur, "COMMIT")
-            fault("after_commit")
-        except BaseException:
-            try:
-                run(cur, "ROLLBACK")
-            except duckdb.Error:
-                pass
-            raise
-
-
-class _Source:
-    """The SELECT that produces an asset's rows: its SQL, a registered Arrow table, or a seed file."""
-
-    def __init__(self, cur, request: BuildRequest, name: str):
-        self.cur, self.request, self.name = cur, request, name
-
-    def __enter__(self) -> str:
-        request = self.request
-        if request.arrow is not None:
-            self.cur.register(self.name, request.arrow)
-            return f"SELECT * FROM {self.name}"
-        if request.seed_file is not None:
-            return f"SELECT * FROM {_file_reader(self.cur, request.seed_file)}"
-        assert request.sql is not None
-        return request.sql
-
-    def __exit__(self, *exc) -> None:
-        if self.request.arrow is not None:
-            try:
-                self.cur.unregister(self.name)
-            except duckdb.Error:
-                pass
-
-
-def _columns_of(cur, relation: str, params: dict | None = None) -> list[tuple[str, str]]:
-    """(name, type) of a relation's columns, from a zero-row read (no catalog scan)."""
-    description = cur.execute(f"SELECT * FROM {relation} LIMIT 0", params).description
-    cur.fetchall()
-    return [(d[0], str(d[1])) for d in description]
-
-
-def _params(request: BuildRequest) -> dict[str, Any] | None:
-    return dict(request.params) if request.params else None
-
-
-def _window_filter(window: PartitionWindow | None) -> tuple[str, list[Any]]:
-    if window is None:
-        return "true", []
-    column = quote_identifier(window.column)
-    if window.key is not None:
-        return f"{column} = ?", [window.key]
-    return f"{column} >= ? AND {column} < ?", [window.start, window.end]
-
-
-_OUTSIDE = "assetflow: a row falls outside the partition being written"
-
-
-def _window_guard(window: PartitionWindow) -> tuple[str, dict[str, Any]]:
-    """The window as a condition on the query's rows (alias q), with named parameters."""
-    column = f"q.{quote_identifier(window.column)}"
-    if window.key is not None:
-        return f"({column} = $af_key) IS TRUE", {"af_key": window.key}
-    return f"({column} >= $af_start AND {column} < $af_end) IS TRUE", {"af_start": window.start, "af_end": window.end}
-
-
-def _describe(window: PartitionWindow) -> str:
-    if window.key is not None:
-        return f"{window.column} = {window.key!r}"
-    return f"{window.start} <= {window.column} < {window.end}"
-
-
-def sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _file_reader(cur, glob: str) -> str:
-    """The table function that reads a file glob; CSV options are sniffed once from the first file."""
-    lower = glob.lower()
-    if lower.endswith(".parquet"):
-        return f"read_parquet({sql_string(glob)})"
-    if lower.endswith((".json", ".jsonl", ".ndjson")):
-        return f"read_json_auto({sql_string(glob)})"
-    files = run(cur, "SELECT file FROM glob(?) ORDER BY file LIMIT 1", [glob])
-    if not files:
-        return f"read_csv_auto({sql_string(glob)})"   # reading it raises DuckDB's clear "no files" error
-    first = files[0][0]
-    prompt = run(cur, "SELECT Prompt FROM sniff_csv(?)", [first])[0][0].strip().rstrip(";")
-    prefix = f"FROM read_csv({sql_string(first)}, "
-    if not prompt.startswith(prefix) or not prompt.endswith(")"):
-        return f"read_csv_auto({sql_string(glob)})"
-    return f"read_csv({sql_string(glob)}, {prompt[len(prefix):-1]})"
+            run(self.connection(), "CHECKPOINT")
+        except duckdb.Error:
+            pass               # a statement outside the gate was running: DuckDB checkpoints later

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from assetflow.state import (FAILED, SUCCESS, UNPARTITIONED, AssetState, AttemptRecord, RunRecord,
+from assetflow.state import (SUCCESS, AssetState, AttemptRecord, RunRecord,
                              SourceVersion, StateSnapshot, StoredVersions)
 
 SCHEMA_VERSION = "3"
@@ -108,7 +108,7 @@ def stored_versions(cur: Any) -> StoredVersions:
     sources = {name: SourceVersion(fp, version)
                for name, fp, version in run(cur, "SELECT name, fingerprint, data_version FROM _assetflow.sources")}
     newest = run(cur, "SELECT coalesce(max(data_version), 0) FROM _assetflow.partitions")[0][0]
-    if _has_unfolded(cur):      # a dead run's attempts hold versions too (failed ones included)
+    if has_unfolded(cur):      # a dead run's attempts hold versions too (failed ones included)
         newest = max(newest, run(cur, f"SELECT coalesce(max(data_version), 0) FROM _assetflow.attempts "
                                       f"WHERE run_id IN ({_UNFOLDED})")[0][0])
     return StoredVersions(sources, max([newest, *(s.data_version for s in sources.values())]))
@@ -178,7 +178,7 @@ LEFT JOIN _assetflow.partitions p ON p.asset = f.asset AND p.partition = f.parti
 _COLUMNS = "asset, partition, status, code_version, data_version, rows, built_at, run_id, error"
 
 
-def _has_unfolded(cur: Any) -> bool:
+def has_unfolded(cur: Any) -> bool:
     if schema_version(cur) in (None, "2"):
         return False              # (a version-2 store recorded every build in `partitions`)
     return bool(run(cur, f"SELECT count(*) FROM ({_UNFOLDED})")[0][0])
@@ -187,7 +187,7 @@ def _has_unfolded(cur: Any) -> bool:
 def current_partitions(cur: Any) -> str:
     """The relation of the latest partition records: the table itself, or, while a run is not
     folded in yet, the table with that run's attempts laid over it."""
-    if not _has_unfolded(cur):
+    if not has_unfolded(cur):
         return "_assetflow.partitions"
     return (f"(SELECT {_COLUMNS} FROM ({_TOUCHED}) UNION ALL SELECT {_COLUMNS} FROM _assetflow.partitions p "
             f"WHERE NOT EXISTS (SELECT 1 FROM ({_TOUCHED}) t WHERE t.asset = p.asset AND t.partition = p.partition))")
@@ -195,9 +195,8 @@ def current_partitions(cur: Any) -> str:
 
 def fold_runs(cur: Any) -> None:
     """Fold the attempts of every unfolded run into `partitions` (in the caller's transaction)."""
-    if _has_unfolded(cur):
-        run(cur, f"INSERT OR REPLACE INTO _assetflow.partitions ({_COLUMNS}) SELECT {_COLUMNS} FROM ({_TOUCHED})")
-        run(cur, "UPDATE _assetflow.runs SET folded = true WHERE NOT folded")
+    run(cur, f"INSERT OR REPLACE INTO _assetflow.partitions ({_COLUMNS}) SELECT {_COLUMNS} FROM ({_TOUCHED})")
+    run(cur, "UPDATE _assetflow.runs SET folded = true WHERE NOT folded")
 
 
 def record_sources(cur: Any, versions: Mapping[str, SourceVersion]) -> None:

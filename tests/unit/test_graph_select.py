@@ -240,12 +240,6 @@ def test_selection_errors_have_hints(text, message, hint):
     assert hint in (info.value.hint or "")
 
 
-def test_an_upper_case_method_is_not_silently_a_name():
-    # `TAG:finance` is not the tag method (methods are lower case); it must not select anything
-    with pytest.raises(SelectionError):
-        select("TAG:finance")
-
-
 def test_unknown_name_suggests_the_closest_asset():
     with pytest.raises(SelectionError) as info:
         select("stg_ordrs")

@@ -1,0 +1,93 @@
+"""SQL text the DuckDB engine builds around a query: sources, windows, guards, file readers."""
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from assetflow.engines.base import BuildRequest, PartitionWindow
+from assetflow.engines.duckdb_state import run
+from assetflow.assets import quote_identifier
+
+
+class Source:
+    """The SELECT that produces an asset's rows: its SQL, a registered Arrow table, or a seed file."""
+
+    def __init__(self, cur, request: BuildRequest, name: str):
+        self.cur, self.request, self.name = cur, request, name
+
+    def __enter__(self) -> str:
+        request = self.request
+        if request.arrow is not None:
+            self.cur.register(self.name, request.arrow)
+            return f"SELECT * FROM {self.name}"
+        if request.seed_file is not None:
+            return f"SELECT * FROM {file_reader(self.cur, request.seed_file)}"
+        assert request.sql is not None
+        return request.sql
+
+    def __exit__(self, *exc) -> None:
+        if self.request.arrow is not None:
+            try:
+                self.cur.unregister(self.name)
+            except duckdb.Error:
+                pass
+
+
+def columns_of(cur, relation: str, params: dict | None = None) -> list[tuple[str, str]]:
+    """(name, type) of a relation's columns, from a zero-row read (no catalog scan)."""
+    description = cur.execute(f"SELECT * FROM {relation} LIMIT 0", params).description
+    cur.fetchall()
+    return [(d[0], str(d[1])) for d in description]
+
+
+def params_of(request: BuildRequest) -> dict[str, Any] | None:
+    return dict(request.params) if request.params else None
+
+
+def window_filter(window: PartitionWindow | None) -> tuple[str, list[Any]]:
+    if window is None:
+        return "true", []
+    column = quote_identifier(window.column)
+    if window.key is not None:
+        return f"{column} = ?", [window.key]
+    return f"{column} >= ? AND {column} < ?", [window.start, window.end]
+
+
+OUTSIDE = "assetflow: a row falls outside the partition being written"
+
+
+def window_guard(window: PartitionWindow) -> tuple[str, dict[str, Any]]:
+    """The window as a condition on the query's rows (alias q), with named parameters."""
+    column = f"q.{quote_identifier(window.column)}"
+    if window.key is not None:
+        return f"({column} = $af_key) IS TRUE", {"af_key": window.key}
+    return f"({column} >= $af_start AND {column} < $af_end) IS TRUE", {"af_start": window.start, "af_end": window.end}
+
+
+def describe(window: PartitionWindow) -> str:
+    if window.key is not None:
+        return f"{window.column} = {window.key!r}"
+    return f"{window.start} <= {window.column} < {window.end}"
+
+
+def sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def file_reader(cur, glob: str) -> str:
+    """The table function that reads a file glob; CSV options are sniffed once from the first file."""
+    lower = glob.lower()
+    if lower.endswith(".parquet"):
+        return f"read_parquet({sql_string(glob)})"
+    if lower.endswith((".json", ".jsonl", ".ndjson")):
+        return f"read_json_auto({sql_string(glob)})"
+    files = run(cur, "SELECT file FROM glob(?) ORDER BY file LIMIT 1", [glob])
+    if not files:
+        return f"read_csv_auto({sql_string(glob)})"   # reading it raises DuckDB's clear "no files" error
+    first = files[0][0]
+    prompt = run(cur, "SELECT Prompt FROM sniff_csv(?)", [first])[0][0].strip().rstrip(";")
+    prefix = f"FROM read_csv({sql_string(first)}, "
+    if not prompt.startswith(prefix) or not prompt.endswith(")"):
+        return f"read_csv_auto({sql_string(glob)})"
+    return f"read_csv({sql_string(glob)}, {prompt[len(prefix):-1]})"
