@@ -69,11 +69,14 @@ def load_project(root: Path) -> Project:
     specs: list[AssetSpec] = []
     functions: dict[AssetKey, Callable[..., Any]] = {}
     headers = _Headers()
-    for rel, schema in _asset_files(assets_dir):
+    files = _asset_files(assets_dir)
+    sql_files = {rel: _read_sql(assets_dir / rel, f"{ASSETS_DIR}/{rel}", headers) for rel, _ in files
+                 if rel.endswith(".sql")}
+    _parse_new(cache, sql_files.values(), config.dialect)
+    for rel, schema in files:
         path = assets_dir / rel
         if rel.endswith(".sql"):
-            specs.append(load_sql_asset(path, root, config.dialect, cache, rel=f"{ASSETS_DIR}/{rel}",
-                                        schema=schema, headers=headers))
+            specs.append(_sql_spec(sql_files[rel], path.stem, schema, config.dialect, cache))
         elif rel.endswith(".py") and not path.name.startswith("_"):
             from assetflow import pyassets
             for spec, function in pyassets.load_python_file(path, root):
@@ -190,25 +193,42 @@ class _Headers:
 _DEFAULT_SETTINGS = AssetSettings()
 
 
-def load_sql_asset(path: Path, root: Path, dialect: str, cache: ParseCache, *, rel: str | None = None,
-                   schema: str | None = None, headers: _Headers | None = None) -> AssetSpec:
-    rel = rel or relative(path, root)
-    headers = headers or _Headers()
+@dataclass(frozen=True, slots=True)
+class _SqlFile:
+    rel: str
+    parsed: header.SqlFile
+    settings: AssetSettings
+    digest: str
+
+
+def _read_sql(path: Path, rel: str, headers: _Headers) -> _SqlFile:
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ProjectError("the file is not UTF-8 text", path=rel, hint="save it as UTF-8") from None
     parsed = header.split_header(text, rel, headers.toml)
-    settings = headers.settings_of(parsed, rel)
-    digest = fingerprint.content_hash(data)
-    facts = _facts(cache, digest, parsed.query, dialect, rel)
+    return _SqlFile(rel, parsed, headers.settings_of(parsed, rel), fingerprint.content_hash(data))
+
+
+def _parse_new(cache: ParseCache, files, dialect: str) -> None:
+    """Parse the files the cache does not know, all at once (in parallel when there are many)."""
+    jobs = [(f.digest + dialect, f.parsed.query, f.rel) for f in files if f.digest + dialect not in cache.entries]
+    if len(jobs) > 1:
+        from assetflow.parse_pool import analyze_all
+        for key, facts in analyze_all(jobs, dialect).items():
+            cache.put(key, facts)
+
+
+def _sql_spec(file: _SqlFile, stem: str, schema: str, dialect: str, cache: ParseCache) -> AssetSpec:
+    settings, parsed = file.settings, file.parsed
+    facts = _facts(cache, file.digest, parsed.query, dialect, file.rel)
     references = facts.references + tuple(
         Reference(parts=tuple(d.split(".")), line=parsed.header_line) for d in settings.deps)
     return AssetSpec(
-        key=AssetKey.of(schema or schema_for(path, root), path.stem), settings=settings,
+        key=AssetKey.of(schema, stem), settings=settings,
         body=SqlBody(sql=parsed.query, file_reads=facts.file_reads, template=facts.template,
-                     placeholders=facts.placeholders), path=rel, line=1,
+                     placeholders=facts.placeholders), path=file.rel, line=1,
         code_version=fingerprint.sql_code_version(facts.normalized, settings), references=references)
 
 
