@@ -144,6 +144,10 @@ class Row:
 
     @property
     def ratio(self) -> float | None:
+        """The median of the rounds' ratios where raw and assetflow ran in pairs (the speed of a
+        shared machine drifts between rounds), else the ratio of the medians."""
+        if self.raw and len(self.raw) == len(self.af) and not self.raw_is_floor:
+            return statistics.median(a.wall / r.wall for r, a in zip(self.raw, self.af))
         r, a = self.med(self.raw), self.med(self.af)
         return a / r if r and a is not None else None
 
@@ -272,22 +276,20 @@ class Bench:
                 measure(self.spec(cold_spec))
                 cold(project)
                 run_json(af(project, "materialize", "--json"))
+            builds = [(rows[0], True, ("--threads", "1")), (rows[1], True, ()), (rows[2], False, ()),
+                      (rows[3], False, ("--threads", "1"))]
             for i in range(self.repeat):
                 self.log(f"  cold builds, round {i + 1}/{self.repeat}")
-                rm_db(raw_db)
-                s = measure(self.spec(cold_spec))[0]
-                rows[0].raw.append(s)
-                rows[1].raw.append(s)
-                cold(project)
-                rows[0].af.append(run_json(af(project, "materialize", "--json", "--threads", "1"))[0])
-                cold(project)
-                rows[1].af.append(run_json(af(project, "materialize", "--json"))[0])
-                rows[2].raw.append(s)
-                rm_db(project / "warehouse.duckdb")
-                rows[2].af.append(run_json(af(project, "materialize", "--json"))[0])
-                rows[3].raw.append(s)
-                rm_db(project / "warehouse.duckdb")
-                rows[3].af.append(run_json(af(project, "materialize", "--json", "--threads", "1"))[0])
+                for row, no_cache, extra in builds:
+                    # each build is paired with a raw run right before it: the ratio of a round
+                    # compares two runs seconds apart, which a machine whose speed drifts needs
+                    rm_db(raw_db)
+                    row.raw.append(measure(self.spec(cold_spec))[0])
+                    if no_cache:
+                        cold(project)
+                    else:
+                        rm_db(project / "warehouse.duckdb")
+                    row.af.append(run_json(af(project, "materialize", "--json", *extra))[0])
             self.notes.append(self.compare_dag(wl, raw_db))
             self.log("  no-op materialize")
             floor = [sys.executable, "-c", f"import duckdb; duckdb.connect({str(raw_db)!r}).close()"]
@@ -359,14 +361,11 @@ class Bench:
                 measure(self.spec(full_spec))
             for i in range(self.repeat):
                 self.log(f"  full backfill, round {i + 1}/{self.repeat}")
-                rm_db(raw_db)
-                s = measure(self.spec(full_spec))[0]
-                rows[0].raw.append(s)
-                rows[1].raw.append(s)
-                cold(project)
-                rows[0].af.append(run_json(af(project, "materialize", "--json", "--threads", "1"))[0])
-                cold(project)
-                rows[1].af.append(run_json(af(project, "materialize", "--json", "--threads", "2"))[0])
+                for row, threads in ((rows[0], "1"), (rows[1], "2")):
+                    rm_db(raw_db)                      # paired with the run right after it
+                    row.raw.append(measure(self.spec(full_spec))[0])
+                    cold(project)
+                    row.af.append(run_json(af(project, "materialize", "--json", "--threads", threads))[0])
             self.notes.append(self.compare_backfill(wl, raw_db))
             self.log("  re-backfill 10 days")
             for _ in range(self.repeat):
@@ -515,7 +514,7 @@ def report(rows: list[Row], notes: list[str], args, started: float, floor: Row) 
         "",
         f"Median process wall time of {args.repeat} runs (small print: fastest-slowest run; one untimed "
         "warm-up first for the builds); peak memory "
-        "is the largest max-RSS of those runs. Ratio = assetflow / raw. Memory target: assetflow at most "
+        "is the largest max-RSS of those runs. Ratio = assetflow / raw: for builds, each assetflow run is paired with a raw run just before it and the ratio is the median of the pairs (the speed of this shared machine drifts by 1.5x over minutes); for floor rows, the ratio of the medians. Memory target: assetflow at most "
         f"raw + {MEM_SLACK_MB:.0f} MB. \"(floor)\" rows have no equivalent raw script: the raw column is "
         "the floor any Python tool on DuckDB pays (start the interpreter, import duckdb, open the file), "
         "shown for scale; their target is absolute.",
