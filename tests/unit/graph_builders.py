@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from hypothesis import strategies as st
+
 from assetflow import freshness
 from assetflow.assets import AssetKey, AssetSettings, AssetSpec, Kind, Reference, SourceSpec, SqlBody
 from assetflow.graph import AssetGraph, build_graph
 from assetflow.partitions import Partitioning
 from assetflow.planner import Plan, PlanRequest, plan
-from assetflow.state import StateSnapshot
+from assetflow.state import FAILED, SUCCESS, UNPARTITIONED, PartitionRecord, StateSnapshot
 
 
 def make_spec(name: str, reads: tuple[str, ...] = (), *, partitioning: Partitioning | None = None,
@@ -35,3 +37,24 @@ def plan_snapshot(graph: AssetGraph, state: StateSnapshot, request: PlanRequest,
     edges = freshness.edges_of(graph, keys)
     expectation = freshness.expect(graph, keys, edges, request.source_versions, request.windowed_sources)
     return plan(graph, freshness.deviations_of(state, expectation), request, keys, edges)
+
+
+@st.composite
+def states(draw, graph: AssetGraph, now: datetime, versions: int = 600):
+    """A random history: partitions missing, built with old or current code, or last attempt failed
+    (with or without an earlier success). Data versions are distinct, in random order."""
+    numbers = iter(draw(st.permutations(range(1, versions))))
+    parts = {}
+    for name in graph.order:
+        part = graph.assets[name].partitioning
+        keys = [UNPARTITIONED] if part is None else [part.key(i) for i in range(part.count(now))]
+        records = {}
+        for key in keys:
+            what = draw(st.sampled_from(["missing", "v1", "v2", "failed", "failed-never"]))
+            if what == "failed-never":
+                records[key] = PartitionRecord(None, 0, FAILED)
+            elif what != "missing":
+                records[key] = PartitionRecord("v1" if what == "failed" else what, next(numbers),
+                                               FAILED if what == "failed" else SUCCESS)
+        parts[name] = records
+    return StateSnapshot(parts, max_version=versions)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import duckdb
-from graph_builders import make_graph, make_spec
+from graph_builders import make_graph, make_spec, states
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -149,22 +149,9 @@ def graphs_and_states(draw):
         specs.append(make_spec(f"n{i}", tuple(f"n{j}" for j in reads) + tuple(srcs), partitioning=part,
                                lookback=lookback, code_version=draw(st.sampled_from(["v1", "v2"]))))
     graph = make_graph(*specs, sources=tuple(sources))
-    versions = iter(draw(st.permutations(range(1, 600))))
-    parts = {}
-    for name in graph.order:
-        part = graph.assets[name].partitioning
-        keys = [UNPARTITIONED] if part is None else [part.key(i) for i in range(part.count(NOW))]
-        records = {}
-        for key in keys:
-            what = draw(st.sampled_from(["missing", "v1", "v2", "failed", "failed-never"]))
-            if what == "failed-never":
-                records[key] = PartitionRecord(None, 0, FAILED)
-            elif what != "missing":
-                records[key] = PartitionRecord("v1" if what == "failed" else what, next(versions),
-                                               FAILED if what == "failed" else SUCCESS)
-        parts[name] = records
+    state = draw(states(graph, NOW))
     source_versions = {s: draw(st.integers(0, 600)) for s in sources}
-    return graph, StateSnapshot(parts), source_versions
+    return graph, state, source_versions
 
 
 @settings(max_examples=150, deadline=None)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from graph_builders import make_graph, make_spec, plan_snapshot
+from graph_builders import make_graph, make_spec, plan_snapshot, states
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -217,28 +217,6 @@ def dags(draw):
     return make_graph(*specs)
 
 
-@st.composite
-def states(draw, graph: AssetGraph):
-    """A random history: partitions missing, built with old or current code, or last attempt failed."""
-    versions = iter(draw(st.permutations(range(1, 400))))
-    parts = {}
-    for name in graph.order:
-        part = graph.assets[name].partitioning
-        keys = [UNPARTITIONED] if part is None else [part.key(i) for i in range(part.count(NOW))]
-        records = {}
-        for key in keys:
-            what = draw(st.sampled_from(["missing", "v1", "v2", "failed", "failed-never"]))
-            if what == "missing":
-                continue
-            if what == "failed-never":
-                records[key] = PartitionRecord(None, 0, FAILED)
-            else:
-                records[key] = PartitionRecord("v1" if what == "failed" else what, next(versions),
-                                               FAILED if what == "failed" else SUCCESS)
-        parts[name] = records
-    return StateSnapshot(parts, max_version=400)
-
-
 def simulate(graph: AssetGraph, state: StateSnapshot, result: Plan) -> StateSnapshot:
     """Record every planned step as built, data versions increasing in plan order."""
     parts = {name: dict(records) for name, records in state.partitions.items()}
@@ -255,7 +233,7 @@ def simulate(graph: AssetGraph, state: StateSnapshot, result: Plan) -> StateSnap
 @given(data=st.data())
 def test_plan_steps_are_unique_and_dependencies_come_first(data):
     graph = data.draw(dags())
-    state = data.draw(states(graph))
+    state = data.draw(states(graph, NOW))
     selected = frozenset(data.draw(st.sets(st.sampled_from(sorted(graph.assets)), min_size=1)))
     result = plan_snapshot(graph, state, PlanRequest(selected=selected), NOW)
     ids = [(s.asset, s.index) for s in result.steps]
@@ -281,7 +259,7 @@ def test_plan_steps_are_unique_and_dependencies_come_first(data):
 @given(data=st.data())
 def test_execute_then_plan_again_plans_nothing(data):
     graph = data.draw(dags())
-    state = data.draw(states(graph))
+    state = data.draw(states(graph, NOW))
     roots = data.draw(st.sets(st.sampled_from(sorted(graph.assets)), min_size=1))
     selected = frozenset(roots | upstream_closure(graph, roots))      # like `+name`
     req = PlanRequest(selected=selected)
