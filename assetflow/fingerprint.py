@@ -30,7 +30,7 @@ def _digest(*parts: str) -> str:
     return h.hexdigest()[:16]
 
 
-def _settings_text(settings: AssetSettings) -> str:
+def settings_text(settings: AssetSettings) -> str:
     # repr of frozen dataclasses and enums is deterministic, and much cheaper than asdict + json
     return repr(sorted((name, _output_part(name, getattr(settings, name))) for name in DATA_AFFECTING))
 
@@ -44,9 +44,10 @@ def _output_part(name: str, value):
     return ("time", grain.value, value.column) if grain is not None else ("static", value.column)
 
 
-def sql_code_version(normalized_sql: str, settings: AssetSettings) -> str:
-    """Hash of the normalized query AST plus the settings that change its output."""
-    return _digest("sql", normalized_sql, _settings_text(settings))
+def sql_code_version(normalized_sql: str, settings: AssetSettings, text: str | None = None) -> str:
+    """Hash of the normalized query AST plus the settings that change its output (`text`: their
+    settings_text, when the caller has it already)."""
+    return _digest("sql", normalized_sql, settings_text(settings) if text is None else text)
 
 
 def python_code_version(function: Callable[..., Any], settings: AssetSettings,
@@ -54,8 +55,8 @@ def python_code_version(function: Callable[..., Any], settings: AssetSettings,
     """Hash of the function's source without docstrings or comments, plus its settings and its
     `deps=` mapping (which decides what each parameter reads)."""
     if explicit is not None:
-        return _digest("py-explicit", explicit, _settings_text(settings), deps)
-    return _digest("py", normalized_source(function), _settings_text(settings), deps)
+        return _digest("py-explicit", explicit, settings_text(settings), deps)
+    return _digest("py", normalized_source(function), settings_text(settings), deps)
 
 
 def normalized_source(function: Callable[..., Any]) -> str:

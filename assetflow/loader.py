@@ -70,16 +70,18 @@ def load_project(root: Path) -> Project:
     functions: dict[AssetKey, Callable[..., Any]] = {}
     headers = _Headers()
     files = _asset_files(assets_dir)
-    sql_files = {rel: _read_sql(assets_dir / rel, f"{ASSETS_DIR}/{rel}", headers) for rel, _ in files
+    base = str(assets_dir)            # string paths: pathlib costs more than reading a small file
+    sql_files = {rel: _read_sql(os.path.join(base, rel), f"{ASSETS_DIR}/{rel}", headers) for rel, _ in files
                  if rel.endswith(".sql")}
     _parse_new(cache, sql_files.values(), config.dialect)
     for rel, schema in files:
-        path = assets_dir / rel
+        name = rel.rpartition("/")[2]
         if rel.endswith(".sql"):
-            specs.append(_sql_spec(sql_files[rel], path.stem, schema, config.dialect, cache))
-        elif rel.endswith(".py") and not path.name.startswith("_"):
+            specs.append(_sql_spec(sql_files[rel], name[:-len(".sql")], schema, config.dialect, cache,
+                                   headers.settings_text))
+        elif rel.endswith(".py") and not name.startswith("_"):
             from assetflow import pyassets
-            for spec, function in pyassets.load_python_file(path, root):
+            for spec, function in pyassets.load_python_file(assets_dir / rel, root):
                 specs.append(spec)
                 functions[spec.key] = function
     specs.extend(load_seeds(root))
@@ -179,6 +181,7 @@ class _Headers:
 
     toml: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, AssetSettings] = field(default_factory=dict)
+    texts: dict[int, str] = field(default_factory=dict)        # by id(): every settings object is held above
 
     def settings_of(self, parsed: header.SqlFile, rel: str) -> AssetSettings:
         if not parsed.header:
@@ -187,6 +190,13 @@ class _Headers:
         if found is None:
             found = self.settings[parsed.header] = parse_settings(parsed.settings, path=rel,
                                                                   line=parsed.header_line)
+        return found
+
+    def settings_text(self, settings: AssetSettings) -> str:
+        """The code-version part of settings shared by many files, computed once per distinct one."""
+        found = self.texts.get(id(settings))
+        if found is None:
+            found = self.texts[id(settings)] = fingerprint.settings_text(settings)
         return found
 
 
@@ -201,8 +211,9 @@ class _SqlFile:
     digest: str
 
 
-def _read_sql(path: Path, rel: str, headers: _Headers) -> _SqlFile:
-    data = path.read_bytes()
+def _read_sql(path: str, rel: str, headers: _Headers) -> _SqlFile:
+    with open(path, "rb") as f:
+        data = f.read()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -220,7 +231,8 @@ def _parse_new(cache: ParseCache, files, dialect: str) -> None:
             cache.put(key, facts)
 
 
-def _sql_spec(file: _SqlFile, stem: str, schema: str, dialect: str, cache: ParseCache) -> AssetSpec:
+def _sql_spec(file: _SqlFile, stem: str, schema: str, dialect: str, cache: ParseCache,
+              settings_text: Callable[[AssetSettings], str]) -> AssetSpec:
     settings, parsed = file.settings, file.parsed
     facts = _facts(cache, file.digest, parsed.query, dialect, file.rel)
     references = facts.references + tuple(
@@ -229,7 +241,8 @@ def _sql_spec(file: _SqlFile, stem: str, schema: str, dialect: str, cache: Parse
         key=AssetKey.of(schema, stem), settings=settings,
         body=SqlBody(sql=parsed.query, file_reads=facts.file_reads, template=facts.template,
                      placeholders=facts.placeholders), path=file.rel, line=1,
-        code_version=fingerprint.sql_code_version(facts.normalized, settings), references=references)
+        code_version=fingerprint.sql_code_version(facts.normalized, settings, settings_text(settings)),
+        references=references)
 
 
 def load_seeds(root: Path) -> list[AssetSpec]:

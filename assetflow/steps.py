@@ -128,7 +128,7 @@ class StepRunner:
                   for param, node in self.graph.params[name].items()}
         context = AssetContext(asset=name, partition=step.partition,
                                start=window.start if window else None, end=window.end if window else None,
-                               log=logging.getLogger(f"assetflow.asset.{name}"), con=self.engine.connection())
+                               log=logging.getLogger(f"assetflow.asset.{name}"), con=self.engine.python_connection())
         return call_asset(self.project.functions[spec.key], spec, inputs, context)
 
     def _read_input(self, spec: AssetSpec, step: Step, node: str):

@@ -14,8 +14,7 @@ from datetime import datetime, timezone
 import itertools
 from typing import Mapping
 
-import duckdb
-
+from assetflow.engines.duckdb_module import core as duckdb, python_api
 from assetflow.assets import AssetKey, Kind, quote_identifier
 from assetflow import checks as checking
 from assetflow.checks import CheckResult
@@ -104,6 +103,12 @@ class DuckDBEngine:
             with self._guard:
                 self._cursors.append(cur)
         return cur
+
+    def python_connection(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor for user code (a Python asset's `context.con`), with DuckDB's
+        Python API (`con.sql(...)`, relations, Arrow) loaded."""
+        python_api()
+        return self.connection()
 
     def interrupt(self) -> None:
         with self._guard:
@@ -207,6 +212,7 @@ class DuckDBEngine:
     # ------------------------------------------------------------------ reads
 
     def read_arrow(self, key: AssetKey, window: PartitionWindow | None):
+        python_api()
         cur = self.connection()
         where, params = window_filter(window)
         return cur.sql(f"SELECT * FROM {key.quoted()} WHERE {where}", params=params or None).to_arrow_table()

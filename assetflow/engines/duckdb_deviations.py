@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assetflow.engines.duckdb_state import current_partitions, has_schema, run
+from assetflow.engines.duckdb_state import current_partitions, has_schema, read_state, run
 from assetflow.freshness import Expectation, deviations_of, mapping_rows
 from assetflow.state import StateSnapshot
 
@@ -61,10 +61,19 @@ GROUP BY aid, idx
 """
 
 
-def deviations(cur: Any, expectation: Expectation) -> dict[str, dict[int, int]]:
+# Below this many expected partitions the Python rules over the records read as they are answer
+# sooner: DuckDB spends 15-30 ms planning the query above and creating its six tables whatever the
+# size, Python 6-15 us per partition (measured: 180 partitions 8 ms against 25 ms, 1,000 assets 18
+# against 30, 30,000 partitions 190 against 40).
+SQL_FROM = 2_000
+
+
+def deviations(cur: Any, expectation: Expectation, sql_from: int = SQL_FROM) -> dict[str, dict[int, int]]:
     """The partitions that deviate from `expectation` (see freshness.py), with their flag bits."""
     if not has_schema(cur):
         return deviations_of(StateSnapshot(), expectation)
+    if sum(len(expectation.keys_of(a)) for a in expectation.assets) < sql_from:
+        return deviations_of(read_state(cur), expectation)
     assets = expectation.assets
     aid = {a.name: n for n, a in enumerate(assets)}
     shifts, everything, pairs = mapping_rows(expectation)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
+from assetflow.engines.duckdb_module import core as duckdb, python_api
 from assetflow.engines.base import BuildRequest, PartitionWindow
 from assetflow.engines.duckdb_state import run
 from assetflow.assets import quote_identifier
@@ -19,6 +18,7 @@ class Source:
     def __enter__(self) -> str:
         request = self.request
         if request.arrow is not None:
+            python_api()
             self.cur.register(self.name, request.arrow)
             return f"SELECT * FROM {self.name}"
         if request.seed_file is not None:

@@ -72,7 +72,7 @@ def has_schema(cur: Any) -> bool:
 def schema_version(cur: Any) -> str | None:
     """The state store's version, or None when this database has none (probing is cheaper than a
     catalog scan, which matters on databases with thousands of tables)."""
-    import duckdb
+    from assetflow.engines.duckdb_module import core as duckdb
     try:
         rows = run(cur, "SELECT value FROM _assetflow.meta WHERE key = 'schema_version'")
     except duckdb.CatalogException:
@@ -179,9 +179,11 @@ _COLUMNS = "asset, partition, status, code_version, data_version, rows, built_at
 
 
 def has_unfolded(cur: Any) -> bool:
-    if schema_version(cur) in (None, "2"):
-        return False              # (a version-2 store recorded every build in `partitions`)
-    return bool(run(cur, f"SELECT count(*) FROM ({_UNFOLDED})")[0][0])
+    from assetflow.engines.duckdb_module import core as duckdb
+    try:
+        return bool(run(cur, f"SELECT count(*) FROM ({_UNFOLDED})")[0][0])
+    except (duckdb.CatalogException, duckdb.BinderException):
+        return False      # no store yet, or a version-2 one (no `folded`: every build was in `partitions`)
 
 
 def current_partitions(cur: Any) -> str:

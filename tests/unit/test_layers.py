@@ -77,8 +77,28 @@ def test_the_scanner_sees_imports():
 
 
 def test_only_engines_import_duckdb():
-    offenders = {p for p in importers("duckdb") if not p.startswith("assetflow/engines/")}
+    offenders = {p for p in importers("duckdb") | importers("_duckdb") if not p.startswith("assetflow/engines/")}
     assert not offenders, f"duckdb imported outside assetflow/engines/: {sorted(offenders)}"
+
+
+def test_sql_runs_need_only_duckdbs_extension(tmp_path):
+    """`import duckdb` (its Python relation API) costs more than the rest of a no-op run: building,
+    planning and recording SQL assets use only the C extension `_duckdb` (engines/duckdb_module)."""
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assetflow.toml").write_text('[project]\nname = "t"\n')
+    (tmp_path / "assets" / "a.sql").write_text("select 1 as x\n")
+    (tmp_path / "assets" / "b.sql").write_text("select x + 1 as y from main.a\n")
+    code = ("import json, sys\nfrom assetflow.cli import main\n"
+            "for command in sys.argv[2:]:\n"
+            "    try:\n        main([\"--project\", sys.argv[1], command])\n"
+            "    except SystemExit as exc:\n        assert not exc.code, (command, exc.code)\n"
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path), "materialize", "materialize", "status"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    modules = set(json.loads(proc.stderr.strip().splitlines()[-1]))
+    assert (tmp_path / "warehouse.duckdb").exists() and "_duckdb" in modules
+    assert not loaded(modules, "duckdb"), "a SQL-only run imported the duckdb package"
 
 
 def test_only_the_sql_module_imports_sqlglot():

@@ -71,3 +71,28 @@ def test_readers_see_every_attempt_whether_folded_or_not(history):
     assert store.current_partitions(con) == "_assetflow.partitions"
     assert records(con) == model
     assert store.stored_versions(con).newest == max([v for _, _, v, *_ in model.values()] + [0])
+
+
+def test_a_version_2_store_reads_as_folded_and_upgrades_in_place():
+    """Version 2 recorded every build in `partitions` and has no `runs.folded`: readers (a
+    read-only `status`) see its records as they are, and the first writer adds the column."""
+    con = duckdb.connect()
+    v2_ddl = store.DDL.replace(", folded BOOLEAN DEFAULT false", "")
+    for statement in v2_ddl.split(";"):
+        if statement.strip():
+            con.execute(statement)
+    con.execute("INSERT INTO _assetflow.meta VALUES ('schema_version', '2')")
+    con.execute("INSERT INTO _assetflow.runs (run_id, status) VALUES ('old', 'success')")
+    con.execute("INSERT INTO _assetflow.partitions (asset, partition, status, code_version, data_version) "
+                "VALUES ('main.a', '', 'success', 'c1', 1)")
+    assert not store.has_unfolded(con)
+    assert store.current_partitions(con) == "_assetflow.partitions"
+    assert records(con) == {("main.a", ""): ("success", "c1", 1, None, None, None)}
+    store.ensure_schema(con)
+    assert store.schema_version(con) == store.SCHEMA_VERSION
+    assert not store.has_unfolded(con)
+    assert con.execute("SELECT folded FROM _assetflow.runs").fetchall() == [(True,)]
+
+
+def test_no_store_has_nothing_unfolded():
+    assert not store.has_unfolded(duckdb.connect())
