@@ -310,13 +310,27 @@ def source_columns(query: str, dialect: str, column: str,
     try:
         root = lineage(column, query, schema=schema or None, dialect=dialect)
     except SqlglotError as exc:
+        from assetflow.names import suggest
         raise ProjectError(f"cannot trace column '{column}': {exc}",
-                           hint="column lineage needs the column to appear in the query's result") from None
+                           hint=suggest(column, _result_columns(query, dialect)) or
+                           "column lineage needs the column to appear in the query's result") from None
     found: list[tuple[tuple[str, ...], str]] = []
-    for node in root.walk():
+    # A column read through `SELECT *` (no schema: the database is not built yet) reaches the
+    # table as `*`; it is the column of the same name there, the name it had one step up.
+    stack = [(root, column)]
+    while stack:
+        node, above = stack.pop()
+        name = node.name.rpartition(".")[2]
         if not node.downstream and isinstance(node.source, exp.Table):
-            parts = tuple(p.name.lower() for p in node.source.parts)
-            pair = (parts, node.name.rpartition(".")[2])
+            pair = (tuple(p.name.lower() for p in node.source.parts), above if name == "*" else name)
             if pair not in found:
                 found.append(pair)
+        stack.extend((child, above if name == "*" else name) for child in reversed(node.downstream))
     return found
+
+
+def _result_columns(query: str, dialect: str) -> list[str]:
+    try:
+        return [name.lower() for name in sqlglot.parse_one(query, dialect=dialect).named_selects]
+    except SqlglotError:
+        return []
