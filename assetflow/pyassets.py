@@ -5,6 +5,7 @@ collide and nothing leaks into the user's namespace.
 """
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import inspect
 import sys
@@ -31,9 +32,19 @@ def load_python_file(path: Path, root: Path) -> Iterator[tuple[AssetSpec, Callab
         yield _spec(decl, module.__name__, rel, schema_for(path, root)), decl.function
 
 
+class _SourceLoader(importlib.machinery.SourceFileLoader):
+    """Compiles the file as it is now, never through `__pycache__`: Python trusts a cached .pyc
+    while the source's size and whole-second mtime match it, so an edit of equal length within
+    the same second (`"staging.a"` -> `"staging.b"`, a saved digit in `assetflow dev`) would run
+    the old code under the new code version."""
+
+    def get_code(self, fullname: str):
+        return self.source_to_code(self.get_data(self.path), self.path)
+
+
 def _import(path: Path, rel: str):
     name = f"{MODULE_PREFIX}.{rel[:-3].replace('/', '.').replace('-', '_')}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(name, path, loader=_SourceLoader(name, str(path)))
     if spec is None or spec.loader is None:
         raise ProjectError("cannot import this Python file", path=rel)
     module = importlib.util.module_from_spec(spec)

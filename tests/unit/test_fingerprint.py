@@ -152,3 +152,30 @@ def test_functions_defined_in_a_module_work_too():
     assert version(module_level_function) == version(module_level_function)
     # same body, different name: a renamed function is a different asset definition
     assert version(module_level_function) != version(other_module_level_function)
+
+
+def test_an_edit_of_equal_size_in_the_same_second_is_loaded(tmp_path):
+    """Python's bytecode cache trusts a .pyc while size and whole-second mtime match the source;
+    asset files are compiled from source, so such an edit is seen (and no __pycache__ is left)."""
+    import os
+    import sys
+
+    from assetflow.pyassets import load_python_file
+    (tmp_path / "assets").mkdir()
+    path = tmp_path / "assets" / "pick.py"
+    text = 'from assetflow import asset\n\n\n@asset(deps={"src": "staging.a"})\ndef pick(src):\n    return src\n'
+    path.write_text(text)
+    stamp = os.stat(path).st_mtime_ns
+    was = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False            # as in a user's shell (some CI sets it)
+    try:
+        [(first, _)] = list(load_python_file(path, tmp_path))
+        path.write_text(text.replace('"staging.a"', '"staging.b"'))
+        os.utime(path, ns=(stamp, stamp))
+        [(second, _)] = list(load_python_file(path, tmp_path))
+    finally:
+        sys.dont_write_bytecode = was
+    assert [r.parts for r in first.references] == [("staging", "a")]
+    assert [r.parts for r in second.references] == [("staging", "b")]
+    assert first.code_version != second.code_version
+    assert not (tmp_path / "assets" / "__pycache__").exists()
