@@ -7,8 +7,9 @@ few flag bits (`Deviations`). The planner then works on those partitions alone, 
 what is stale, not how many partitions exist (a thousand assets of a year of days is 365,000
 records, and nearly all of them are fresh).
 
-`deviations_of` is the reference implementation on an in-memory snapshot; the DuckDB store runs
-the same rules as SQL, and a property test holds the two to the same answers.
+`deviations_of` states the rules on an in-memory snapshot; the DuckDB store uses it for small
+expectations and runs the same rules as SQL for large ones, and a property test holds the two to
+the same answers.
 """
 from __future__ import annotations
 
@@ -114,7 +115,7 @@ def expect(graph: AssetGraph, keys: PartitionKeys, edges: Mapping[str, list[Edge
     return Expectation(tuple(assets), stored, tuple(e for name in graph.order for e in edges[name]))
 
 
-# ---------------------------------------------------------------------------- reference implementation
+# ---------------------------------------------------------------------------- the rules in Python
 
 def deviations_of(snapshot: StateSnapshot, expectation: Expectation) -> dict[str, dict[int, int]]:
     """The partitions of `snapshot` that deviate from `expectation`, and how (in memory)."""
@@ -142,8 +143,13 @@ def deviations_of(snapshot: StateSnapshot, expectation: Expectation) -> dict[str
         versions[asset.name] = vs
     for edge in expectation.edges:
         own_v, up_v, own = versions[edge.down], versions[edge.up], out[edge.down]
+        # (everything-reads-everything: one maximum, not one scan of the upstream per partition)
+        newest = max(up_v, default=0) if isinstance(edge.mapping, Everything) else None
         for i, v in enumerate(own_v):
-            if not own.get(i, 0) & NEVER_BUILT and any(up_v[j] > v for j in edge.mapping.up_range(i)):
+            if own.get(i, 0) & NEVER_BUILT:
+                continue
+            read = newest if newest is not None else max((up_v[j] for j in edge.mapping.up_range(i)), default=0)
+            if read > v:
                 own[i] = own.get(i, 0) | UPSTREAM_NEWER
     return {name: flags for name, flags in out.items() if flags}
 

@@ -31,21 +31,22 @@ class FileHashes(JsonCache):
     def digests(self, files: list[Path]) -> dict[Path, str]:
         """The hash of every file; the ones not known yet are hashed on a thread per core (hashlib
         releases the GIL, and the first run of a project may hash gigabytes of sources)."""
-        out, todo = {}, []
+        out, unknown = {}, []
         for file in files:
             stat = file.stat()
             entry = self.entries.get(str(file))
             if entry and entry[0] == stat.st_size and entry[1] == stat.st_mtime_ns:
                 out[file] = entry[2]
             else:
-                todo.append((file, stat))
-        if len(todo) > 1:
+                unknown.append((file, stat))
+        paths = [file for file, _ in unknown]
+        if len(paths) > 1:
             from concurrent.futures import ThreadPoolExecutor
-            with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
-                hashed = list(pool.map(lambda item: _sha256(item[0]), todo))
+            with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1)) as pool:
+                hashed = list(pool.map(_sha256, paths))
         else:
-            hashed = [_sha256(file) for file, _ in todo]
-        for (file, stat), digest in zip(todo, hashed):
+            hashed = [_sha256(file) for file in paths]
+        for (file, stat), digest in zip(unknown, hashed):
             self.set(str(file), [stat.st_size, stat.st_mtime_ns, digest])
             out[file] = digest
         return out

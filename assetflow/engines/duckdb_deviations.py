@@ -1,7 +1,7 @@
 """The freshness rules as one DuckDB query: which partitions deviate from an expectation.
 
-freshness.deviations_of is the reference implementation of the same rules in Python; a property
-test holds the two to the same answers.
+freshness.deviations_of states the same rules in Python (and answers small expectations here,
+see SQL_FROM); a property test holds the two to the same answers.
 """
 from __future__ import annotations
 
