@@ -15,7 +15,7 @@ venv: $(VENV)/.installed
 
 demo: venv
 	@set -e; dir="$${DEMO_DIR:-$$(mktemp -d -t assetflow-demo-XXXXXX)}"; \
-	echo "==> creating a project from project_template in $$dir/shop"; \
+	echo "==> creating a project from the built-in template in $$dir/shop"; \
 	$(VENV)/bin/assetflow init "$$dir/shop"; \
 	echo "==> materializing it"; \
 	$(VENV)/bin/assetflow --project "$$dir/shop" materialize; \

@@ -1,6 +1,6 @@
 """assetflow: an asset-centric data build tool.
 
-The public facade. Every name loads on first use, so that `import assetflow.cli` (and
+The public facade. Every name loads on first use, so that `import assetflow.cli.app` (and
 `assetflow --help`) pays only for what it runs: asset files reach `asset` and `AssetContext`
 through here too, and get them from `assetflow.assets` the first time they ask.
 """
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from assetflow.assets import AssetContext, AssetKey, asset
     from assetflow.errors import AssetflowError, ProjectError, UsageError
-    from assetflow.loader import load_project
-    from assetflow.runner import MaterializeOptions, materialize, status
+    from assetflow.project.loader import load_project
+    from assetflow.api import MaterializeOptions, materialize, status
 
 __all__ = ["asset", "AssetContext", "AssetKey", "AssetflowError", "ProjectError", "UsageError",
            "load_project", "materialize", "status", "MaterializeOptions"]
@@ -20,8 +20,8 @@ __version__ = "0.1.0"
 
 _LAZY = {"asset": "assetflow.assets", "AssetContext": "assetflow.assets", "AssetKey": "assetflow.assets",
          "AssetflowError": "assetflow.errors", "ProjectError": "assetflow.errors", "UsageError": "assetflow.errors",
-         "load_project": "assetflow.loader", "materialize": "assetflow.runner", "status": "assetflow.runner",
-         "MaterializeOptions": "assetflow.runner"}
+         "load_project": "assetflow.project.loader", "materialize": "assetflow.api", "status": "assetflow.api",
+         "MaterializeOptions": "assetflow.api"}
 
 
 def __getattr__(name: str):

@@ -1,3 +1,3 @@
-from assetflow.cli import main
+from assetflow.cli.app import main
 
 main()

@@ -160,3 +160,12 @@ def describe_failures(results: list[CheckResult]) -> str:
         what = f"{r.failing} rows" if r.name.startswith("row_count") else f"{r.failing} failing row(s)"
         parts.append(f"check {r.name} failed: {what}")
     return "; ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """A check's result for one asset partition (`partition` None for an unpartitioned asset)."""
+
+    asset: str
+    partition: str | None
+    result: CheckResult

@@ -1,7 +1,7 @@
-"""Regenerate the small, deterministic data files of project_template/ (the "shop" demo).
+"""Regenerate the small, deterministic data files of assetflow/project/template/ (the "shop" demo).
 
 Run once from the repository root:  python benchmarks/gen_template_data.py
-It rewrites project_template/data/customers.csv and project_template/data/orders/2024-0{1,2,3}.csv.
+It rewrites assetflow/project/template/data/customers.csv and assetflow/project/template/data/orders/2024-0{1,2,3}.csv.
 Standard library only; a fixed seed makes the output byte-for-byte reproducible.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ import random
 from pathlib import Path
 
 SEED = 20240101
-ROOT = Path(__file__).resolve().parent.parent / "project_template"
+ROOT = Path(__file__).resolve().parent.parent / "assetflow" / "project" / "template"
 
-# Must match project_template/seeds/countries.csv; weights give a plausible customer mix.
+# Must match assetflow/project/template/seeds/countries.csv; weights give a plausible customer mix.
 COUNTRIES = {
     "DE": 14, "FR": 10, "NL": 6, "ES": 6, "IE": 3,
     "US": 25, "CA": 8, "MX": 5,

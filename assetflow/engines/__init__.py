@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from assetflow.config import Target
+from assetflow.project.config import Target
 from assetflow.errors import TargetError, UsageError
 
 

@@ -24,7 +24,7 @@ from assetflow.engines.duckdb_checkpoint import CheckpointGate
 from assetflow.engines.duckdb_sql import (OUTSIDE, Source, columns_of, describe, file_reader, params_of,
                                           window_filter, window_guard)
 from assetflow.errors import AssetflowError, LockError, TargetError
-from assetflow.freshness import Expectation
+from assetflow.plan.freshness import Expectation
 from assetflow.state import AttemptRecord, RunRecord, SourceVersion, StateSnapshot, StoredVersions
 
 run = store.run

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from assetflow.engines.duckdb_state import current_partitions, has_schema, read_state, run
-from assetflow.freshness import Expectation, deviations_of, mapping_rows
+from assetflow.plan.freshness import Expectation, deviations_of, mapping_rows
 from assetflow.state import StateSnapshot
 
 # The rules of freshness.deviations_of as one query over the partition records: each expected

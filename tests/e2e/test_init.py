@@ -1,4 +1,4 @@
-"""`assetflow init DIR` (SPEC sections 7 and 9): a new project from project_template that builds."""
+"""`assetflow init DIR` (SPEC sections 7 and 9): a new project from the built-in template that builds."""
 from __future__ import annotations
 
 import os

@@ -5,11 +5,11 @@ from datetime import datetime
 
 from hypothesis import strategies as st
 
-from assetflow import freshness
+from assetflow.plan import freshness
 from assetflow.assets import AssetKey, AssetSettings, AssetSpec, Kind, Reference, SourceSpec, SqlBody
-from assetflow.graph import AssetGraph, build_graph
+from assetflow.plan.graph import AssetGraph, build_graph
 from assetflow.partitions import Partitioning
-from assetflow.planner import Plan, PlanRequest, plan
+from assetflow.plan.planner import Plan, PlanRequest, plan
 from assetflow.state import FAILED, SUCCESS, UNPARTITIONED, PartitionRecord, StateSnapshot
 
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assetflow import executor
-from assetflow.executor import RetryPolicy, StepFailed, execute
-from assetflow.planner import Plan, Step
+from assetflow.run import executor
+from assetflow.run.executor import RetryPolicy, StepFailed, execute
+from assetflow.plan.planner import Plan, Step
 from assetflow.state import FAILED, SKIPPED, SUCCESS
 
 NO_RETRY = RetryPolicy(retries=0, delay=0)

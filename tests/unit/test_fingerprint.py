@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assetflow.assets import AssetSettings, Kind
-from assetflow.fingerprint import (DATA_AFFECTING, METADATA_ONLY, python_code_version, sql_code_version,
+from assetflow.project.fingerprint import (DATA_AFFECTING, METADATA_ONLY, python_code_version, sql_code_version,
                                    unclassified_settings)
 from assetflow.partitions import Grain, TimePartitions
 
@@ -160,7 +160,7 @@ def test_an_edit_of_equal_size_in_the_same_second_is_loaded(tmp_path):
     import os
     import sys
 
-    from assetflow.pyassets import load_python_file
+    from assetflow.project.pyassets import load_python_file
     (tmp_path / "assets").mkdir()
     path = tmp_path / "assets" / "pick.py"
     text = 'from assetflow import asset\n\n\n@asset(deps={"src": "staging.a"})\ndef pick(src):\n    return src\n'
@@ -169,10 +169,10 @@ def test_an_edit_of_equal_size_in_the_same_second_is_loaded(tmp_path):
     was = sys.dont_write_bytecode
     sys.dont_write_bytecode = False            # as in a user's shell (some CI sets it)
     try:
-        [(first, _)] = list(load_python_file(path, tmp_path))
+        [(first, _)] = list(load_python_file(path, "assets/pick.py", "main"))
         path.write_text(text.replace('"staging.a"', '"staging.b"'))
         os.utime(path, ns=(stamp, stamp))
-        [(second, _)] = list(load_python_file(path, tmp_path))
+        [(second, _)] = list(load_python_file(path, "assets/pick.py", "main"))
     finally:
         sys.dont_write_bytecode = was
     assert [r.parts for r in first.references] == [("staging", "a")]

@@ -13,12 +13,12 @@ from graph_builders import make_graph, make_spec, states
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assetflow import freshness
+from assetflow.plan import freshness
 from assetflow.engines import duckdb_state as store
 from assetflow.engines.duckdb_deviations import deviations as store_deviations
-from assetflow.freshness import (CODE_CHANGED, LAST_FAILED, NEVER_BUILT, NO_ROW, SOURCE_NEWER, UPSTREAM_NEWER,
+from assetflow.plan.freshness import (CODE_CHANGED, LAST_FAILED, NEVER_BUILT, NO_ROW, SOURCE_NEWER, UPSTREAM_NEWER,
                                  deviations_of, edges_of, expect, partition_keys)
-from assetflow.graph import AssetGraph
+from assetflow.plan.graph import AssetGraph
 from assetflow.partitions import Everything, Grain, Ranges, Shift, StaticPartitions, TimePartitions, edge_mapping
 from assetflow.state import FAILED, SUCCESS, UNPARTITIONED, PartitionRecord, StateSnapshot
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assetflow.errors import ProjectError, SelectionError
-from assetflow.graph import AssetGraph, downstream_closure, upstream_closure
-from assetflow.select import Selection, Term, parse_selection, resolve_selection
+from assetflow.plan.graph import AssetGraph, downstream_closure, upstream_closure
+from assetflow.plan.select import Selection, Term, parse_selection, resolve_selection
 
 # ---------------------------------------------------------------------------- build_graph
 

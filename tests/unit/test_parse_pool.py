@@ -6,9 +6,10 @@ import os
 
 import pytest
 
-from assetflow import parse_pool, sql
+from assetflow.project import parse_pool
+from assetflow.project import sql
 from assetflow.errors import ProjectError
-from assetflow.loader import load_project
+from assetflow.project.loader import load_project
 
 
 def queries(n: int) -> list[tuple[str, str, str]]:

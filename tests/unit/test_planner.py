@@ -7,9 +7,9 @@ from graph_builders import make_graph, make_spec, plan_snapshot, states
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assetflow.graph import AssetGraph, upstream_closure
+from assetflow.plan.graph import AssetGraph, upstream_closure
 from assetflow.partitions import Grain, TimePartitions
-from assetflow.planner import (CODE, FULL_REFRESH, NEVER, SOURCE_CHANGED, SOURCE_MISSING, UPSTREAM_CHANGED,
+from assetflow.plan.planner import (CODE, FULL_REFRESH, NEVER, SOURCE_CHANGED, SOURCE_MISSING, UPSTREAM_CHANGED,
                                UPSTREAM_FAILED, UPSTREAM_MISSING, UPSTREAM_STALE, Plan, PlanRequest)
 from assetflow.state import FAILED, SUCCESS, UNPARTITIONED, PartitionRecord, StateSnapshot
 

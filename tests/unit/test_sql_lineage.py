@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from assetflow.errors import ProjectError
-from assetflow.header import split_header
-from assetflow.sql import analyze
+from assetflow.project.header import split_header
+from assetflow.project.sql import analyze
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lineage"
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from assetflow.errors import PartitionKeyError, UsageError
 from assetflow.partitions import Grain, StaticPartitions, TimePartitions
-from assetflow.windows import partition_ranges
+from assetflow.plan.windows import partition_ranges
 
 NOW = datetime(2024, 6, 15, 12)
 START = datetime(2024, 1, 1)

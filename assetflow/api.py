@@ -12,20 +12,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
-from assetflow.config import Target
+from assetflow.project.config import Target
 from assetflow.engines import open_engine
 from assetflow.engines.base import SourceView
 from assetflow.errors import Interrupted, UsageError
-from assetflow.graph import AssetGraph, build_graph
-from assetflow.assess import Assessment, assess
-from assetflow.loader import Project
-from assetflow.planner import Plan, Step
-from assetflow.select import parse_selection, resolve_selection
+from assetflow.plan.graph import AssetGraph, build_graph
+from assetflow.run.assess import Assessment, assess
+from assetflow.project.loader import Project
+from assetflow.plan.planner import Plan, Step
+from assetflow.plan.select import parse_selection, resolve_selection
 from assetflow.state import FAILED, SUCCESS, RunRecord
-from assetflow.windows import partition_ranges
+from assetflow.plan.windows import partition_ranges
 
 if TYPE_CHECKING:
-    from assetflow.executor import RetryPolicy, StepResult
+    from assetflow.run.executor import RetryPolicy, StepResult
 
 CANCELLED = "cancelled"
 INTERRUPTED = "interrupted"
@@ -93,7 +93,7 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
         checks = tuple(c for c in (engine.latest_checks() if engine else ()) if c[2] in _declared_checks(project, graph))
         drift = None
         if verify:
-            from assetflow.verify import verify as compare
+            from assetflow.run.verify import verify as compare
             drift = tuple(d for d in compare(graph, engine) if d.asset in selected) if engine else ()
     return StatusReport(found.plan, graph, target.path, selected, checks, drift)
 
@@ -105,8 +105,8 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
     target = project.config.target(options.target)
     if options.dry_run:
         return _dry_run(project, graph, selected, target, options)
-    from assetflow.config import fault_injector
-    from assetflow.lock import run_lock
+    from assetflow.project.config import fault_injector
+    from assetflow.run.lock import run_lock
     with run_lock(target.path, options.command, options.wait):
         with open_engine(target, read_only=False, fault=fault_injector(), wait=options.wait) as engine:
             engine.fold_runs()           # a run that died left its attempts unfolded
@@ -148,8 +148,8 @@ def _dry_run(project, graph, selected, target: Target, options: MaterializeOptio
 
 def _run(project, graph, engine, found: Assessment, target: Target, options: MaterializeOptions,
          events: RunEvents) -> RunOutcome:
-    from assetflow.executor import execute
-    from assetflow.steps import StepRunner, fully_rebuilt, input_versions
+    from assetflow.run.executor import execute
+    from assetflow.run.steps import StepRunner, fully_rebuilt, input_versions
     the_plan, request, now = found.plan, found.request, found.now
     run_id = _new_run_id(now)
     engine.prepare({a.key.schema for a in graph.assets.values()},
@@ -186,7 +186,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     engine.record_run(RunRecord(run_id, options.command, now, final, _utcnow(), os.getpid(), target.name))
     problems = ()
     if failed and project.config.alerts:
-        from assetflow import alerts as alerting
+        from assetflow.run import alerts as alerting
         payload = alerting.failure_payload(project.config.name, run_id, failed)
         problems = tuple(alerting.send_alerts(project.config.alerts, payload))
     return RunOutcome(run_id, final, the_plan, tuple(results), target.path, problems, tuple(checks))
@@ -194,7 +194,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
 
 def _custom_checks(project: Project, graph: AssetGraph, engine, run_id: str, results) -> list:
     """Custom checks over the assets this run built; their results are recorded with the run."""
-    from assetflow.check_runner import run_custom_checks
+    from assetflow.run.checks_runner import run_custom_checks
     built = {r.asset for r in results if r.status == SUCCESS}
     if not built or not project.checks:
         return []
@@ -228,7 +228,7 @@ def _file_source_views(project: Project, graph: AssetGraph, missing: frozenset[s
 
 
 def _retry_policy(project: Project, graph: AssetGraph, name: str) -> RetryPolicy:
-    from assetflow.executor import RetryPolicy
+    from assetflow.run.executor import RetryPolicy
     settings = graph.assets[name].settings
     retries = settings.retries if settings.retries is not None else project.config.retries
     delay = settings.retry_delay if settings.retry_delay is not None else project.config.retry_delay
@@ -249,7 +249,7 @@ def backfill(project: Project, asset_name: str, from_key: str, to_key: str, thre
     if graph.assets[name].partitioning is None:
         raise UsageError(f"{name} is not partitioned; backfill takes a partitioned asset",
                          hint=f"rebuild it with: assetflow materialize {name} --full-refresh")
-    from assetflow.graph import downstream_closure
+    from assetflow.plan.graph import downstream_closure
     now = _utcnow()
     ranges = partition_ranges(graph, frozenset({name}), None, from_key, to_key, now)
     selection = (name, *sorted(downstream_closure(graph, [name])))
@@ -269,7 +269,7 @@ def _one_asset(graph: AssetGraph, text: str) -> str:
 
 def compile_asset(project: Project, asset_name: str, partition: str | None, target_name: str | None) -> str:
     from assetflow.assets import SqlBody
-    from assetflow.compile import compile_for_display
+    from assetflow.run.compile import compile_for_display
     graph = graph_of(project)
     name = _one_asset(graph, asset_name.removesuffix("+").removeprefix("+"))
     spec = graph.assets[name]
@@ -297,7 +297,7 @@ def _liveness(record: RunRecord, target: Target) -> RunRecord:
     """A run still marked running while nobody holds the lock died: show it as abandoned."""
     from dataclasses import replace
 
-    from assetflow.lock import is_locked
+    from assetflow.run.lock import is_locked
     if record.status == "running" and not is_locked(target.path):
         return replace(record, status="abandoned")
     return record

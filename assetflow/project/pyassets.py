@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from assetflow import fingerprint
+from assetflow.project import fingerprint
 from assetflow.assets import (AssetContext, AssetDecl, AssetKey, AssetSpec, Kind, PythonBody, Reference,
                               parse_settings)
 from assetflow.errors import ProjectError
@@ -21,15 +21,15 @@ from assetflow.errors import ProjectError
 MODULE_PREFIX = "assetflow_user_assets"
 
 
-def load_python_file(path: Path, root: Path) -> Iterator[tuple[AssetSpec, Callable[..., Any]]]:
-    from assetflow.loader import relative, schema_for
-    rel = relative(path, root)
+def load_python_file(path: Path, rel: str, schema: str) -> Iterator[tuple[AssetSpec, Callable[..., Any]]]:
+    """The @asset functions of one file; `rel` is its path as messages show it, `schema` the
+    schema its assets default to (both decided by the loader, the one owner of those rules)."""
     module = _import(path, rel)
     for attr in sorted(vars(module)):
         decl = getattr(getattr(module, attr), "__assetflow__", None)
         if not isinstance(decl, AssetDecl) or getattr(decl.function, "__module__", None) != module.__name__:
             continue
-        yield _spec(decl, module.__name__, rel, schema_for(path, root)), decl.function
+        yield _spec(decl, module.__name__, rel, schema), decl.function
 
 
 class _SourceLoader(importlib.machinery.SourceFileLoader):

@@ -4,24 +4,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from assetflow.checks import CheckResult
-from assetflow.compile import relation_of
-from assetflow.graph import AssetGraph, resolve_reference
-from assetflow.loader import CustomCheck, Project
-
-
-@dataclass(frozen=True, slots=True)
-class CheckOutcome:
-    asset: str
-    partition: str | None
-    result: CheckResult
+from assetflow.checks import CheckOutcome, CheckResult
+from assetflow.run.compile import relation_of
+from assetflow.plan.graph import AssetGraph, resolve_reference
+from assetflow.project.loader import CustomCheck, Project
 
 
 def run_asset_checks(graph: AssetGraph, engine, names: Iterable[str]) -> list[CheckOutcome]:
     """Every declared check of each asset against its data as it is now: over the whole table, or
     for a partitioned asset over each built partition, exactly as `materialize` judges them."""
-    from assetflow.compile import partition_window
-    from assetflow.steps import check_targets
+    from assetflow.run.compile import partition_window
+    from assetflow.run.steps import check_targets
     existing = engine.existing_tables()
     state = engine.read_state()
     now = engine.now()
@@ -49,7 +42,7 @@ def checked_assets(project: Project, graph: AssetGraph, check: CustomCheck) -> l
 
 def run_custom_checks(project: Project, graph: AssetGraph, engine, touched: set[str] | None) -> list[CheckOutcome]:
     """Custom checks that read any asset in `touched` (all of them when None)."""
-    from assetflow import sql
+    from assetflow.project import sql
     outcomes = []
     for check in project.checks:
         assets = checked_assets(project, graph, check)
@@ -84,11 +77,11 @@ def check(project: Project, selection: tuple[str, ...], target_name: str | None,
     from datetime import datetime, timezone
 
     from assetflow.engines import open_engine
-    from assetflow.lock import run_lock
-    from assetflow.runner import graph_of
-    from assetflow.select import parse_selection, resolve_selection
+    from assetflow.run.lock import run_lock
+    from assetflow.plan.graph import build_graph
+    from assetflow.plan.select import parse_selection, resolve_selection
     from assetflow.state import FAILED, SUCCESS, RunRecord
-    graph = graph_of(project)
+    graph = build_graph(project.assets, project.config.sources)
     names = resolve_selection(parse_selection(selection), graph)
     target = project.config.target(target_name)
     with run_lock(target.path, "check", wait), open_engine(target, read_only=False) as engine:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from assetflow.assets import SourceSpec
-from assetflow.cache import JsonCache
+from assetflow.project.cache import JsonCache
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,8 +70,8 @@ def _command_line() -> str:
 
 
 def _load(ctx: click.Context):
-    from assetflow.config import find_project_root
-    from assetflow.loader import load_project
+    from assetflow.project.config import find_project_root
+    from assetflow.project.loader import load_project
     start = ctx.obj.get("project_dir")
     if start is not None and not Path(start).exists():
         raise UsageError(f"project folder {start} does not exist")
@@ -89,7 +89,7 @@ def _emit(text: str) -> None:
 @click.argument("directory", type=click.Path(path_type=Path))
 def init(directory: Path) -> None:
     """Create a new project in DIRECTORY from the built-in template."""
-    from assetflow.scaffold import create_project
+    from assetflow.project.scaffold import create_project
     created = create_project(directory)
     _emit(f"Created project in {created}\nNext: cd {directory} && assetflow materialize")
 
@@ -105,8 +105,9 @@ def init(directory: Path) -> None:
 @click.pass_context
 def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target: str | None, verify: bool) -> None:
     """Show each asset's partitions: fresh, stale, blocked or failed, and why."""
-    from assetflow import render, runner
-    report = runner.status(_load(ctx), selection, target, verify)
+    from assetflow.cli import render
+    from assetflow import api
+    report = api.status(_load(ctx), selection, target, verify)
     if as_json:
         data = render.status_json(report.plan, report.graph, report.selected, report.checks)
         if report.drift is not None:
@@ -149,7 +150,7 @@ def _run_options(func):
 def materialize(ctx, selection, partition, from_key, to_key, full_refresh, threads, target, wait, as_json,
                 dry_run) -> None:
     """Build the stale partitions of the selected assets, in dependency order, in parallel."""
-    from assetflow.runner import MaterializeOptions
+    from assetflow.api import MaterializeOptions
     options = MaterializeOptions(tuple(selection), partition, from_key, to_key, full_refresh, threads, dry_run,
                                  target, wait, command=_command_line())
     _materialize(ctx, options, as_json)
@@ -164,14 +165,15 @@ def materialize(ctx, selection, partition, from_key, to_key, full_refresh, threa
 @click.pass_context
 def backfill(ctx, asset_name, from_key, to_key, threads, target, wait, as_json, dry_run) -> None:
     """Rebuild ASSET's partitions FROM..TO, then whatever downstream became stale."""
-    from assetflow.runner import backfill as run_backfill
+    from assetflow.api import backfill as run_backfill
     _materialize(ctx, None, as_json, backfill=(asset_name, from_key, to_key, threads, target, wait, dry_run),
                  runner_fn=run_backfill)
 
 
 def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> None:
-    from assetflow import render, runner
-    from assetflow.runner import RunEvents
+    from assetflow.cli import render
+    from assetflow import api
+    from assetflow.api import RunEvents
     import signal
     import threading
     project = _load(ctx)
@@ -183,7 +185,7 @@ def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> 
     if backfill is not None:
         outcome = runner_fn(project, *backfill, events=events)
     else:
-        outcome = runner.materialize(project, options, events)
+        outcome = api.materialize(project, options, events)
     if outcome.run_id is None:                                   # dry run
         _emit(render.to_json(render.dry_run_json(outcome.plan)) if as_json else render.plan_text(outcome.plan))
         return
@@ -214,11 +216,11 @@ class _Progress:
     def plan(self, plan) -> None:
         self.total = sum(step.count for step in plan.steps)
         if self.enabled:
-            from assetflow import render
+            from assetflow.cli import render
             self._say(render.plan_text(plan, limit=10))
 
     def done(self, result) -> None:
-        from assetflow import render
+        from assetflow.cli import render
         self.finished += len(result.batch) or 1
         if not self.enabled:
             return
@@ -248,8 +250,9 @@ class _Progress:
 @click.pass_context
 def graph(ctx, fmt: str) -> None:
     """Print the asset graph (the DAG) as text, JSON, Mermaid or Graphviz dot."""
-    from assetflow import render, runner
-    g = runner.graph_of(_load(ctx))
+    from assetflow.cli import render
+    from assetflow import api
+    g = api.graph_of(_load(ctx))
     out = {"text": render.graph_text, "mermaid": render.graph_mermaid, "dot": render.graph_dot}
     _emit(render.to_json(render.graph_json(g)) if fmt == "json" else out[fmt](g))
 
@@ -262,10 +265,11 @@ def graph(ctx, fmt: str) -> None:
 @click.pass_context
 def lineage(ctx, asset_name: str, target: str | None, as_json: bool) -> None:
     """Show what ASSET reads and what reads it; for ASSET.COLUMN, the columns it derives from."""
-    from assetflow import lineage as lin
-    from assetflow import render, runner
+    from assetflow.run import lineage as lin
+    from assetflow.cli import render
+    from assetflow import api
     project = _load(ctx)
-    g = runner.graph_of(project)
+    g = api.graph_of(project)
     name, column = lin.split_target(g, asset_name)
     if column is None:
         info = lin.asset_lineage(g, name)
@@ -277,7 +281,7 @@ def lineage(ctx, asset_name: str, target: str | None, as_json: bool) -> None:
               f"\n  all upstream:   {', '.join(info.all_upstream) or '-'}"
               f"\n  all downstream: {', '.join(info.all_downstream) or '-'}")
         return
-    root = lin.column_lineage(project, g, name, column, runner.table_columns(project, target))
+    root = lin.column_lineage(project, g, name, column, api.table_columns(project, target))
     _emit(render.to_json(lin.column_json(root)) if as_json else lin.render_columns(root))
 
 
@@ -289,8 +293,8 @@ def lineage(ctx, asset_name: str, target: str | None, as_json: bool) -> None:
 @click.pass_context
 def compile_command(ctx, asset_name: str, partition: str | None, target: str | None) -> None:
     """Print ASSET's SQL exactly as it would run (qualified names, partition values bound)."""
-    from assetflow import runner
-    _emit(runner.compile_asset(_load(ctx), asset_name, partition, target))
+    from assetflow import api
+    _emit(api.compile_asset(_load(ctx), asset_name, partition, target))
 
 
 @main.command(context_settings=CONTEXT)
@@ -302,8 +306,8 @@ def compile_command(ctx, asset_name: str, partition: str | None, target: str | N
 @click.pass_context
 def check(ctx, selection: tuple[str, ...], target: str | None, wait: float, as_json: bool) -> None:
     """Run the checks of the selected assets against their current data."""
-    from assetflow import render
-    from assetflow.check_runner import check as run_checks
+    from assetflow.cli import render
+    from assetflow.run.checks_runner import check as run_checks
     report = run_checks(_load(ctx), selection, target, wait)
     if as_json:
         _emit(render.to_json({"run_id": report.run_id, "status": "failed" if report.failed else "success",
@@ -327,8 +331,8 @@ def check(ctx, selection: tuple[str, ...], target: str | None, wait: float, as_j
 @click.pass_context
 def dev(ctx, selection, partition, last, threads, target) -> None:
     """Build what is stale, then watch the project and rebuild what each save makes stale."""
-    from assetflow.config import find_project_root, load_config
-    from assetflow.dev import DevOptions, run_dev
+    from assetflow.project.config import find_project_root, load_config
+    from assetflow.cli.dev import DevOptions, run_dev
     start = ctx.obj.get("project_dir")
     root = find_project_root(Path(start) if start else Path.cwd())
     database = load_config(root).target(target).path
@@ -353,8 +357,9 @@ def runs(ctx, limit: int, as_json: bool, target: str | None) -> None:
     ctx.obj["target"] = target
     if ctx.invoked_subcommand is not None:
         return
-    from assetflow import render, runner
-    records = runner.list_runs(_load(ctx), target, limit)
+    from assetflow.cli import render
+    from assetflow import api
+    records = api.list_runs(_load(ctx), target, limit)
     if as_json:
         _emit(render.to_json({"runs": [r.__dict__ if hasattr(r, "__dict__") else _record(r) for r in records]}))
         return
@@ -376,8 +381,9 @@ def _record(r) -> dict:
 @click.pass_context
 def runs_show(ctx, run_id: str, as_json: bool) -> None:
     """Show one run: every partition attempt, its status, rows and error."""
-    from assetflow import render, runner
-    record, attempts = runner.show_run(_load(ctx), ctx.obj.get("target"), run_id)
+    from assetflow.cli import render
+    from assetflow import api
+    record, attempts = api.show_run(_load(ctx), ctx.obj.get("target"), run_id)
     if as_json:
         _emit(render.to_json({"run": _record(record), "attempts": [_record(a) for a in attempts]}))
         return

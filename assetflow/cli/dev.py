@@ -56,9 +56,9 @@ def touched_assets(root: Path, graph, changed: list[str]) -> set[str] | None:
     """Assets a save can have made stale: those defined in the changed files, those reading a
     changed data file, and everything downstream. None when that cannot be told (config changed,
     a file was deleted): then everything stale is considered."""
-    from assetflow.config import CONFIG_FILE
-    from assetflow.graph import downstream_closure
-    from assetflow.sources import expand
+    from assetflow.project.config import CONFIG_FILE
+    from assetflow.plan.graph import downstream_closure
+    from assetflow.run.sources import expand
     if not changed or CONFIG_FILE in changed:
         return None
     by_path = {spec.path: name for name, spec in graph.assets.items()}
@@ -83,11 +83,11 @@ def build_once(root: Path, options: DevOptions, say: Callable[[str], None], limi
     only what the `changed` files can have made stale is built: partitions left stale by earlier
     limited rebuilds are not rebuilt on every save.
     """
-    from assetflow import render
-    from assetflow.loader import load_project
-    from assetflow.runner import MaterializeOptions, graph_of, materialize
-    from assetflow.select import parse_selection, resolve_selection
-    from assetflow.windows import partition_ranges
+    from assetflow.cli import render
+    from assetflow.project.loader import load_project
+    from assetflow.api import MaterializeOptions, graph_of, materialize
+    from assetflow.plan.select import parse_selection, resolve_selection
+    from assetflow.plan.windows import partition_ranges
     started = time.perf_counter()
     try:
         project = load_project(root)

@@ -8,9 +8,9 @@ import json
 import logging
 from typing import Any, Iterable
 
-from assetflow.config import AlertTarget
+from assetflow.project.config import AlertTarget
 
-log = logging.getLogger("assetflow.alerts")
+log = logging.getLogger("assetflow.run.alerts")
 WEBHOOK_TIMEOUT = 5.0
 COMMAND_TIMEOUT = 30.0
 

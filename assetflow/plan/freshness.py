@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Mapping
 
-from assetflow.graph import AssetGraph
+from assetflow.plan.graph import AssetGraph
 from assetflow.partitions import EdgeMapping, Everything, Partitioning, Ranges, Shift, edge_mapping
 from assetflow.state import FAILED, UNPARTITIONED, StateSnapshot
 

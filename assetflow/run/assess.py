@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping
 
-from assetflow.freshness import Deviations, PartitionKeys, deviations_of, edges_of, expect, partition_keys
-from assetflow.graph import AssetGraph
-from assetflow.loader import CACHE_DIR, Project
-from assetflow.planner import Plan, PlanRequest, plan
-from assetflow.sources import FileHashes, SourceCheck, check_sources
+from assetflow.plan.freshness import Deviations, PartitionKeys, deviations_of, edges_of, expect, partition_keys
+from assetflow.plan.graph import AssetGraph
+from assetflow.project.loader import CACHE_DIR, Project
+from assetflow.plan.planner import Plan, PlanRequest, plan
+from assetflow.run.sources import FileHashes, SourceCheck, check_sources
 from assetflow.state import SourceVersion, StateSnapshot, StoredVersions
 
 
@@ -84,14 +84,14 @@ def _plan_request(project: Project, graph: AssetGraph, engine, stored: StoredVer
 
 
 def _uses_window(query: str) -> bool:
-    from assetflow import sql
+    from assetflow.project import sql
     return bool(sql.placeholders(query, "duckdb") & {"start", "end"})
 
 
 def _windowed_freshness(graph: AssetGraph, source: str, engine, now: datetime) -> dict[str, SourceCheck]:
     """A freshness query using $start/$end fingerprints each partition of each reader separately:
     the results are keyed `source[partition key]`."""
-    from assetflow.compile import partition_window
+    from assetflow.run.compile import partition_window
     from assetflow.partitions import TimePartitions
     query = graph.sources[source].freshness
     out = {}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from assetflow.errors import Interrupted
-from assetflow.planner import Plan, Step
+from assetflow.plan.planner import Plan, Step
 from assetflow.state import FAILED, SKIPPED, SUCCESS
 
 StepId = tuple[str, int]

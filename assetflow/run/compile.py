@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from assetflow.assets import AssetKey, AssetSpec, SqlBody
-from assetflow.cache import JsonCache
+from assetflow.project.cache import JsonCache
 from assetflow.engines.base import PartitionWindow
-from assetflow.graph import AssetGraph
+from assetflow.plan.graph import AssetGraph
 from assetflow.partitions import StaticPartitions, TimePartitions
 
 PARAMETERS = ("start", "end", "partition")
@@ -45,11 +45,11 @@ def compile_sql(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str,
         return CompiledSql(hit[0], frozenset(hit[1]))
     if spec.body.template and target_dialect == dialect:
         # The loader's template already holds the query as sqlglot wrote it: fill in the names.
-        from assetflow.header import fill_template
+        from assetflow.project.header import fill_template
         refs = [relations[tuple(p.lower() for p in r.parts)] for r in spec.references[:_template_refs(spec)]]
         text = fill_template(spec.body.template, refs, [files[f] for f in spec.body.file_reads])
         return CompiledSql(text, frozenset(spec.body.placeholders) & frozenset(PARAMETERS))
-    from assetflow import sql           # sqlglot loads only when something new is compiled
+    from assetflow.project import sql           # sqlglot loads only when something new is compiled
     text, used = sql.qualify_with_placeholders(spec.body.sql, dialect, relations, files, target_dialect)
     compiled = CompiledSql(text, used & frozenset(PARAMETERS))
     if cache is not None:
@@ -99,7 +99,7 @@ def bound_parameters(spec: AssetSpec, index: int, used: frozenset[str], count: i
 def compile_for_display(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str, index: int | None,
                         target_dialect: str = "duckdb") -> str:
     """The statement exactly as it runs, with partition parameters shown as typed literals."""
-    from assetflow import sql
+    from assetflow.project import sql
     compiled = compile_sql(spec, graph, root, dialect, target_dialect)
     if index is None or not compiled.parameters:
         return sql.pretty(compiled.sql, target_dialect)

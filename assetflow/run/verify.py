@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assetflow.assets import Kind, quote_identifier
-from assetflow.graph import AssetGraph
+from assetflow.plan.graph import AssetGraph
 from assetflow.partitions import Grain, StaticPartitions, TimePartitions
 from assetflow.state import UNPARTITIONED
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from assetflow.errors import SelectionError
-from assetflow.graph import AssetGraph, downstream_closure, upstream_closure
+from assetflow.plan.graph import AssetGraph, downstream_closure, upstream_closure
 from assetflow.names import suggest
 
 METHODS = ("name", "tag", "path")

@@ -13,7 +13,7 @@ import sys
 import threading
 
 from assetflow.errors import ProjectError
-from assetflow.header import QueryFacts
+from assetflow.project.header import QueryFacts
 
 FILES_PER_WORKER = 64          # below this, starting a process costs more than it saves
 
@@ -22,7 +22,7 @@ Job = tuple[str, str, str]     # (cache key, query, path for messages)
 
 def analyze_all(jobs: list[Job], dialect: str) -> dict[str, QueryFacts]:
     """Facts of every query that parses, by cache key."""
-    from assetflow import sql                  # imported before forking: the workers inherit it
+    from assetflow.project import sql                  # imported before forking: the workers inherit it
     sql.check_dialect(dialect)
     workers = min(os.cpu_count() or 1, len(jobs) // FILES_PER_WORKER)
     # fork is only safe while this process runs no other thread (watchfiles, DuckDB), and only
@@ -41,7 +41,7 @@ def analyze_all(jobs: list[Job], dialect: str) -> dict[str, QueryFacts]:
 
 
 def _analyze(jobs: list[Job], dialect: str) -> dict[str, QueryFacts]:
-    from assetflow import sql
+    from assetflow.project import sql
     found = {}
     for key, query, path in jobs:
         try:

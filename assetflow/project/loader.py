@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from assetflow import fingerprint, header
-from assetflow.cache import JsonCache
+from assetflow.project import fingerprint
+from assetflow.project import header
+from assetflow.project.cache import JsonCache
 from assetflow.assets import AssetKey, AssetSettings, AssetSpec, Kind, Reference, SeedBody, SqlBody, parse_settings
-from assetflow.config import ProjectConfig, load_config
+from assetflow.project.config import ProjectConfig, load_config
 from assetflow.errors import ProjectError
-from assetflow.header import QueryFacts
+from assetflow.project.header import QueryFacts
 
 ASSETS_DIR = "assets"
 SEEDS_DIR = "seeds"
@@ -80,8 +81,9 @@ def load_project(root: Path) -> Project:
             specs.append(_sql_spec(sql_files[rel], name[:-len(".sql")], schema, config.dialect, cache,
                                    headers.settings_text))
         elif rel.endswith(".py") and not name.startswith("_"):
-            from assetflow import pyassets
-            for spec, function in pyassets.load_python_file(assets_dir / rel, root):
+            from assetflow.project import pyassets     # only projects with Python assets pay for it
+            path = assets_dir / rel
+            for spec, function in pyassets.load_python_file(path, relative(path, root), schema):
                 specs.append(spec)
                 functions[spec.key] = function
     specs.extend(load_seeds(root))
@@ -139,7 +141,7 @@ def _facts(cache: ParseCache, digest: str, query: str, dialect: str, rel: str) -
     key = digest + dialect
     facts = cache.get(key)
     if facts is None:
-        from assetflow import sql                     # sqlglot loads only when a file is new or changed
+        from assetflow.project import sql                     # sqlglot loads only when a file is new or changed
         sql.check_dialect(dialect)
         facts = sql.analyze(query, dialect, rel)
         cache.put(key, facts)
@@ -168,11 +170,6 @@ def relative(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return str(path)
-
-
-def schema_for(path: Path, root: Path) -> str:
-    parts = path.relative_to(root / ASSETS_DIR).parts
-    return parts[0] if len(parts) > 1 else "main"
 
 
 @dataclass
@@ -226,7 +223,7 @@ def _parse_new(cache: ParseCache, files, dialect: str) -> None:
     """Parse the files the cache does not know, all at once (in parallel when there are many)."""
     jobs = [(f.digest + dialect, f.parsed.query, f.rel) for f in files if f.digest + dialect not in cache.entries]
     if len(jobs) > 1:
-        from assetflow.parse_pool import analyze_all
+        from assetflow.project.parse_pool import analyze_all
         for key, facts in analyze_all(jobs, dialect).items():
             cache.put(key, facts)
 

@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
-from assetflow import compile as compiler
+from assetflow.run import compile as compiler
 from assetflow.assets import AssetContext, AssetKey, AssetSpec, PythonBody, SeedBody
+from assetflow.checks import CheckOutcome
 from assetflow.engines.base import BuildRequest, Engine, PartitionWindow
 from assetflow.errors import AssetflowError
-from assetflow.executor import Interrupted, StepFailed
-from assetflow.graph import AssetGraph
-from assetflow.cache import JsonCache
-from assetflow.loader import CACHE_DIR, Project
+from assetflow.run.executor import Interrupted, StepFailed
+from assetflow.plan.graph import AssetGraph
+from assetflow.project.cache import JsonCache
+from assetflow.project.loader import CACHE_DIR, Project
 from assetflow.partitions import StaticPartitions, TimePartitions, upstream_range
-from assetflow.planner import Plan, Step
+from assetflow.plan.planner import Plan, Step
 from assetflow.state import FAILED, UNPARTITIONED, AttemptRecord
 
 
@@ -83,7 +84,6 @@ class StepRunner:
             return list(self._notes.values())
 
     def _note(self, step: Step, results) -> None:
-        from assetflow.check_runner import CheckOutcome
         with self._lock:
             for r in results:
                 key = (step.asset, step.partition, r.name)
@@ -122,7 +122,7 @@ class StepRunner:
             return self._compiled[name]
 
     def _call_python(self, spec: AssetSpec, step: Step, window: PartitionWindow | None):
-        from assetflow.pyassets import call_asset
+        from assetflow.project.pyassets import call_asset
         name = str(spec.key)
         inputs = {param: self._read_input(spec, step, node)
                   for param, node in self.graph.params[name].items()}
@@ -201,7 +201,7 @@ def _finished(record: AttemptRecord, status: str, error: str | None) -> AttemptR
 def _message(exc: BaseException) -> str:
     if isinstance(exc, AssetflowError):
         return exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
-    from assetflow.pyassets import UserCodeError
+    from assetflow.project.pyassets import UserCodeError
     if isinstance(exc, UserCodeError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}".strip()

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from assetflow.freshness import (CODE_CHANGED, LAST_FAILED, NEVER_BUILT, SOURCE_NEWER, UPSTREAM_NEWER, Deviations,
+from assetflow.plan.freshness import (CODE_CHANGED, LAST_FAILED, NEVER_BUILT, SOURCE_NEWER, UPSTREAM_NEWER, Deviations,
                                  Edge, PartitionKeys)
-from assetflow.graph import AssetGraph
+from assetflow.plan.graph import AssetGraph
 from assetflow.state import FAILED
 
 NEVER = "never materialized"

@@ -12,7 +12,7 @@ _IGNORE = shutil.ignore_patterns("*.duckdb", "*.duckdb.wal", "*.lock", ".assetfl
 def template_dir() -> Path:
     """The template: packaged inside assetflow, or beside it in a source checkout."""
     here = Path(__file__).resolve().parent
-    for candidate in (here / "project_template", here.parent / "project_template"):
+    for candidate in (here / "template",):
         if (candidate / "assetflow.toml").is_file():
             return candidate
     raise UsageError("the project template is missing from this installation",

@@ -5,11 +5,11 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, Iterable
 
-from assetflow.graph import AssetGraph
-from assetflow.planner import Plan
+from assetflow.plan.graph import AssetGraph
+from assetflow.plan.planner import Plan
 
 if TYPE_CHECKING:
-    from assetflow.executor import StepResult
+    from assetflow.run.executor import StepResult
 
 STATUS_WORD = {"success": "OK", "failed": "FAIL", "skipped": "SKIP"}
 

@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 
 from assetflow.assets import SqlBody
 from assetflow.errors import UsageError
-from assetflow.graph import AssetGraph, downstream_closure, upstream_closure
-from assetflow.loader import Project
+from assetflow.plan.graph import AssetGraph, downstream_closure, upstream_closure
+from assetflow.project.loader import Project
 
 MAX_DEPTH = 25
 
@@ -61,8 +61,8 @@ def _trace(project: Project, graph: AssetGraph, name: str, column: str, schema, 
     spec = graph.assets.get(name)
     if spec is None or not isinstance(spec.body, SqlBody) or depth >= MAX_DEPTH:
         return ColumnNode(name, column)           # a source, a seed, or a Python asset: lineage ends here
-    from assetflow import sql
-    from assetflow.compile import compile_sql, relation_of
+    from assetflow.project import sql
+    from assetflow.run.compile import compile_sql, relation_of
     compiled = compile_sql(spec, graph, project.root, project.config.dialect)
     by_relation = {_parts(relation_of(node, graph)): node for node in graph.upstream[name]}
     children = []

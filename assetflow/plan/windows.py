@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from assetflow.errors import PartitionKeyError, UsageError
-from assetflow.graph import AssetGraph
+from assetflow.plan.graph import AssetGraph
 from assetflow.partitions import StaticPartitions, TimePartitions
 
 

@@ -21,7 +21,7 @@ from assetflow.assets import Reference
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)   # its scope warnings are not the user's business
 from assetflow.errors import ProjectError
-from assetflow.header import FILE_SENTINEL, REF_SENTINEL, QueryFacts
+from assetflow.project.header import FILE_SENTINEL, REF_SENTINEL, QueryFacts
 
 _FILE_FUNCTIONS = frozenset({
     "read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json", "read_json_auto",
