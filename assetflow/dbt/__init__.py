@@ -9,14 +9,14 @@ cannot be converted is listed in the report with its file and line; the rest sti
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from assetflow.dbt.report import ConvertedModel, Finding, ImportReport, to_markdown, to_text
 from assetflow.errors import UsageError
 
-__all__ = ["import_project", "parse_var", "ImportReport", "ConvertedModel", "Finding", "to_markdown", "to_text"]
+__all__ = ["import_project", "parse_var", "render_models", "RenderedModel", "ImportReport", "ConvertedModel", "Finding", "to_markdown", "to_text"]
 
 
 def import_project(dbt_dir: Path | str, out_dir: Path | str, vars: Mapping[str, Any] | None = None,
@@ -49,3 +49,30 @@ def parse_var(text: str) -> tuple[str, Any]:
         raise UsageError(f"--var {text!r} is not NAME=VALUE", hint="write --var start_date=2024-01-01")
     parsed = scalar(value)
     return name.strip(), value if not isinstance(parsed, (str, int, float, bool)) else parsed
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedModel:
+    """A model as the import renders it: the SQL dbt would run for it, with assetflow's names."""
+
+    model: str
+    relation: str
+    materialized: str
+    sql: str
+    converted: bool
+
+
+def render_models(dbt_dir: Path | str, vars: Mapping[str, Any] | None = None,
+                  env: Mapping[str, str] | None = None) -> list[RenderedModel]:
+    """Every enabled SQL model rendered (no header, no partition filter), upstreams first: what the
+    converted project must reproduce, for comparing it with the SQL run directly."""
+    from graphlib import TopologicalSorter
+
+    from assetflow.dbt.importer import Options, prepare
+    from assetflow.dbt.layout import resolve
+    from assetflow.dbt.project import read_project
+    prepared = prepare(read_project(Path(dbt_dir)), Options(dict(vars or {}), dict(os.environ if env is None else env)))
+    by_model = {p.model: p for p in prepared.plans}
+    order = TopologicalSorter({p.model: [r for r in p.refs if r in by_model] for p in prepared.plans}).static_order()
+    return [RenderedModel(m, prepared.relations[m], by_model[m].materialized,
+                          resolve(by_model[m].sql, prepared.relations), by_model[m].converted) for m in order]

@@ -49,12 +49,17 @@ def resolve_target(resolve_ref: Resolver, sources: dict[tuple[str, str], str]) -
     return resolve
 
 
-def convert_test(test: TestUse, relation: str, owner: str, resolve: Resolver, header: bool
-                 ) -> HeaderCheck | CustomCheck | Finding:
-    """`test` on `relation` (the asset or source it checks). `header`: the owner is a SQL asset."""
+def convert_test(test: TestUse, relation: str, owner: str, resolve: Resolver, header: bool,
+                 upstream: frozenset[str] = frozenset()) -> HeaderCheck | CustomCheck | Finding:
+    """`test` on `relation` (the asset or source it checks). `header`: the owner is a SQL asset.
+
+    A header `relationships` check makes its target an upstream; dbt's tests order nothing, so a
+    target that is not already upstream (`upstream`: relations the owner reads, directly or not)
+    would add an edge, perhaps a cycle (jaffle_shop's order_items tests against orders, which reads
+    order_items). Those become custom checks, which run after the build."""
     if test.name not in BUILT_IN:
         return Finding(test.location, f"test {test.name} is not converted",
-                       f"write checks/{_stem(owner, test)}.sql: a query returning the rows that fail", SKIPPED)
+                       f"write checks/{check_stem(owner, test)}.sql: a query returning the rows that fail", SKIPPED)
     if test.column is None:
         return Finding(test.location, f"test {test.name} needs a column", "give column_name:", SKIPPED)
     target = None
@@ -65,10 +70,11 @@ def convert_test(test: TestUse, relation: str, owner: str, resolve: Resolver, he
                            "point `to:` at ref('model') or source('name', 'table'), with a `field:`", SKIPPED)
     if test.name == "accepted_values" and not isinstance(test.args.get("values"), list):
         return Finding(test.location, "accepted_values without a values: list", "add values: [...]", SKIPPED)
-    spec = _header_spec(test, target) if header else None
+    in_header = header and (test.name != "relationships" or target in upstream)
+    spec = _header_spec(test, target) if in_header else None
     if spec is not None:
         return spec
-    return CustomCheck(_stem(owner, test), custom_sql(test, relation, target), test.severity,
+    return CustomCheck(check_stem(owner, test), custom_sql(test, relation, target), test.severity,
                        f"{test.name}({test.column}) on {owner}")
 
 
@@ -117,7 +123,7 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _stem(owner: str, test: TestUse) -> str:
+def check_stem(owner: str, test: TestUse) -> str:
     raw = f"{owner}__{test.name}" + (f"__{test.column}" if test.column else "")
     return re.sub(r"[^a-z0-9_]+", "_", raw.lower().replace(".", "__")).strip("_")
 

@@ -14,11 +14,12 @@ from assetflow.dbt.models import clean_sql, shape_of
 from assetflow.dbt.project import DbtFile, DbtProject, tree_config
 from assetflow.dbt.properties import Properties, read_properties
 from assetflow.dbt.render import Rendered, Renderer
-from assetflow.dbt.report import DROPPED, SKIPPED, Finding
+from assetflow.dbt.report import DROPPED, NOTE, SKIPPED, Finding
 from assetflow.errors import ProjectError
 
 _SNAPSHOT = re.compile(r"\{%-?\s*snapshot\s+(\w+)")
 _MATERIALIZATION = re.compile(r"\{%-?\s*materialization\s+(\w+)")
+_NAMING_HOOK = re.compile(r"\{%-?\s*macro\s+(generate_(?:schema|alias|database)_name)\b")
 
 
 @dataclass(frozen=True)
@@ -28,28 +29,61 @@ class Options:
     start: str | None = None
 
 
-def convert(project: DbtProject, options: Options) -> Output:
-    """Everything the import writes, and its report, computed in memory."""
+@dataclass(frozen=True)
+class Prepared:
+    """Every model rendered and named, before any file text exists."""
+
+    plans: list[ModelPlan]
+    relations: dict[str, str]
+    seeds: layout.SeedPlan
+    sources: layout.SourcePlan
+    props: Properties
+    renderer: Renderer
+    names: Names
+    findings: list[Finding]
+
+
+def prepare(project: DbtProject, options: Options) -> Prepared:
     texts = _read_texts(project.models + project.macros + project.tests + project.generic_tests)
-    macro_files = tuple(f.rel for f in project.macros + project.generic_tests)
-    renderer = Renderer(texts, macro_files)
+    renderer = Renderer(texts, tuple(f.rel for f in project.macros + project.generic_tests))
     findings: list[Finding] = list(renderer.macro_problems) + _scan_definitions(project, texts)
     names = _names(project, options, {}, {}, frozenset(), frozenset())
     props = read_properties(project.properties, lambda v, rel, line: renderer.render_value(v, rel, line, names))
-    findings += props.notes
+    findings += list(props.notes) + _ignored_macros(project, texts)
     seeds = layout.plan_seeds(project, props, renderer, names)
     findings += seeds.findings
     sources = layout.plan_sources(props, seeds)
+    findings += sources.findings
     configs, disabled, py_findings = _model_configs(project, props, renderer, names)
     findings += py_findings
     names = _names(project, options, seeds.assets, sources.relations, frozenset(configs), disabled)
-    rendered = {model: renderer.render(rel, names, model, config) for model, (rel, config) in configs.items()}
-    plans = [_plan_model(model, configs[model][0], {**configs[model][1], **rendered[model].config},
-                         rendered[model], texts[configs[model][0]], options) for model in configs]
+    plans = []
+    for model, (rel, config) in configs.items():
+        rendered = renderer.render(rel, names, model, config)
+        plans.append(_plan_model(model, rel, {**config, **rendered.config}, rendered, texts[rel], options))
     plans = [p for p in plans if p.enabled]
     relations = layout.relations_of(plans, seeds, sources)
-    output = layout.assemble(project, plans, relations, seeds, sources, props, renderer, names)
-    return replace(output, report=replace(output.report, findings=tuple(findings) + output.report.findings))
+    return Prepared(plans, relations, seeds, sources, props, renderer, names, findings)
+
+
+def convert(project: DbtProject, options: Options) -> Output:
+    """Everything the import writes, and its report, computed in memory."""
+    p = prepare(project, options)
+    output = layout.assemble(project, p.plans, p.relations, p.seeds, p.sources, p.props, p.renderer, p.names)
+    return replace(output, report=replace(output.report, findings=tuple(p.findings) + output.report.findings))
+
+
+def _ignored_macros(project: DbtProject, texts: Mapping[str, str]) -> list[Finding]:
+    """dbt's naming hooks have no assetflow counterpart: the schema is the folder or `+schema`."""
+    out = []
+    for file in project.macros:
+        text = texts.get(file.rel, "")
+        for match in _NAMING_HOOK.finditer(text):
+            out.append(Finding(f"{file.rel}:{text.count(chr(10), 0, match.start()) + 1}",
+                               f"macro {match.group(1)} is not used",
+                               "assetflow names the schema by +schema / config(schema=) or the model's first "
+                               "folder, and the table by alias or file name", NOTE))
+    return out
 
 
 def _read_texts(files: tuple[DbtFile, ...]) -> dict[str, str]:
@@ -96,6 +130,8 @@ def _model_configs(project: DbtProject, props: Properties, renderer: Renderer, n
                 config["tags"] = list(tree.get("tags", [])) + _as_list(config["tags"])
         if config.get("enabled") is False:
             disabled.add(file.stem)
+            findings.append(Finding(f"{file.rel}:1", f"model {file.stem} is disabled (enabled: false)",
+                                    "not converted; enable it in dbt first if it is needed", NOTE))
         else:
             configs[file.stem] = (file.rel, config)
     return configs, frozenset(disabled), findings

@@ -14,7 +14,7 @@ from assetflow.dbt.models import Shape, clean_sql, header, strip_comments, wrap_
 from assetflow.dbt.project import DbtProject, tree_config
 from assetflow.dbt.properties import Properties, SourceTable, TestUse
 from assetflow.dbt.render import Renderer
-from assetflow.dbt.report import DROPPED, NOTE, SKIPPED, ConvertedModel, Finding, ImportReport
+from assetflow.dbt.report import NOTE, SKIPPED, ConvertedModel, Finding, ImportReport
 from assetflow.errors import ProjectError
 
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -62,6 +62,7 @@ class SourcePlan:
     relations: dict[tuple[str, str], str]              # (source, table) -> what the SQL reads
     entries: list[tuple[str, dict[str, str], str]]     # [sources] key, its table, a comment
     tables: list[SourceTable]
+    findings: list[Finding]
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,13 @@ def plan_seeds(project: DbtProject, props: Properties, renderer: Renderer, names
 def plan_sources(props: Properties, seeds: SeedPlan) -> SourcePlan:
     """Each dbt source table is a `[sources]` table entry, unless it names a table a seed of the
     project loads (a project that seeds its raw data): then it reads the seed."""
-    relations, entries = {}, []
+    relations, entries, notes = {}, [], []
     for table in props.sources:
         seed = seeds.dbt_relations.get(table.relation.lower())
         if seed is not None:
             relations[(table.source, table.table)] = seeds.assets[seed]
+            notes.append(Finding(table.location, f"source {table.source}.{table.table} is the table seed {seed} "
+                                 f"loads", f"it reads {seeds.assets[seed]}", NOTE))
             continue
         schema, _, name = table.relation.lower().partition(".")
         key = f"{schema}.{name}"
@@ -115,7 +118,7 @@ def plan_sources(props: Properties, seeds: SeedPlan) -> SourcePlan:
         if table.loaded_at_field:
             spec["freshness"] = f"select max({table.loaded_at_field}) from {spec['table']}"
         entries.append((key, spec, f"dbt source {table.source}.{table.table} ({table.location})"))
-    return SourcePlan(relations, entries, list(props.sources))
+    return SourcePlan(relations, entries, list(props.sources), notes)
 
 
 def relations_of(plans: list[ModelPlan], seeds: SeedPlan, sources: SourcePlan) -> dict[str, str]:
@@ -163,6 +166,7 @@ def assemble(project: DbtProject, plans: list[ModelPlan], relations: dict[str, s
     custom: list[checkspecs.CustomCheck] = []
     resolve_to = checkspecs.resolve_target(lambda m: relations.get(m, seeds.assets.get(m)), sources.relations)
     models, placeholders = [], []
+    by_model = {p.model: p for p in plans}
     for plan in plans:
         findings += plan.findings
         if not plan.converted:
@@ -170,19 +174,21 @@ def assemble(project: DbtProject, plans: list[ModelPlan], relations: dict[str, s
                                  f"not converted: dbt model {plan.rel}; build this table yourself"))
             continue
         entry = props.models.get(plan.model)
-        checks = _tests(entry.tests if entry else (), relations[plan.model], plan.asset, resolve_to, True,
+        reads = frozenset(_reads(plan.model, by_model, relations)) | frozenset(seeds.assets.values()) | \
+            frozenset(sources.relations.values())
+        checks = _tests(entry.tests if entry else (), relations[plan.model], plan.asset, resolve_to, reads,
                         custom, findings, renderer, names, relations)
         files[plan.out_file] = model_file(plan, relations, checks, entry.description if entry else None)
         models.append(ConvertedModel(plan.model, plan.rel, plan.asset, plan.out_file, plan.materialized,
                                      plan.shape.kind if plan.shape else "", len(checks)))
     for seed, asset in seeds.assets.items():
         entry = props.seeds.get(seed)
-        _tests(entry.tests if entry else (), asset, asset, resolve_to, False, custom, findings, renderer, names,
+        _tests(entry.tests if entry else (), asset, asset, resolve_to, None, custom, findings, renderer, names,
                relations)
     for table in sources.tables:
-        key = sources.relations[(table.source, table.table)]
-        _tests(table.tests, key, f"{table.source}.{table.table}", resolve_to, False, custom, findings, renderer,
-               names, relations)
+        findings += [Finding(t.location, f"test {t.name}({t.column or ''}) on source {table.source}.{table.table} "
+                             "is not converted", "assetflow runs checks on assets: put it in the header of the "
+                             "asset that reads the source", SKIPPED) for t in table.tests]
     custom += _singular_tests(project, renderer, names, relations, findings)
     for check in custom:
         files[f"checks/{check.stem}.sql"] = checkspecs.custom_check_text(check)
@@ -196,16 +202,30 @@ def assemble(project: DbtProject, plans: list[ModelPlan], relations: dict[str, s
     return Output(files, copies, report, custom)
 
 
+def _reads(model: str, by_model: Mapping[str, ModelPlan], relations: Mapping[str, str]) -> set[str]:
+    """The relations of every model `model` reads, directly or not."""
+    seen: set[str] = set()
+    todo = list(by_model[model].refs)
+    while todo:
+        ref = todo.pop()
+        if ref not in seen and ref in by_model:
+            seen.add(ref)
+            todo.extend(by_model[ref].refs)
+    return {relations[r] for r in seen}
+
+
 def _tests(tests: tuple[TestUse, ...], relation_text: str, owner: str, resolve_to: checkspecs.Resolver,
-           header_ok: bool, custom: list, findings: list, renderer: Renderer, names: Names,
+           reads: frozenset[str] | None, custom: list, findings: list, renderer: Renderer, names: Names,
            relations: Mapping[str, str]) -> list[str]:
-    """Convert `tests` of one model, seed or source; returns the header checks, adds the rest."""
+    """Convert `tests` of one model, seed or source; returns the header checks, adds the rest.
+    `reads`: what a model reads (None for a seed or source: those get custom checks only)."""
     header_checks = []
     for test in tests:
         if test.name not in checkspecs.BUILT_IN and "." not in test.name:
             check = _generic_test(test, relation_text, owner, renderer, names, relations)
         else:
-            check = checkspecs.convert_test(test, relation_text, owner, resolve_to, header_ok)
+            check = checkspecs.convert_test(test, relation_text, owner, resolve_to, reads is not None,
+                                            reads or frozenset())
         if isinstance(check, checkspecs.HeaderCheck):
             header_checks.append(check.toml)
         elif isinstance(check, checkspecs.CustomCheck):
@@ -228,8 +248,7 @@ def _generic_test(test: TestUse, relation_text: str, owner: str, renderer: Rende
         return log.problems[0] if log.problems else Finding(
             test.location, f"test {test.name} is not converted",
             f"no test {test.name} is defined in macros/ or tests/generic/; write checks/<name>.sql", SKIPPED)
-    stem = re.sub(r"[^a-z0-9_]+", "_", f"{owner}__{test.name}__{test.column or ''}".lower()).strip("_")
-    return checkspecs.CustomCheck(stem, resolve(clean_sql(sql), relations), test.severity,
+    return checkspecs.CustomCheck(checkspecs.check_stem(owner, test), resolve(clean_sql(sql), relations), test.severity,
                                   f"{test.name}({test.column or ''}) on {owner}")
 
 

@@ -12,6 +12,9 @@ from assetflow.dbt.report import DROPPED, NOTE, SKIPPED, Finding
 
 DEFAULT_START = "2020-01-01"
 _GRAINS = {"hour": "hour", "day": "day", "month": "month", "year": "month"}
+# dbt builds an incremental model's history in one query on its first run; a batch of stale
+# partitions per query keeps that first build fast (later runs have one stale partition anyway)
+_BATCH = {"hour": 168, "day": 92, "month": 12}
 # `{% if is_incremental() %} where x > (select max(x) from {{ this }}) {% endif %}`: x is the time column
 _INCREMENTAL_BLOCK = re.compile(r"\{%-?\s*if\s+is_incremental\(\)\s*-?%\}(.*?)\{%-?\s*(?:endif|else)", re.S)
 _MAX_OF = re.compile(r"max\(\s*\"?([A-Za-z_][A-Za-z0-9_]*)\"?\s*\)", re.I)
@@ -65,7 +68,8 @@ def _incremental(config: Mapping[str, Any], raw: str, where: str, default_start:
         findings.append(Finding(where, f"no `begin` config: partitions start at {start}",
                                 "set config(begin='YYYY-MM-DD') or pass --start; rows before the start are not built",
                                 NOTE))
-    settings: list[tuple[str, Any]] = [("partition_by", grain), ("time_column", column), ("start", start)]
+    settings: list[tuple[str, Any]] = [("partition_by", grain), ("time_column", column), ("start", start),
+                                       ("batch_size", _BATCH[grain])]
     lookback = config.get("lookback")
     if microbatch and isinstance(lookback, int) and not isinstance(lookback, bool) and lookback > 0:
         settings.append(("lookback", lookback))

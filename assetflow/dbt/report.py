@@ -83,9 +83,11 @@ def _cell(text: str) -> str:
 
 
 def to_text(report: ImportReport) -> str:
-    """The printed report: the summary, then every finding as `file:line: what` with its suggestion."""
+    """The printed report: the summary, then what was not converted (notes are in the file)."""
     lines = [report.summary()]
     for finding in report.findings:
+        if finding.effect == NOTE:
+            continue
         lines.append(f"  {finding.effect:<8} {finding.location}: {finding.what}")
         lines.append(f"           -> {finding.suggestion}")
     return "\n".join(lines)
