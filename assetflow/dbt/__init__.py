@@ -60,6 +60,7 @@ class RenderedModel:
     materialized: str
     sql: str
     converted: bool
+    reads: tuple[str, ...]          # relations of the models it refs
 
 
 def render_models(dbt_dir: Path | str, vars: Mapping[str, Any] | None = None,
@@ -75,4 +76,5 @@ def render_models(dbt_dir: Path | str, vars: Mapping[str, Any] | None = None,
     by_model = {p.model: p for p in prepared.plans}
     order = TopologicalSorter({p.model: [r for r in p.refs if r in by_model] for p in prepared.plans}).static_order()
     return [RenderedModel(m, prepared.relations[m], by_model[m].materialized,
-                          resolve(by_model[m].sql, prepared.relations), by_model[m].converted) for m in order]
+                          resolve(by_model[m].sql, prepared.relations), by_model[m].converted,
+                          tuple(prepared.relations[r] for r in by_model[m].refs)) for m in order]
