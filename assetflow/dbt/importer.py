@@ -60,7 +60,10 @@ def prepare(project: DbtProject, options: Options) -> Prepared:
     plans = []
     for model, (rel, config) in configs.items():
         rendered = renderer.render(rel, names, model, config)
-        plans.append(_plan_model(model, rel, {**config, **rendered.config}, rendered, texts[rel], options))
+        merged = {**config, **rendered.config}
+        if "tags" in rendered.config:                          # tags add up across levels, as in dbt
+            merged["tags"] = _as_list(config.get("tags", [])) + _as_list(rendered.config["tags"])
+        plans.append(_plan_model(model, rel, merged, rendered, texts[rel], options))
     plans = [p for p in plans if p.enabled]
     relations = layout.relations_of(plans, seeds, sources)
     return Prepared(plans, relations, seeds, sources, props, renderer, names, findings)

@@ -98,7 +98,8 @@ class Renderer:
             module = TemplateModule(template, template.new_context(ctx, shared=True))
             for name, value in vars(module).items():
                 if isinstance(value, Macro):
-                    ctx[name] = _returning(value)
+                    _catch_returns(value)
+                    ctx[name] = value
         return ctx
 
     def call(self, names: Names, log: RenderLog, macro: str, **kwargs: Any) -> str | None:
@@ -141,15 +142,21 @@ class Renderer:
             raise _syntax_error(exc, log.file) from None
 
 
-def _returning(macro: Macro) -> Callable[..., Any]:
-    """dbt macros may `{{ return(value) }}`: the call then gives that value."""
-    def call(*args: Any, **kwargs: Any) -> Any:
+def _catch_returns(macro: Macro) -> None:
+    """dbt macros may `{{ return(value) }}`: the call then gives that value. The catch goes on the
+    macro's own body function, because a macro calling another macro of the same file reaches it
+    through a closure, not through the context (jinja2 keeps the body in `Macro._func`)."""
+    body = macro._func
+    if getattr(body, "catches_returns", False):
+        return
+
+    def call(*args: Any) -> Any:
         try:
-            return macro(*args, **kwargs)
+            return body(*args)
         except MacroReturn as returned:
             return returned.value
-    call.__name__ = macro.name
-    return call
+    call.catches_returns = True              # type: ignore[attr-defined]
+    macro._func = call
 
 
 def _syntax_error(exc: jinja2.TemplateSyntaxError, rel: str) -> ProjectError:

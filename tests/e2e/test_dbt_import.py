@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from assetflow.dbt import import_project, render_models
-from tests.conftest import run_cli
+from conftest import run_cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dbt"
 ENV = {"AF_DBT_TEST_REGION": "apac"}
