@@ -8,7 +8,6 @@ cannot be converted is listed in the report with its file and line; the rest sti
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -24,21 +23,32 @@ def import_project(dbt_dir: Path | str, out_dir: Path | str, vars: Mapping[str, 
                    ) -> ImportReport:
     """Convert the dbt project in `dbt_dir` into an assetflow project in `out_dir`.
 
-    `vars` override the project's vars (dbt's --vars); `env` is what env_var() reads (default: this
-    process's environment); `start` is the first partition of incremental models without `begin`.
+    `vars` override the project's vars (dbt's --vars); `env` is what env_var() reads (the CLI passes
+    the process environment; the library reads none); `start` is the first partition of incremental
+    models without `begin` (an ISO date; default 2020-01-01).
     Raises ProjectError (bad dbt project: file and line) or UsageError (OUT_DIR not empty without
     `force`); nothing is written then.
     """
     from assetflow.dbt.importer import Options, convert
     from assetflow.dbt.project import read_project
     from assetflow.dbt.writer import check_out_dir, write_output
+    if start is not None:
+        _check_start(start)
     project = read_project(Path(dbt_dir))
     out = Path(out_dir)
     check_out_dir(out, project.root, force)
-    output = convert(project, Options(dict(vars or {}), dict(os.environ if env is None else env), start))
+    output = convert(project, Options(dict(vars or {}), dict(env or {}), start))
     output = replace(output, report=replace(output.report, dbt_dir=str(dbt_dir), out_dir=str(out_dir)))
     write_output(out, output)
     return output.report
+
+
+def _check_start(start: str) -> None:
+    from datetime import date
+    try:
+        date.fromisoformat(start)
+    except ValueError:
+        raise UsageError(f"--start {start!r} is not a date", hint="write --start 2024-01-01") from None
 
 
 def parse_var(text: str) -> tuple[str, Any]:
@@ -72,7 +82,7 @@ def render_models(dbt_dir: Path | str, vars: Mapping[str, Any] | None = None,
     from assetflow.dbt.importer import Options, prepare
     from assetflow.dbt.layout import resolve
     from assetflow.dbt.project import read_project
-    prepared = prepare(read_project(Path(dbt_dir)), Options(dict(vars or {}), dict(os.environ if env is None else env)))
+    prepared = prepare(read_project(Path(dbt_dir)), Options(dict(vars or {}), dict(env or {})))
     by_model = {p.model: p for p in prepared.plans}
     order = TopologicalSorter({p.model: [r for r in p.refs if r in by_model] for p in prepared.plans}).static_order()
     return [RenderedModel(m, prepared.relations[m], by_model[m].materialized,

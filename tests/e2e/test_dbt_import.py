@@ -138,3 +138,72 @@ def test_import_is_deterministic(tmp_path, fixture):
         if rel.name == "IMPORT_REPORT.md":
             a, b = a.replace(str(first).encode(), b""), b.replace(str(second).encode(), b"")
         assert a == b, rel
+
+
+# ------------------------------------------------------------------------------------------ the command line
+
+
+def test_import_dbt_command_converts_and_the_result_materializes(tmp_path):
+    out = tmp_path / "constructs"
+    result = run_cli(None, "import-dbt", str(FIXTURES / "constructs"), str(out), "--start", "2024-01-01",
+                     "--var", "seed_schema=raw", env=ENV)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Imported dbt project constructs: 10 model(s), 2 seed(s), 1 source(s)")
+    assert "skipped  models/marts/uses_package.sql:2: dbt_utils.generate_surrogate_key()" in result.stdout
+    assert "Next: cd" in result.stdout
+    assert (out / "IMPORT_REPORT.md").read_text().startswith("# Import of dbt project `constructs`")
+    # env_var() read the environment the command ran in
+    assert "'apac' as region" in (out / "assets" / "staging" / "stg_users.sql").read_text()
+    con = duckdb.connect(str(out / "warehouse.duckdb"))
+    con.execute(RAW_EVENTS)
+    con.close()
+    built = run_cli(out, "materialize", "+marts.user_summary")
+    assert built.exit_code == 0, built.output
+
+
+def dbt_dir(tmp_path: Path, model: str) -> Path:
+    root = tmp_path / "dbt"
+    (root / "models").mkdir(parents=True)
+    (root / "dbt_project.yml").write_text("name: p\nconfig-version: 2\n")
+    (root / "models" / "a.sql").write_text(model)
+    return root
+
+
+@pytest.mark.parametrize("model, where, message", [
+    ("select 1 as x,\n  {{ 1 + }} as y\n", "models/a.sql:2", "Jinja syntax error"),
+    ("select\n  {{ var('start_date') }} as x\n", "models/a.sql:2", "required var 'start_date' is not set"),
+])
+def test_bad_dbt_projects_exit_2_with_file_and_line(tmp_path, model, where, message):
+    result = run_cli(None, "import-dbt", str(dbt_dir(tmp_path, model)), str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert f"error: {tmp_path / 'dbt'}" not in result.stderr
+    assert result.stderr.startswith(f"error: {where}: {message}") and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_var_on_the_command_line_fills_an_undefined_var(tmp_path):
+    root = dbt_dir(tmp_path, "select cast('{{ var(\"start_date\") }}' as date) as d\n")
+    result = run_cli(None, "import-dbt", str(root), str(tmp_path / "out"), "--var", "start_date=2024-03-01")
+    assert result.exit_code == 0, result.output
+    assert run_cli(tmp_path / "out", "materialize").exit_code == 0
+    con = duckdb.connect(str(tmp_path / "out" / "warehouse.duckdb"), read_only=True)
+    assert str(con.execute("select d from main.a").fetchone()[0]) == "2024-03-01"
+    con.close()
+
+
+def test_not_a_dbt_project_and_a_non_empty_out_dir_exit_2(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run_cli(None, "import-dbt", str(tmp_path / "empty"), str(tmp_path / "out"))
+    assert result.exit_code == 2 and "is not a dbt project: it has no dbt_project.yml" in result.stderr
+    root = dbt_dir(tmp_path, "select 1 as x\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = run_cli(None, "import-dbt", str(root), str(out))
+    assert result.exit_code == 2 and "is not empty" in result.stderr and "--force" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    forced = run_cli(None, "import-dbt", str(root), str(out), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert (out / "assets" / "a.sql").exists() and (out / "notes.txt").read_text() == "mine"
+    bad_var = run_cli(None, "import-dbt", str(root), str(tmp_path / "new"), "--var", "oops")
+    assert bad_var.exit_code == 2 and "is not NAME=VALUE" in bad_var.stderr
