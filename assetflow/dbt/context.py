@@ -177,16 +177,6 @@ class Names:
 def build_context(names: Names, log: RenderLog, this_model: str | None, base_config: Mapping[str, Any]
                   ) -> dict[str, Any]:
     """The names a model's (or macro's) Jinja may use, closing over this render's `log`."""
-    def ref(*args: str, **kwargs: Any) -> Any:
-        return _ref(names, log, args, kwargs)
-
-    def source(source_name: str, table_name: str) -> Any:
-        relation = names.sources.get((source_name, table_name))
-        if relation is None:
-            return log.problem(f"source('{source_name}', '{table_name}') is not declared in any sources: yml",
-                               "declare it under sources: in a .yml file, or read the table directly")
-        return Relation(relation, None, relation.rpartition(".")[0], relation.rpartition(".")[2])
-
     def var(name: str, default: Any = _MISSING) -> Any:
         if name in names.vars:
             return names.vars[name]
@@ -203,40 +193,56 @@ def build_context(names: Names, log: RenderLog, this_model: str | None, base_con
         raise _undefined(f"environment variable '{name}' is not set and has no default", log.file,
                          f"set {name}, or write env_var('{name}', 'default')")
 
-    def unsupported(label: str, suggestion: str) -> Callable[..., str]:
-        return lambda *_a, **_k: log.problem(f"{label} is not supported", suggestion)
-
-    def raise_compiler_error(message: str = "") -> str:
-        return log.problem(f"the model raises a compiler error: {message}", "fix the condition it checks")
-
     ctx: dict[str, Any] = {
-        "ref": ref, "source": source, "var": var, "env_var": env_var,
-        "config": ConfigCall(log, base_config), "target": names.target,
+        "ref": lambda *args, **kwargs: _ref(names, log, args, kwargs),
+        "source": lambda source_name, table_name: _source(names, log, source_name, table_name),
+        "var": var, "env_var": env_var, "config": ConfigCall(log, base_config), "target": names.target,
         "this": model_relation(this_model, names.target.database) if this_model else None,
         "is_incremental": lambda: False, "should_full_refresh": lambda: False,
         "execute": True, "project_name": names.project,
         "log": lambda *_a, **_k: "", "print": lambda *_a, **_k: "",
         "return": _return, "tojson": json.dumps, "fromjson": json.loads, "zip": zip,
-        "modules": Namespace("modules", {"datetime": datetime, "re": re, "itertools": itertools},
-                             lambda n: unsupported(f"modules.{n}", "use datetime, re or itertools")),
-        "exceptions": Namespace("exceptions", {"raise_compiler_error": raise_compiler_error,
-                                               "warn": lambda *_a, **_k: ""},
-                                lambda n: unsupported(f"exceptions.{n}", "remove the call")),
-        "run_query": unsupported("run_query() (a query at compile time)",
-                                 "compute the values in SQL, or hard-code them with {% set %}"),
-        "statement": unsupported("statement()", "write the query into the model's SQL"),
-        "load_result": unsupported("load_result()", "write the query into the model's SQL"),
-        "run_started_at": _RunStartedAt(log),
-    }
-    ctx.update(crossdb.MACROS)
-    ctx["dbt"] = Namespace("dbt", crossdb.MACROS, lambda n: unsupported(
-        f"dbt.{n}", "write the DuckDB SQL it stands for, or define the macro in macros/"))
+        **crossdb.MACROS, **_stand_ins(log)}
     ctx["adapter"] = Namespace("adapter", {"dispatch": lambda name, macro_namespace=None: _dispatch(ctx, log, name)},
-                               lambda n: unsupported(f"adapter.{n}() (a database call at compile time)",
-                                                     "write the SQL it would produce by hand"))
+                               lambda n: _unsupported(log, f"adapter.{n}() (a database call at compile time)",
+                                                      "write the SQL it would produce by hand"))
     for package in names.packages:
         ctx[package] = _package(package, log)
     return ctx
+
+
+def _unsupported(log: RenderLog, label: str, suggestion: str) -> Callable[..., str]:
+    return lambda *_a, **_k: log.problem(f"{label} is not supported", suggestion)
+
+
+def _stand_ins(log: RenderLog) -> dict[str, Any]:
+    """dbt names that need a database or a run at compile time, or that have a plain stand-in."""
+    def raise_compiler_error(message: str = "") -> str:
+        return log.problem(f"the model raises a compiler error: {message}", "fix the condition it checks")
+
+    return {
+        "modules": Namespace("modules", {"datetime": datetime, "re": re, "itertools": itertools},
+                             lambda n: _unsupported(log, f"modules.{n}", "use datetime, re or itertools")),
+        "exceptions": Namespace("exceptions", {"raise_compiler_error": raise_compiler_error,
+                                               "warn": lambda *_a, **_k: ""},
+                                lambda n: _unsupported(log, f"exceptions.{n}", "remove the call")),
+        "run_query": _unsupported(log, "run_query() (a query at compile time)",
+                                  "compute the values in SQL, or hard-code them with {% set %}"),
+        "statement": _unsupported(log, "statement()", "write the query into the model's SQL"),
+        "load_result": _unsupported(log, "load_result()", "write the query into the model's SQL"),
+        "run_started_at": _RunStartedAt(log),
+        "dbt": Namespace("dbt", crossdb.MACROS, lambda n: _unsupported(
+            log, f"dbt.{n}", "write the DuckDB SQL it stands for, or define the macro in macros/")),
+    }
+
+
+def _source(names: Names, log: RenderLog, source_name: str, table_name: str) -> Any:
+    relation = names.sources.get((source_name, table_name))
+    if relation is None:
+        return log.problem(f"source('{source_name}', '{table_name}') is not declared in any sources: yml",
+                           "declare it under sources: in a .yml file, or read the table directly")
+    schema, _, name = relation.rpartition(".")
+    return Relation(relation, None, schema, name)
 
 
 def _ref(names: Names, log: RenderLog, args: tuple[str, ...], kwargs: Mapping[str, Any]) -> Any:

@@ -332,3 +332,35 @@ def test_parse_var():
     assert parse_var("s=a=b") == ("s", "a=b")
     with pytest.raises(UsageError):
         parse_var("novalue")
+
+
+def test_compile_time_database_calls_are_listed(tmp_path):
+    report, _ = convert(tmp_path, {
+        "models/a.sql": "{% set rows = run_query('select 1') %}select 1 as x",
+        "models/b.sql": "select\n{{ adapter.get_columns_in_relation(ref('a')) }} as cols",
+        "models/c.sql": "{% if true %}{{ exceptions.raise_compiler_error('no') }}{% endif %}select 1 as x",
+        "models/d.sql": "select * from {{ source('nope', 't') }}",
+        "models/e.sql": "{% set xs = [] %}{% do xs.append(1) %}select {{ xs | length }} as n"})
+    found = {f.location: f.what for f in report.skipped}
+    assert found == {
+        "models/a.sql:1": "run_query() (a query at compile time) is not supported",
+        "models/b.sql:2": "adapter.get_columns_in_relation() (a database call at compile time) is not supported",
+        "models/c.sql:1": "the model raises a compiler error: no",
+        "models/d.sql:1": "source('nope', 't') is not declared in any sources: yml"}
+    assert [m.asset for m in report.models] == ["main.e"]
+
+
+def test_generic_and_singular_tests_of_the_project_become_custom_checks(tmp_path):
+    report, out = convert(tmp_path, {
+        "models/a.sql": "select 1 as amount",
+        "tests/generic/positive.sql": "{% test positive(model, column_name) %}\n"
+                                      "select * from {{ model }} where {{ column_name }} <= 0\n{% endtest %}",
+        "tests/no_rows.sql": "{{ config(severity='warn') }}\nselect * from {{ ref('a') }} where amount is null",
+        "models/schema.yml": "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: amount\n"
+                             "        tests: [positive]\n"})
+    assert (out / "checks" / "main__a__positive__amount.sql").read_text() == (
+        "-- dbt test: positive(amount) on main.a\nselect * from main.a where amount <= 0\n")
+    assert (out / "checks" / "no_rows.sql").read_text() == (
+        '/* assetflow severity = "warn" */\n-- dbt test: singular test tests/no_rows.sql\n'
+        "select * from main.a where amount is null\n")
+    assert len(report.custom_checks) == 2
