@@ -56,6 +56,10 @@ def prepare(project: DbtProject, options: Options) -> Prepared:
     findings += sources.findings
     configs, disabled, py_findings = _model_configs(project, props, renderer, names)
     findings += py_findings
+    for model, (rel, _) in configs.items():
+        if model in seeds.assets:
+            raise ProjectError(f"model {model} ({rel}) and seed {seeds.rels[model]} have one name", path=rel,
+                               hint="dbt refers to both as ref('" + model + "'); rename one")
     names = _names(project, options, seeds.assets, sources.relations, frozenset(configs), disabled)
     plans = []
     for model, (rel, config) in configs.items():

@@ -325,6 +325,12 @@ def test_two_models_that_would_be_one_asset_are_an_error(tmp_path):
     assert "would be asset x.same, like models/a.sql" in caught.value.message
 
 
+def test_a_model_and_a_seed_of_one_name_are_an_error(tmp_path):
+    with pytest.raises(ProjectError) as caught:
+        convert(tmp_path, {"models/users.sql": "select 1 as x", "seeds/users.csv": "id\n1\n"})
+    assert "model users (models/users.sql) and seed seeds/users.csv have one name" in caught.value.message
+
+
 def test_parse_var():
     assert parse_var("n=3") == ("n", 3)
     assert parse_var("flag=true") == ("flag", True)
