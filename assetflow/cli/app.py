@@ -392,3 +392,10 @@ def runs_show(ctx, run_id: str, as_json: bool) -> None:
         line = f"  {a.status:<8} {render.label(a.asset, a.partition)}  attempt {a.attempt}"
         _emit(line + (f"  {a.rows} rows" if a.rows is not None else "") +
               (f"\n           {a.error.splitlines()[0]}" if a.error else ""))
+
+
+# ------------------------------------------------------------------------------------------ command modules
+
+from assetflow.cli.import_dbt import import_dbt  # noqa: E402 - registered after the group exists
+
+main.add_command(import_dbt)

@@ -130,7 +130,8 @@ OWNERS = {
     "sqlglot": ("assetflow/project/sql.py",),
     "click": ("assetflow/cli/",),
     "watchfiles": ("assetflow/cli/dev.py",),
-    "jinja2": ("assetflow/dbt/",),
+    "jinja2": ("assetflow/dbt/render.py",),
+    "yaml": ("assetflow/dbt/yamlfiles.py",),
     "croniter": ("assetflow/schedule/",),
     "pyspark": ("assetflow/engines/spark",),
 }
