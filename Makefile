@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test test-quick bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ demo: venv
 	$(VENV)/bin/assetflow --project "$$dir/shop" status; \
 	echo "==> DuckDB file: $$dir/shop/warehouse.duckdb"
 
+# The whole suite (slow and fault tests included), on every core.
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest -n $${TEST_WORKERS:-auto} --dist loadgroup
+
+# The inner loop: unit tests and end-to-end tests, without the fault and slow tests.
+test-quick: venv
+	$(PY) -m pytest -n $${TEST_WORKERS:-auto} --dist loadgroup tests/unit tests/e2e -m "not slow"
 
 bench: venv
 	$(PY) benchmarks/run.py
