@@ -23,7 +23,7 @@ class _Group(click.Group):
         except AssetflowError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
-            click.echo(exc.render(), err=True)
+            click.echo(_mask(exc.render()), err=True)
             sys.exit(exc.exit_code)
         except (KeyboardInterrupt, Interrupted):
             click.echo("interrupted: partitions in flight were rolled back; the run is recorded as cancelled",
@@ -76,11 +76,21 @@ def _load(ctx: click.Context):
     if start is not None and not Path(start).exists():
         raise UsageError(f"project folder {start} does not exist")
     root = find_project_root(Path(start) if start else Path.cwd())
-    return load_project(root)
+    project = load_project(root)
+    ctx.obj["masks"] = project.config.masks
+    return project
+
+
+def _mask(text: str) -> str:
+    """Every line the CLI prints passes here: values from the environment and alert secrets
+    (webhook URLs, routing keys) of the loaded project never reach a terminal or a log."""
+    ctx = click.get_current_context(silent=True)
+    masks = ctx.obj.get("masks") if ctx is not None and isinstance(ctx.obj, dict) else None
+    return masks.mask(text) if masks else text
 
 
 def _emit(text: str) -> None:
-    click.echo(text)
+    click.echo(_mask(text))
 
 
 # ------------------------------------------------------------------------------------------ init
@@ -195,7 +205,7 @@ def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> 
         _emit(render.run_summary(outcome.run_id, outcome.results, outcome.database,
                                  time.perf_counter() - started, outcome.plan, outcome.checks))
     for problem in outcome.alert_problems:
-        click.echo(f"warning: {problem}", err=True)
+        click.echo(_mask(f"warning: {problem}"), err=True)
     if outcome.status == "interrupted":
         click.echo("stopped by SIGTERM: running partitions finished, nothing new started", err=True)
         sys.exit(EXIT_TERMINATED)
@@ -236,7 +246,7 @@ class _Progress:
 
     def _say(self, line: str, newline: bool = True) -> None:
         try:
-            click.echo(line, err=True, nl=newline)
+            click.echo(_mask(line), err=True, nl=newline)
         except OSError:            # a closed pipe (`| head`) must not kill the run: stop reporting
             self.enabled = False
 
@@ -335,10 +345,11 @@ def dev(ctx, selection, partition, last, threads, target) -> None:
     from assetflow.cli.dev import DevOptions, run_dev
     start = ctx.obj.get("project_dir")
     root = find_project_root(Path(start) if start else Path.cwd())
-    database = load_config(root).target(target).path
+    config = load_config(root)
+    ctx.obj["masks"] = config.masks
     options = DevOptions(tuple(selection), partition, last, threads, target)
     try:
-        run_dev(root, database, options, lambda line: click.echo(line))
+        run_dev(root, config.target(target).path, options, lambda line: click.echo(_mask(line)))
     except KeyboardInterrupt:
         pass
     click.echo("stopped")
