@@ -45,8 +45,7 @@ def _trigger(summary: RunSummary, asset: str, routing_key: str, severity: str, s
     if failures:
         kind = "asset_failure"
         text = f"{asset} failed in {summary.project}: {first_line(failures[0].error)}"
-        details.update(failed_partitions=[f.partition for f in failures[:MAX_LISTED]],
-                       failed_count=len(failures), error=failures[0].error, attempts=failures[0].attempts)
+        details.update(_partitions("failed", failures), error=failures[0].error, attempts=failures[0].attempts)
     elif checks:
         kind = "check_failure"
         text = f"{asset}: check {first_line(checks[0].check)} failed in {summary.project} ({checks[0].error})"
@@ -54,8 +53,7 @@ def _trigger(summary: RunSummary, asset: str, routing_key: str, severity: str, s
         kind = "asset_blocked"
         text = f"{asset} blocked in {summary.project}: {first_line(blocked[0].reason)}"
     if blocked:
-        details.update(blocked_partitions=[b.partition for b in blocked[:MAX_LISTED]], blocked_count=len(blocked),
-                       blocked_reason=blocked[0].reason)
+        details.update(_partitions("blocked", blocked), blocked_reason=blocked[0].reason)
     if checks:
         details["checks"] = [{"check": c.check, "error": c.error} for c in checks]
     return {
@@ -63,6 +61,12 @@ def _trigger(summary: RunSummary, asset: str, routing_key: str, severity: str, s
         "payload": {"summary": _cut(text, SUMMARY_LIMIT), "source": source, "severity": severity,
                     "component": asset, "group": summary.project, "class": kind, "custom_details": details},
     }
+
+
+def _partitions(what: str, items: tuple) -> dict[str, Any]:
+    """`<what>_partitions` (the first few keys) and `<what>_count`; no keys for an unpartitioned asset."""
+    keys = [i.partition for i in items if i.partition is not None]
+    return {f"{what}_partitions": keys[:MAX_LISTED], f"{what}_count": len(keys)} if keys else {}
 
 
 def _cut(text: str, limit: int) -> str:

@@ -77,13 +77,28 @@ def _load(ctx: click.Context):
         raise UsageError(f"project folder {start} does not exist")
     root = find_project_root(Path(start) if start else Path.cwd())
     project = load_project(root)
-    ctx.obj["masks"] = project.config.masks
+    _use_masks(ctx, project.config.masks)
     return project
 
 
+def _use_masks(ctx: click.Context, masks) -> None:
+    """From here on, values from the environment and alert secrets (webhook URLs, routing keys)
+    are masked in every line the CLI prints and every log record (an asset's `context.log`)."""
+    import logging
+
+    from assetflow.interpolate import MaskingFilter
+    ctx.obj["masks"] = masks
+    logger = logging.getLogger("assetflow")
+    for old in [h for h in logger.handlers if getattr(h, "masks_secrets", False)]:
+        logger.removeHandler(old)
+    handler = logging.StreamHandler()            # stderr, what logging printed without a handler
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(MaskingFilter(masks))
+    handler.masks_secrets = True
+    logger.addHandler(handler)
+
+
 def _mask(text: str) -> str:
-    """Every line the CLI prints passes here: values from the environment and alert secrets
-    (webhook URLs, routing keys) of the loaded project never reach a terminal or a log."""
     ctx = click.get_current_context(silent=True)
     masks = ctx.obj.get("masks") if ctx is not None and isinstance(ctx.obj, dict) else None
     return masks.mask(text) if masks else text
@@ -346,7 +361,7 @@ def dev(ctx, selection, partition, last, threads, target) -> None:
     start = ctx.obj.get("project_dir")
     root = find_project_root(Path(start) if start else Path.cwd())
     config = load_config(root)
-    ctx.obj["masks"] = config.masks
+    _use_masks(ctx, config.masks)
     options = DevOptions(tuple(selection), partition, last, threads, target)
     try:
         run_dev(root, config.target(target).path, options, lambda line: click.echo(_mask(line)))
