@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from assetflow.cli.masks import mask, use_masks
 from assetflow.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, AssetflowError, Interrupted, UsageError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -23,7 +24,7 @@ class _Group(click.Group):
         except AssetflowError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
-            click.echo(_mask(exc.render()), err=True)
+            click.echo(mask(exc.render()), err=True)
             sys.exit(exc.exit_code)
         except (KeyboardInterrupt, Interrupted):
             click.echo("interrupted: partitions in flight were rolled back; the run is recorded as cancelled",
@@ -77,35 +78,12 @@ def _load(ctx: click.Context):
         raise UsageError(f"project folder {start} does not exist")
     root = find_project_root(Path(start) if start else Path.cwd())
     project = load_project(root)
-    _use_masks(ctx, project.config.masks)
+    use_masks(ctx, project.config.masks)
     return project
 
 
-def _use_masks(ctx: click.Context, masks) -> None:
-    """From here on, values from the environment and alert secrets (webhook URLs, routing keys)
-    are masked in every line the CLI prints and every log record (an asset's `context.log`)."""
-    import logging
-
-    from assetflow.interpolate import MaskingFilter
-    ctx.obj["masks"] = masks
-    logger = logging.getLogger("assetflow")
-    for old in [h for h in logger.handlers if getattr(h, "masks_secrets", False)]:
-        logger.removeHandler(old)
-    handler = logging.StreamHandler()            # stderr, what logging printed without a handler
-    handler.setLevel(logging.WARNING)
-    handler.addFilter(MaskingFilter(masks))
-    handler.masks_secrets = True
-    logger.addHandler(handler)
-
-
-def _mask(text: str) -> str:
-    ctx = click.get_current_context(silent=True)
-    masks = ctx.obj.get("masks") if ctx is not None and isinstance(ctx.obj, dict) else None
-    return masks.mask(text) if masks else text
-
-
 def _emit(text: str) -> None:
-    click.echo(_mask(text))
+    click.echo(mask(text))
 
 
 # ------------------------------------------------------------------------------------------ init
@@ -220,7 +198,7 @@ def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> 
         _emit(render.run_summary(outcome.run_id, outcome.results, outcome.database,
                                  time.perf_counter() - started, outcome.plan, outcome.checks))
     for problem in outcome.alert_problems:
-        click.echo(_mask(f"warning: {problem}"), err=True)
+        click.echo(mask(f"warning: {problem}"), err=True)
     if outcome.status == "interrupted":
         click.echo("stopped by SIGTERM: running partitions finished, nothing new started", err=True)
         sys.exit(EXIT_TERMINATED)
@@ -261,7 +239,7 @@ class _Progress:
 
     def _say(self, line: str, newline: bool = True) -> None:
         try:
-            click.echo(_mask(line), err=True, nl=newline)
+            click.echo(mask(line), err=True, nl=newline)
         except OSError:            # a closed pipe (`| head`) must not kill the run: stop reporting
             self.enabled = False
 
@@ -361,10 +339,10 @@ def dev(ctx, selection, partition, last, threads, target) -> None:
     start = ctx.obj.get("project_dir")
     root = find_project_root(Path(start) if start else Path.cwd())
     config = load_config(root)
-    _use_masks(ctx, config.masks)
+    use_masks(ctx, config.masks)
     options = DevOptions(tuple(selection), partition, last, threads, target)
     try:
-        run_dev(root, config.target(target).path, options, lambda line: click.echo(_mask(line)))
+        run_dev(root, config.target(target).path, options, lambda line: click.echo(mask(line)))
     except KeyboardInterrupt:
         pass
     click.echo("stopped")

@@ -12,7 +12,7 @@ import pytest
 from alert_receiver import Answer, Receiver, closed_port
 from assetflow.alerts.delivery import DELIVERED, PERMANENT, RETRY, backoff, deliver, deliver_all, retry_after
 from assetflow.alerts.notifications import Notification
-from assetflow.interpolate import build_masks
+from assetflow.project.interpolate import build_masks
 
 NOW = datetime(2024, 1, 5, 2, 0, 0)
 BODY = '{"text": "hi"}'

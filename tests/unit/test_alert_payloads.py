@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 from alert_receiver import Receiver
-from assetflow.alert_settings import (AlertSettings, CommandDestination, PagerDutyDestination, SlackDestination,
+from assetflow.project.alert_settings import (AlertSettings, CommandDestination, PagerDutyDestination, SlackDestination,
                                       WebhookDestination)
 from assetflow.alerts import slack
 from assetflow.alerts.delivery import DELIVERED, deliver_all
 from assetflow.alerts.notifications import failure_notifications, recovery_notifications
 from assetflow.alerts.pagerduty import dedup_key
 from assetflow.alerts.summary import Blocked, CheckFailure, Failure, Recovery, RunSummary, alert_payload, summarize
-from assetflow.interpolate import build_masks
+from assetflow.project.interpolate import build_masks
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
 KEY = "R0UT1NGKEY0123456789abcdefABCDEF"

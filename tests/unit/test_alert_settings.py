@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from assetflow.alert_settings import (PAGERDUTY_EVENTS_URL, CommandDestination, PagerDutyDestination,
+from assetflow.project.alert_settings import (PAGERDUTY_EVENTS_URL, CommandDestination, PagerDutyDestination,
                                       SlackDestination, WebhookDestination, parse_duration)
-from assetflow.config import load_config
+from assetflow.project.config import load_config
 from assetflow.errors import ProjectError
 
 KEY = "R0UT1NGKEY0123456789abcdefABCDEF"          # 32 characters

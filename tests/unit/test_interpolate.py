@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assetflow.errors import ProjectError
-from assetflow.interpolate import MASK, build_masks, expand_string, expand_tree, key_name, mask_url
+from assetflow.project.interpolate import MASK, build_masks, expand_string, expand_tree, key_name, mask_url
 
 ENV = {"HOST": "db.internal", "EMPTY": "", "TOKEN": "s3cr3t-token"}
 
