@@ -65,15 +65,15 @@ class AlertSettings:
 
 @dataclass(frozen=True)
 class _Where:
-    """How errors point into the file: its name, a key -> line lookup, the variables of a key."""
+    """How errors point into the file: its name, a key -> line lookup, the variables of a key.
+    Keys are full paths, as in the messages: `alerts.on_failure[1].severity`."""
 
     path: str
     locate: Callable[[str], int | None]
     variables_of: Callable[[str], tuple[str, ...]]
 
     def error(self, message: str, key: str, hint: str | None = None) -> ProjectError:
-        return ProjectError(message, path=self.path, line=self.locate(key.rpartition(".")[2].split("[")[0]),
-                            hint=hint)
+        return ProjectError(message, path=self.path, line=self.locate(key), hint=hint)
 
     def origin(self, key: str) -> str:
         """Where a hidden value came from, so the user knows what to fix without seeing it."""
@@ -86,14 +86,14 @@ def parse_alerts(raw: Any, path: str, locate: Callable[[str], int | None],
     where = _Where(path, locate, variables_of)
     if not isinstance(raw, dict):
         raise where.error("[alerts] must be a table", "alerts")
-    _check_keys(raw, ("on_failure", "on_recovery", "repeat_after", "pagerduty_url"), "[alerts]", where)
+    _check_keys(raw, ("on_failure", "on_recovery", "repeat_after", "pagerduty_url"), "alerts", where)
     entries = raw.get("on_failure", [])
     if not isinstance(entries, list):
-        raise where.error("alerts.on_failure must be a list", "on_failure",
+        raise where.error("alerts.on_failure must be a list", "alerts.on_failure",
                           hint='on_failure = [ { slack = "${SLACK_WEBHOOK_URL}" } ]')
     on_recovery = raw.get("on_recovery", True)
     if not isinstance(on_recovery, bool):
-        raise where.error("alerts.on_recovery must be true or false", "on_recovery")
+        raise where.error("alerts.on_recovery must be true or false", "alerts.on_recovery")
     pagerduty_url = raw.get("pagerduty_url", PAGERDUTY_EVENTS_URL)
     _check_url(pagerduty_url, "alerts.pagerduty_url", where)
     return AlertSettings(
@@ -107,18 +107,18 @@ def _destination(entry: Any, key: str, where: _Where) -> Destination:
     example = 'each entry is one of { slack = "..." }, { pagerduty = "...", severity = "error" }, ' \
               '{ webhook = "https://..." }, { command = "..." }'
     if not isinstance(entry, dict):
-        raise where.error(f"{key} must be an inline table", "on_failure", hint=example)
+        raise where.error(f"{key} must be an inline table", key, hint=example)
     _check_keys(entry, (*DESTINATIONS, "severity"), key, where)
     kinds = [k for k in DESTINATIONS if k in entry]
     if len(kinds) != 1:
         raise where.error(f"{key} needs exactly one of {', '.join(DESTINATIONS)}"
-                          + (f" (it has {', '.join(kinds)})" if kinds else ""), "on_failure", hint=example)
+                          + (f" (it has {', '.join(kinds)})" if kinds else ""), key, hint=example)
     kind = kinds[0]
     value = entry[kind]
     if not isinstance(value, str) or not value.strip():
-        raise where.error(f"{key}.{kind} must be a non-empty string", kind, hint=example)
+        raise where.error(f"{key}.{kind} must be a non-empty string", f"{key}.{kind}", hint=example)
     if "severity" in entry and kind != "pagerduty":
-        raise where.error(f"{key}.severity only applies to pagerduty", "severity")
+        raise where.error(f"{key}.severity only applies to pagerduty", f"{key}.severity")
     if kind in ("slack", "webhook"):
         _check_url(value, f"{key}.{kind}", where)
         return SlackDestination(value) if kind == "slack" else WebhookDestination(value)
@@ -126,11 +126,11 @@ def _destination(entry: Any, key: str, where: _Where) -> Destination:
         return CommandDestination(value)
     if len(value) != ROUTING_KEY_LENGTH:
         raise where.error(f"{key}.pagerduty must be a {ROUTING_KEY_LENGTH}-character routing key, not "
-                          f"{len(value)} characters{where.origin(key + '.pagerduty')}", "pagerduty",
+                          f"{len(value)} characters{where.origin(key + '.pagerduty')}", f"{key}.pagerduty",
                           hint="use the Integration Key of an Events API v2 integration of the PagerDuty service")
     severity = entry.get("severity", "error")
     if severity not in SEVERITIES:
-        raise where.error(f"{key}.severity must be one of {', '.join(SEVERITIES)}", "severity",
+        raise where.error(f"{key}.severity must be one of {', '.join(SEVERITIES)}", f"{key}.severity",
                           hint=f"got '{severity}'" if isinstance(severity, str) else None)
     return PagerDutyDestination(value, severity)
 
@@ -162,7 +162,7 @@ def _duration(value: Any, key: str, where: _Where) -> float:
     try:
         return parse_duration(value)
     except ValueError:
-        raise where.error(f"{key} must be a duration like \"24h\", not {value!r}", key.rpartition(".")[2],
+        raise where.error(f"{key} must be a duration like \"24h\", not {value!r}", key,
                           hint='units: s, m, h, d, w; e.g. "30m", "24h", "1h30m"') from None
 
 
@@ -170,5 +170,6 @@ def _check_keys(raw: dict[str, Any], allowed: tuple[str, ...], section: str, whe
     for key in raw:
         if key not in allowed:
             close = get_close_matches(key, allowed, n=1)
-            raise where.error(f"unknown key '{key}' in {section}", key,
+            shown = f"[{section}]" if section == "alerts" else section
+            raise where.error(f"unknown key '{key}' in {shown}", f"{section}.{key}",
                               hint=f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}")

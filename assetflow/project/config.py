@@ -99,7 +99,7 @@ def _project_config(root: Path, expanded: Expanded, text: str) -> ProjectConfig:
     if retries < 0 or retry_delay < 0:
         raise ProjectError("project.retries and project.retry_delay must be >= 0", path=CONFIG_FILE,
                            line=_line_of(text, "retries" if retries < 0 else "retry_delay"))
-    alerts = parse_alerts(raw.get("alerts", {}), CONFIG_FILE, lambda key: _line_of_key(text, key),
+    alerts = parse_alerts(raw.get("alerts", {}), CONFIG_FILE, lambda key: _line_of_alert_key(text, key),
                           expanded.variables_of)
     return ProjectConfig(root=root, name=name, dialect=dialect, targets=targets,
                          sources=_sources(_table(raw, "sources", text), text), alerts=alerts,
@@ -185,13 +185,49 @@ def _check_keys(raw: dict[str, Any], allowed: set[str], where: str, text: str) -
                                hint=f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(sorted(allowed))}")
 
 
-def _line_of_key(text: str, key: str) -> int | None:
-    """The line of a key at the start of a line, or else inside an inline table (`{ slack = ... }`)."""
-    line = _line_of(text, key)
-    if line is None:
-        match = re.search(rf'[{{,]\s*"?{re.escape(key)}"?\s*=', text)
-        line = text.count("\n", 0, match.start()) + 1 if match else None
-    return line
+def _line_of_alert_key(text: str, key: str) -> int | None:
+    """The line of `alerts.on_failure[2].severity` (inside the third entry), `alerts.repeat_after`..."""
+    entry = re.fullmatch(r"alerts\.on_failure\[(\d+)\](?:\.(\w+))?", key)
+    span = _inline_table_span(text, int(entry.group(1))) if entry else None
+    if span is None:
+        return _line_of(text, key.rpartition(".")[2].split("[")[0])
+    start, end = span
+    field = re.compile(rf'"?{re.escape(entry.group(2))}"?\s*=').search(text, start, end) if entry.group(2) else None
+    return text.count("\n", 0, field.start() if field else start) + 1
+
+
+def _inline_table_span(text: str, index: int) -> tuple[int, int] | None:
+    """(start, end) offsets of the `index`-th `{ ... }` of the `on_failure = [...]` array, skipping
+    braces inside strings (a command may well contain one)."""
+    array = re.search(r"^\s*on_failure\s*=\s*\[", text, re.MULTILINE)
+    if array is None:
+        return None
+    quote, depth, count, start, i = None, 0, -1, 0, array.end()
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == "\\" and quote == '"':
+                i += 1
+            elif char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char == "#":
+            newline = text.find("\n", i)
+            i = newline if newline >= 0 else len(text)
+            continue
+        elif char == "{":
+            depth += 1
+            if depth == 1:
+                count, start = count + 1, i
+        elif char == "}":
+            depth -= 1
+            if depth == 0 and count == index:
+                return start, i + 1
+        elif char == "]" and depth == 0:
+            return None
+        i += 1
+    return None
 
 
 def _line_of(text: str, key: str) -> int | None:

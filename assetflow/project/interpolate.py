@@ -10,7 +10,6 @@ still use the shell's own `$HOME`. The default is taken literally (no nesting).
 """
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -194,14 +193,3 @@ def mask_url(url: str) -> str:
         return MASK
     return f"{parts.scheme}://{host}{port}/{MASK}"
 
-
-class MaskingFilter(logging.Filter):
-    """A logging filter that masks a record's message before any handler formats it."""
-
-    def __init__(self, masks: Masks):
-        super().__init__()
-        self.masks = masks
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self.masks.mask(record.getMessage()), None
-        return True

@@ -142,3 +142,21 @@ def test_durations(text, seconds):
 def test_bad_durations(text):
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_an_error_points_at_the_line_of_its_own_entry(tmp_path):
+    alerts = f"""
+        on_failure = [
+          {{ command = "echo '{{ severity = x }}' # no table" }},   # braces in a string, a comment {{
+          {{ pagerduty = "{KEY}", severity = "info" }},
+          {{ pagerduty = "{KEY}", severity = "loud" }},
+        ]
+        """
+    error = error_of(tmp_path, alerts)
+    assert "alerts.on_failure[2].severity" in error.message and "loud" in error.hint
+    assert error.line == 9                          # the third entry's line, not the first "severity"
+    error = error_of(tmp_path, alerts.replace('severity = "loud"', 'sevrity = "error"'))
+    assert "unknown key 'sevrity' in alerts.on_failure[2]" in error.message and error.line == 9
+    error = error_of(tmp_path, alerts.replace('{ pagerduty = "' + KEY + '", severity = "info" },',
+                                              '{ webhook = "gopher://x" },'))
+    assert "alerts.on_failure[1].webhook" in error.message and error.line == 8
