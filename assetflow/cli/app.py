@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from assetflow.cli.masks import mask, use_masks
+from assetflow.cli.masks import mask, use_masks, warn
 from assetflow.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, AssetflowError, Interrupted, UsageError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -197,8 +197,7 @@ def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> 
     else:
         _emit(render.run_summary(outcome.run_id, outcome.results, outcome.database,
                                  time.perf_counter() - started, outcome.plan, outcome.checks))
-    for problem in outcome.alert_problems:
-        click.echo(mask(f"warning: {problem}"), err=True)
+    warn(outcome.alert_problems)
     if outcome.status == "interrupted":
         click.echo("stopped by SIGTERM: running partitions finished, nothing new started", err=True)
         sys.exit(EXIT_TERMINATED)
@@ -319,6 +318,7 @@ def check(ctx, selection: tuple[str, ...], target: str | None, wait: float, as_j
         _emit("\n".join(render.check_lines(report.outcomes)) or "No checks to run.")
         passed = sum(1 for o in report.outcomes if o.result.passed)
         _emit(f"{passed} of {len(report.outcomes)} checks passed.  run {report.run_id}")
+    warn(report.alert_problems)
     if report.failed:
         sys.exit(1)
 

@@ -41,3 +41,9 @@ def mask(text: str) -> str:
     ctx = click.get_current_context(silent=True)
     masks = ctx.obj.get("masks") if ctx is not None and isinstance(ctx.obj, dict) else None
     return masks.mask(text) if masks else text
+
+
+def warn(problems) -> None:
+    """One masked `warning:` line on stderr per problem (an alert that did not arrive)."""
+    for problem in problems:
+        click.echo(mask(f"warning: {problem}"), err=True)
