@@ -1,6 +1,10 @@
-"""`assetflow.toml` -> frozen dataclasses. The only module that reads the project file.
+"""`assetflow.toml` -> frozen dataclasses. The only module that reads the project file, and the
+only one that reads the process environment (for `${VAR}`; `load_config` also takes it as an
+argument, so tests pass a dict).
 
-Unknown keys are errors (with a "did you mean"), so a typo never silently does nothing.
+Unknown keys are errors (with a "did you mean"), so a typo never silently does nothing. Every
+error raised after `${VAR}` expansion is masked: a message never quotes a value from the
+environment.
 """
 from __future__ import annotations
 
