@@ -47,6 +47,7 @@ class MaterializeOptions:
     refresh: frozenset[str] | None = None           # assets to rebuild anyway (backfill)
     grace: float = 30.0                             # seconds in-flight steps get after a stop request
     names: frozenset[str] | None = None             # resolved selection (overrides `selection`)
+    trigger: str = "manual"                         # what started the run: manual | schedule:NAME
 
 
 @dataclass(frozen=True)
@@ -185,11 +186,20 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
         final = INTERRUPTED           # SIGTERM: nothing new started; what ran has committed
     engine.record_run(RunRecord(run_id, options.command, now, final, _utcnow(), os.getpid(), target.name))
     problems = ()
-    if failed and project.config.alerts:
-        from assetflow.run import alerts as alerting
-        payload = alerting.failure_payload(project.config.name, run_id, failed)
-        problems = tuple(alerting.send_alerts(project.config.alerts, payload))
+    if final == FAILED and project.config.alerts.on_failure:
+        problems = _send_alerts(project, run_id, options, results, the_plan.blocked, checks)
     return RunOutcome(run_id, final, the_plan, tuple(results), target.path, problems, tuple(checks))
+
+
+def _send_alerts(project: Project, run_id: str, options: MaterializeOptions, results, blocked, checks
+                 ) -> tuple[str, ...]:
+    """Tell `on_failure` about a run that did not succeed (failed, blocked or failed error checks);
+    returns a masked line per alert that did not arrive. Bounded in time; never raises."""
+    from assetflow import alerts
+    summary = alerts.summarize(project.config.name, run_id, options.trigger, results, blocked, checks,
+                               options.command)
+    deliveries = alerts.send_failure_alerts(project.config.alerts, summary, project.config.masks, _utcnow())
+    return alerts.undelivered(deliveries, project.config.masks)
 
 
 def _custom_checks(project: Project, graph: AssetGraph, engine, run_id: str, results) -> list:

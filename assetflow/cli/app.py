@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from assetflow.cli.masks import mask, use_masks, warn
 from assetflow.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, AssetflowError, Interrupted, UsageError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -23,7 +24,7 @@ class _Group(click.Group):
         except AssetflowError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
-            click.echo(exc.render(), err=True)
+            click.echo(mask(exc.render()), err=True)
             sys.exit(exc.exit_code)
         except (KeyboardInterrupt, Interrupted):
             click.echo("interrupted: partitions in flight were rolled back; the run is recorded as cancelled",
@@ -76,11 +77,13 @@ def _load(ctx: click.Context):
     if start is not None and not Path(start).exists():
         raise UsageError(f"project folder {start} does not exist")
     root = find_project_root(Path(start) if start else Path.cwd())
-    return load_project(root)
+    project = load_project(root)
+    use_masks(ctx, project.config.masks)
+    return project
 
 
 def _emit(text: str) -> None:
-    click.echo(text)
+    click.echo(mask(text))
 
 
 # ------------------------------------------------------------------------------------------ init
@@ -194,8 +197,7 @@ def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> 
     else:
         _emit(render.run_summary(outcome.run_id, outcome.results, outcome.database,
                                  time.perf_counter() - started, outcome.plan, outcome.checks))
-    for problem in outcome.alert_problems:
-        click.echo(f"warning: {problem}", err=True)
+    warn(outcome.alert_problems)
     if outcome.status == "interrupted":
         click.echo("stopped by SIGTERM: running partitions finished, nothing new started", err=True)
         sys.exit(EXIT_TERMINATED)
@@ -236,7 +238,7 @@ class _Progress:
 
     def _say(self, line: str, newline: bool = True) -> None:
         try:
-            click.echo(line, err=True, nl=newline)
+            click.echo(mask(line), err=True, nl=newline)
         except OSError:            # a closed pipe (`| head`) must not kill the run: stop reporting
             self.enabled = False
 
@@ -316,6 +318,7 @@ def check(ctx, selection: tuple[str, ...], target: str | None, wait: float, as_j
         _emit("\n".join(render.check_lines(report.outcomes)) or "No checks to run.")
         passed = sum(1 for o in report.outcomes if o.result.passed)
         _emit(f"{passed} of {len(report.outcomes)} checks passed.  run {report.run_id}")
+    warn(report.alert_problems)
     if report.failed:
         sys.exit(1)
 
@@ -335,10 +338,11 @@ def dev(ctx, selection, partition, last, threads, target) -> None:
     from assetflow.cli.dev import DevOptions, run_dev
     start = ctx.obj.get("project_dir")
     root = find_project_root(Path(start) if start else Path.cwd())
-    database = load_config(root).target(target).path
+    config = load_config(root)
+    use_masks(ctx, config.masks)
     options = DevOptions(tuple(selection), partition, last, threads, target)
     try:
-        run_dev(root, database, options, lambda line: click.echo(line))
+        run_dev(root, config.target(target).path, options, lambda line: click.echo(mask(line)))
     except KeyboardInterrupt:
         pass
     click.echo("stopped")

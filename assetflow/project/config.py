@@ -1,17 +1,23 @@
-"""`assetflow.toml` -> frozen dataclasses. The only module that reads the project file.
+"""`assetflow.toml` -> frozen dataclasses. The only module that reads the project file, and the
+only one that reads the process environment (for `${VAR}`; `load_config` also takes it as an
+argument, so tests pass a dict).
 
-Unknown keys are errors (with a "did you mean"), so a typo never silently does nothing.
+Unknown keys are errors (with a "did you mean"), so a typo never silently does nothing. Every
+error raised after `${VAR}` expansion is masked: a message never quotes a value from the
+environment.
 """
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from assetflow.assets import SourceSpec
 from assetflow.errors import ProjectError, UsageError
+from assetflow.project.alert_settings import AlertSettings, parse_alerts
+from assetflow.project.interpolate import Expanded, Masks, build_masks, expand_tree
 
 CONFIG_FILE = "assetflow.toml"
 ENGINES = ("duckdb", "spark")
@@ -27,21 +33,16 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
-class AlertTarget:
-    webhook: str | None = None
-    command: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class ProjectConfig:
     root: Path
     name: str
     dialect: str
     targets: tuple[Target, ...]
     sources: tuple[SourceSpec, ...] = ()
-    alerts: tuple[AlertTarget, ...] = ()
+    alerts: AlertSettings = AlertSettings()
     retries: int = 0
     retry_delay: float = 1.0
+    masks: Masks = Masks()           # hides environment values and alert secrets in every message
 
     def target(self, name: str | None) -> Target:
         """The named target, or the first one declared."""
@@ -65,7 +66,9 @@ def find_project_root(start: Path) -> Path:
                        hint="run inside a project, pass --project DIR, or create one with `assetflow init DIR`")
 
 
-def load_config(root: Path) -> ProjectConfig:
+def load_config(root: Path, environ: Mapping[str, str] | None = None) -> ProjectConfig:
+    """Read and check assetflow.toml, expanding `${VAR}` from `environ` (default: this process's)."""
+    import os
     path = root / CONFIG_FILE
     if not path.is_file():
         raise ProjectError(f"{CONFIG_FILE} not found in {root}",
@@ -77,6 +80,18 @@ def load_config(root: Path) -> ProjectConfig:
         line = re.search(r"line (\d+)", str(exc))
         raise ProjectError(f"bad TOML: {exc}", path=CONFIG_FILE, line=int(line.group(1)) if line else None,
                            hint="check quoting and brackets; see docs/project-format.md") from None
+    expanded = expand_tree(raw, os.environ if environ is None else environ, text, CONFIG_FILE)
+    masks = build_masks(expanded.env_values)
+    try:
+        config = _project_config(root, expanded, text)
+    except ProjectError as exc:          # a message may quote a value that came from the environment
+        raise _masked(exc, masks) from None
+    masks = build_masks(expanded.env_values, config.alerts.secret_urls(), config.alerts.secret_keys())
+    return replace(config, masks=masks)
+
+
+def _project_config(root: Path, expanded: Expanded, text: str) -> ProjectConfig:
+    raw = expanded.value
     _check_keys(raw, {"project", "targets", "sources", "alerts"}, "", text)
     project = _table(raw, "project", text)
     _check_keys(project, {"name", "dialect", "retries", "retry_delay"}, "project", text)
@@ -88,12 +103,16 @@ def load_config(root: Path) -> ProjectConfig:
     if retries < 0 or retry_delay < 0:
         raise ProjectError("project.retries and project.retry_delay must be >= 0", path=CONFIG_FILE,
                            line=_line_of(text, "retries" if retries < 0 else "retry_delay"))
-    return ProjectConfig(
-        root=root, name=name, dialect=dialect, targets=targets,
-        sources=_sources(_table(raw, "sources", text), text),
-        alerts=_alerts(raw.get("alerts", {}), text),
-        retries=retries, retry_delay=retry_delay,
-    )
+    alerts = parse_alerts(raw.get("alerts", {}), CONFIG_FILE, lambda key: _line_of_alert_key(text, key),
+                          expanded.variables_of)
+    return ProjectConfig(root=root, name=name, dialect=dialect, targets=targets,
+                         sources=_sources(_table(raw, "sources", text), text), alerts=alerts,
+                         retries=retries, retry_delay=retry_delay)
+
+
+def _masked(exc: ProjectError, masks: Masks) -> ProjectError:
+    return ProjectError(masks.mask(exc.message), path=exc.path, line=exc.line,
+                        hint=masks.mask(exc.hint) if exc.hint else None)
 
 
 def _targets(raw: dict[str, Any], root: Path, text: str) -> tuple[Target, ...]:
@@ -142,23 +161,6 @@ def _sources(raw: dict[str, Any], text: str) -> tuple[SourceSpec, ...]:
     return tuple(sources)
 
 
-def _alerts(raw: Any, text: str) -> tuple[AlertTarget, ...]:
-    if not isinstance(raw, dict):
-        raise ProjectError("[alerts] must be a table", path=CONFIG_FILE, line=_line_of(text, "alerts"))
-    _check_keys(raw, {"on_failure"}, "alerts", text)
-    entries = raw.get("on_failure", [])
-    if not isinstance(entries, list):
-        raise ProjectError("alerts.on_failure must be a list", path=CONFIG_FILE, line=_line_of(text, "on_failure"))
-    alerts = []
-    for entry in entries:
-        if not isinstance(entry, dict) or len(entry) != 1 or not set(entry) <= {"webhook", "command"} \
-                or not isinstance(next(iter(entry.values())), str):
-            raise ProjectError(f"bad alert entry {entry!r}", path=CONFIG_FILE, line=_line_of(text, "on_failure"),
-                               hint='each entry is { webhook = "https://..." } or { command = "..." }')
-        alerts.append(AlertTarget(webhook=entry.get("webhook"), command=entry.get("command")))
-    return tuple(alerts)
-
-
 def _table(raw: dict[str, Any], key: str, text: str) -> dict[str, Any]:
     value = raw.get(key, {})
     if not isinstance(value, dict):
@@ -185,6 +187,51 @@ def _check_keys(raw: dict[str, Any], allowed: set[str], where: str, text: str) -
             section = f"[{where}]" if where else "the top level"
             raise ProjectError(f"unknown key '{key}' in {section}", path=CONFIG_FILE, line=_line_of(text, key),
                                hint=f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(sorted(allowed))}")
+
+
+def _line_of_alert_key(text: str, key: str) -> int | None:
+    """The line of `alerts.on_failure[2].severity` (inside the third entry), `alerts.repeat_after`..."""
+    entry = re.fullmatch(r"alerts\.on_failure\[(\d+)\](?:\.(\w+))?", key)
+    span = _inline_table_span(text, int(entry.group(1))) if entry else None
+    if span is None:
+        return _line_of(text, key.rpartition(".")[2].split("[")[0])
+    start, end = span
+    field = re.compile(rf'"?{re.escape(entry.group(2))}"?\s*=').search(text, start, end) if entry.group(2) else None
+    return text.count("\n", 0, field.start() if field else start) + 1
+
+
+def _inline_table_span(text: str, index: int) -> tuple[int, int] | None:
+    """(start, end) offsets of the `index`-th `{ ... }` of the `on_failure = [...]` array, skipping
+    braces inside strings (a command may well contain one)."""
+    array = re.search(r"^\s*on_failure\s*=\s*\[", text, re.MULTILINE)
+    if array is None:
+        return None
+    quote, depth, count, start, i = None, 0, -1, 0, array.end()
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == "\\" and quote == '"':
+                i += 1
+            elif char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char == "#":
+            newline = text.find("\n", i)
+            i = newline if newline >= 0 else len(text)
+            continue
+        elif char == "{":
+            depth += 1
+            if depth == 1:
+                count, start = count + 1, i
+        elif char == "}":
+            depth -= 1
+            if depth == 0 and count == index:
+                return start, i + 1
+        elif char == "]" and depth == 0:
+            return None
+        i += 1
+    return None
 
 
 def _line_of(text: str, key: str) -> int | None:

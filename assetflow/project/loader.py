@@ -60,8 +60,9 @@ class Project:
         return cached
 
 
-def load_project(root: Path) -> Project:
-    config = load_config(root)
+def load_project(root: Path, environ: Mapping[str, str] | None = None) -> Project:
+    """`environ` gives `${VAR}` in assetflow.toml its values (default: this process's environment)."""
+    config = load_config(root, environ)
     assets_dir = root / ASSETS_DIR
     if not assets_dir.is_dir():
         raise ProjectError(f"the project has no {ASSETS_DIR}/ folder", path=ASSETS_DIR,

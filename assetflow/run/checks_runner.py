@@ -1,7 +1,7 @@
 """Run checks outside a write: `assetflow check`, and custom `checks/*.sql` after a run."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 from assetflow.checks import CheckOutcome, CheckResult
@@ -64,6 +64,7 @@ def run_custom_checks(project: Project, graph: AssetGraph, engine, touched: set[
 class CheckReport:
     run_id: str
     outcomes: tuple[CheckOutcome, ...]
+    alert_problems: tuple[str, ...] = ()      # masked, one per alert that did not arrive
 
     @property
     def failed(self) -> bool:
@@ -94,6 +95,16 @@ def check(project: Project, selection: tuple[str, ...], target_name: str | None,
             engine.record_checks(run_id, o.asset, o.partition, [o.result])
         report = CheckReport(run_id, tuple(outcomes))
         status = FAILED if report.failed else SUCCESS
-        engine.record_run(RunRecord(run_id, "check " + " ".join(selection), now, status, now, os.getpid(), target.name),
-                          folded=True)
+        command = " ".join(("check", *selection))
+        engine.record_run(RunRecord(run_id, command, now, status, now, os.getpid(), target.name), folded=True)
+        if report.failed and project.config.alerts.on_failure:
+            report = replace(report, alert_problems=_send_alerts(project, run_id, command, report.outcomes, now))
         return report
+
+
+def _send_alerts(project: Project, run_id: str, command: str, outcomes, now) -> tuple[str, ...]:
+    """A failed `assetflow check` alerts like a failed run (SPEC section 12); never raises."""
+    from assetflow import alerts
+    summary = alerts.summarize(project.config.name, run_id, "manual", checks=outcomes, command=command)
+    deliveries = alerts.send_failure_alerts(project.config.alerts, summary, project.config.masks, now)
+    return alerts.undelivered(deliveries, project.config.masks)

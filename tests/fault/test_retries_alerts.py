@@ -215,8 +215,10 @@ def alert_project(project, alerts: list[dict]):
 
 
 def check_payload(payload: dict, run_id: str) -> None:
-    assert set(payload) == {"project", "run_id", "status", "failures"}, payload
+    # SPEC section 7: the payload also says what was blocked, which checks failed and what started the run
+    assert set(payload) == {"project", "run_id", "status", "failures", "blocked", "checks", "trigger"}, payload
     assert (payload["project"], payload["run_id"], payload["status"]) == ("alerting", run_id, "failed")
+    assert (payload["blocked"], payload["checks"], payload["trigger"]) == ([], [], "manual")
     failures = sorted(payload["failures"], key=lambda f: f["partition"])
     assert all(set(f) == {"asset", "partition", "error", "attempts"} for f in failures), failures
     assert [(f["asset"], f["partition"], f["attempts"]) for f in failures] == [
@@ -269,8 +271,11 @@ def test_a_failing_alert_never_changes_the_outcome(af, project, webhook, tmp_pat
     assert PY_TRACEBACK not in r.output
     res = r.json()                                          # stdout is still clean JSON
     assert res["status"] == "failed"
-    assert "warning" in r.stderr and dead in r.stderr, r.stderr
-    assert "exit 3" in r.stderr, r.stderr
+    # the warning names the receiver by scheme and host only: a webhook's path is its secret
+    dead_host = dead.removesuffix("/hook")
+    assert "warning" in r.stderr and f"{dead_host}/***" in r.stderr and dead not in r.stderr, r.stderr
+    assert "connection refused" in r.stderr, r.stderr
+    assert "exit 3" in r.stderr and "exit code 3" in r.stderr, r.stderr
     assert len(webhook.received) == 1                       # the other alerts still fired
     check_payload(webhook.received[0]["payload"], res["run_id"])
 
