@@ -5,6 +5,7 @@ prints or exits (the CLI renders). Data flows one way: graph -> select -> plan -
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
@@ -149,7 +150,7 @@ def _dry_run(project, graph, selected, target: Target, options: MaterializeOptio
 
 def _run(project, graph, engine, found: Assessment, target: Target, options: MaterializeOptions,
          events: RunEvents) -> RunOutcome:
-    from assetflow.run.executor import execute
+    from assetflow.run.executor import Landing, execute
     from assetflow.run.steps import StepRunner, fully_rebuilt, input_versions
     the_plan, request, now = found.plan, found.request, found.now
     run_id = _new_run_id(now)
@@ -169,12 +170,16 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
         results = execute(the_plan, runner, threads=options.threads or target.threads,
                           retry_policy=lambda name: _retry_policy(project, graph, name),
                           on_start=events.on_start, on_done=events.on_done, stop=stop,
-                          on_abort=lambda: (cancelled.set(), engine.interrupt()), grace=options.grace)
+                          on_abort=lambda: (cancelled.set(), engine.interrupt()), grace=options.grace,
+                          landing=Landing(runner.lands_whole, runner.land))
     except (KeyboardInterrupt, Interrupted):
         cancelled.set()
+        with contextlib.suppress(Exception):
+            engine.discard_rebuilds()    # (if this fails too, the next run drops them)
         engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, _utcnow(), os.getpid(), target.name))
         engine.fold_runs()           # (if this fails too, the next run folds it)
         raise
+    engine.discard_rebuilds()        # rebuilds none of whose partitions succeeded
     engine.fold_runs()
     runner.compile_cache.save()
     results = [part for r in results for part in r.per_partition()]
