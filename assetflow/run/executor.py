@@ -139,11 +139,12 @@ class _Book:
         self._land_if_complete(sid[0])
 
     def land_unfinished(self) -> None:
-        """After a stop: assets with held successes whose other steps never ran do not land."""
+        """After a stop: assets with held successes whose other steps never ran do not land (their
+        readers never started, like every step not started after a stop)."""
         for asset in list(self._held):
             self._problems.setdefault(asset, []).append(
                 f"{self._unfinished[asset]} partition(s) not built: the run was stopped")
-            self._land(asset)
+            self._land(asset, skip_readers=False)
 
     def _record(self, sid: StepId, result: StepResult) -> None:
         self.results[sid] = result
@@ -163,7 +164,7 @@ class _Book:
         if asset in self._held and not self._unfinished[asset]:
             self._land(asset)
 
-    def _land(self, asset: str) -> None:
+    def _land(self, asset: str, skip_readers: bool = True) -> None:
         held = self._held.pop(asset)
         problems = tuple(self._problems.get(asset, ()))
         why = self._landing.land(asset, problems)
@@ -180,7 +181,7 @@ class _Book:
                 self.results[sid] = replace(r, status=status, error=why, batch=_none_rows(r.batch))
             elif r.status == FAILED:
                 self.results[sid] = replace(r, error=f"{r.error}\n{why}")
-        for sid in held:
+        for sid in held if skip_readers else ():
             self._skip_readers(sid, f"{asset} (not swapped in)")
 
     def _skip_readers(self, failed: StepId, label: str) -> None:
