@@ -34,6 +34,15 @@ def rows_of(p, relation: str) -> list[tuple]:
     return sorted(query(p, f"select * from {relation}"), key=repr)
 
 
+def test_a_dynamic_pivot_in_a_table_asset_counts_its_rows(af, project):
+    """The issue's example: it used to fail with `IndexError: list index out of range`."""
+    p = project({"assets/raw/sales.sql": SALES, "assets/marts/wrapped.sql": FILES["assets/marts/wrapped.sql"]})
+    r = af(p, "materialize", "--json")
+    assert r.exit_code == 0, r.output
+    assert {x["asset"]: x["rows"] for x in r.json()["results"]} == {"raw.sales": 4, "marts.wrapped": 2}
+    assert query(p, "select rows from _assetflow.partitions where asset = 'marts.wrapped'") == [(2,)]
+
+
 def test_pivot_and_unpivot_assets_build_with_row_counts_and_lineage(af, project):
     p = project(FILES)
     r = af(p, "materialize", "--json")
