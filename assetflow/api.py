@@ -78,6 +78,7 @@ class StatusReport:
     selected: frozenset[str] = field(default_factory=frozenset)
     checks: tuple[tuple, ...] = ()     # latest (asset, partition, check, severity, passed, failing)
     drift: tuple | None = None         # with --verify: where data and state disagree
+    moved_sources: tuple = ()          # source views that read files where the project no longer has them
 
 
 def graph_of(project: Project) -> AssetGraph:
@@ -97,7 +98,8 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
         if verify:
             from assetflow.run.verify import verify as compare
             drift = tuple(d for d in compare(graph, engine) if d.asset in selected) if engine else ()
-    return StatusReport(found.plan, graph, target.path, selected, checks, drift)
+        moved = tuple(engine.moved_source_views(_file_source_views(project, graph, frozenset()))) if engine else ()
+    return StatusReport(found.plan, graph, target.path, selected, checks, drift, moved)
 
 
 def materialize(project: Project, options: MaterializeOptions, events: RunEvents = RunEvents()) -> RunOutcome:
@@ -115,6 +117,8 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
             found = _assess_selection(project, graph, selected, engine, options, engine.now())
             events.on_plan(found.plan)
             if not found.plan.steps and not found.plan.blocked and not found.new_source_versions():
+                # nothing is stale, but the project may have moved since its source views were made
+                engine.repoint_source_views(_file_source_views(project, graph, found.request.missing_sources))
                 return _record_noop(engine, target, options, found.plan, found.now)
             return _run(project, graph, engine, found, target, options, events)
 
