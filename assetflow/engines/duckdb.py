@@ -219,13 +219,15 @@ class DuckDBEngine:
         return cur.sql(f"SELECT * FROM {key.quoted()} WHERE {where}", params=params or None).to_arrow_table()
 
     def table_columns(self) -> dict[str, dict[str, dict[str, str]]]:
-        """{schema: {table: {column: type}}} for every table and view, for column lineage."""
+        """{schema: {table: {column: type}}} for every table and view, for column lineage (a
+        rebuild's staging table left by a killed run is not one of them)."""
         out: dict[str, dict[str, dict[str, str]]] = {}
         for schema, table, column, dtype in run(
                 self.connection(), "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
                                    "WHERE database_name = current_database() AND schema_name <> '_assetflow' "
                                    "ORDER BY schema_name, table_name, column_index"):
-            out.setdefault(schema.lower(), {}).setdefault(table.lower(), {})[column] = dtype
+            if not rebuild.is_staging_table(table):
+                out.setdefault(schema.lower(), {}).setdefault(table.lower(), {})[column] = dtype
         return out
 
     def group_counts(self, relation: str, key_sql: str) -> dict[str, int]:
@@ -248,7 +250,7 @@ class DuckDBEngine:
         rows = run(self.connection(), "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
                                       "UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
                                       "WHERE NOT internal")
-        return {r[0].lower() for r in rows}
+        return {r[0].lower() for r in rows if not rebuild.is_staging_table(r[0])}
 
     # ------------------------------------------------------------------ writes
 
