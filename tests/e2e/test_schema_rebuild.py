@@ -159,8 +159,8 @@ def test_readers_see_the_old_table_until_the_swap(project, monkeypatch):
     """In one process (another process cannot open the file while the run writes it), a reader
     connected to the same database looks at the table each time a partition finishes: it sees
     exactly the old table (types and rows) until the rebuild's last partition, then the new one."""
-    from assetflow.loader import load_project
-    from assetflow.runner import MaterializeOptions, RunEvents, materialize
+    from assetflow.api import MaterializeOptions, RunEvents, materialize
+    from assetflow.project.loader import load_project
 
     p = make(project)
     monkeypatch.chdir(p)
