@@ -5,6 +5,7 @@ prints or exits (the CLI renders). Data flows one way: graph -> select -> plan -
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
@@ -77,6 +78,7 @@ class StatusReport:
     selected: frozenset[str] = field(default_factory=frozenset)
     checks: tuple[tuple, ...] = ()     # latest (asset, partition, check, severity, passed, failing)
     drift: tuple | None = None         # with --verify: where data and state disagree
+    moved_sources: tuple = ()          # source views that read files where the project no longer has them
 
 
 def graph_of(project: Project) -> AssetGraph:
@@ -96,7 +98,8 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
         if verify:
             from assetflow.run.verify import verify as compare
             drift = tuple(d for d in compare(graph, engine) if d.asset in selected) if engine else ()
-    return StatusReport(found.plan, graph, target.path, selected, checks, drift)
+        moved = tuple(engine.moved_source_views(_file_source_views(project, graph, frozenset()))) if engine else ()
+    return StatusReport(found.plan, graph, target.path, selected, checks, drift, moved)
 
 
 def materialize(project: Project, options: MaterializeOptions, events: RunEvents = RunEvents()) -> RunOutcome:
@@ -114,6 +117,8 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
             found = _assess_selection(project, graph, selected, engine, options, engine.now())
             events.on_plan(found.plan)
             if not found.plan.steps and not found.plan.blocked and not found.new_source_versions():
+                # nothing is stale, but the project may have moved since its source views were made
+                engine.repoint_source_views(_file_source_views(project, graph, found.request.missing_sources))
                 return _record_noop(engine, target, options, found.plan, found.now)
             return _run(project, graph, engine, found, target, options, events)
 
@@ -149,7 +154,7 @@ def _dry_run(project, graph, selected, target: Target, options: MaterializeOptio
 
 def _run(project, graph, engine, found: Assessment, target: Target, options: MaterializeOptions,
          events: RunEvents) -> RunOutcome:
-    from assetflow.run.executor import execute
+    from assetflow.run.executor import Landing, execute
     from assetflow.run.steps import StepRunner, fully_rebuilt, input_versions
     the_plan, request, now = found.plan, found.request, found.now
     run_id = _new_run_id(now)
@@ -169,12 +174,16 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
         results = execute(the_plan, runner, threads=options.threads or target.threads,
                           retry_policy=lambda name: _retry_policy(project, graph, name),
                           on_start=events.on_start, on_done=events.on_done, stop=stop,
-                          on_abort=lambda: (cancelled.set(), engine.interrupt()), grace=options.grace)
+                          on_abort=lambda: (cancelled.set(), engine.interrupt()), grace=options.grace,
+                          landing=Landing(runner.lands_whole, runner.land))
     except (KeyboardInterrupt, Interrupted):
         cancelled.set()
+        with contextlib.suppress(Exception):
+            engine.discard_rebuilds()    # (if this fails too, the next run drops them)
         engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, _utcnow(), os.getpid(), target.name))
         engine.fold_runs()           # (if this fails too, the next run folds it)
         raise
+    engine.discard_rebuilds()        # rebuilds none of whose partitions succeeded
     engine.fold_runs()
     runner.compile_cache.save()
     results = [part for r in results for part in r.per_partition()]

@@ -113,6 +113,7 @@ def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target
     report = api.status(_load(ctx), selection, target, verify)
     if as_json:
         data = render.status_json(report.plan, report.graph, report.selected, report.checks)
+        data["moved_sources"] = render.moved_sources_json(report.moved_sources)
         if report.drift is not None:
             data["drift"] = [d.__dict__ if hasattr(d, "__dict__") else
                              {s: getattr(d, s) for s in d.__slots__} for d in report.drift]
@@ -120,6 +121,8 @@ def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target
     else:
         _emit(render.status_text(report.plan, report.graph, report.selected, report.database,
                                  checks=report.checks))
+        if report.moved_sources:
+            _emit(render.moved_sources_text(report.moved_sources))
         if report.drift is not None:
             _emit(render.drift_text(report.drift))
     if report.drift:

@@ -214,6 +214,16 @@ def graph_dot(graph: AssetGraph) -> str:
     return "\n".join(lines)
 
 
+def moved_sources_text(moved: Iterable[Any]) -> str:
+    """Source views that still read the files' old place (the project folder moved)."""
+    return "\n".join(f"source {m.name}: its view reads {m.reads or 'an old path'}, the files are now at {m.glob}; "
+                     "`assetflow materialize` recreates it" for m in moved)
+
+
+def moved_sources_json(moved: Iterable[Any]) -> list[dict[str, Any]]:
+    return [{"name": m.name, "view_reads": m.reads, "files": m.glob} for m in moved]
+
+
 def drift_text(drift: Iterable[Any]) -> str:
     drift = list(drift)
     if not drift:

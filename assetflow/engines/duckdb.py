@@ -18,11 +18,13 @@ from assetflow.engines.duckdb_module import core as duckdb, python_api
 from assetflow.assets import AssetKey, Kind, quote_identifier
 from assetflow import checks as checking
 from assetflow.checks import CheckResult
-from assetflow.engines import duckdb_state as store
+from assetflow.engines import duckdb_rebuild as rebuild, duckdb_state as store
 from assetflow.engines.base import BuildOutcome, BuildRequest, PartitionWindow, SourceView
+from assetflow.engines.duckdb_catalog import Catalog
 from assetflow.engines.duckdb_checkpoint import CheckpointGate
-from assetflow.engines.duckdb_sql import (OUTSIDE, Source, columns_of, describe, file_reader, params_of,
-                                          window_filter, window_guard)
+from assetflow.engines.duckdb_partitions import PartitionWrites
+from assetflow.engines.duckdb_sql import Source, params_of, rows_written, run_checks, window_filter
+from assetflow.engines.duckdb_views import MovedView, ensure_source_view, moved_source_views
 from assetflow.errors import AssetflowError, LockError, TargetError
 from assetflow.plan.freshness import Expectation
 from assetflow.state import AttemptRecord, RunRecord, SourceVersion, StateSnapshot, StoredVersions
@@ -31,12 +33,13 @@ run = store.run
 _CONFLICT_RETRIES = 8
 
 
-class SchemaChangeError(AssetflowError):
-    """A partition's output columns differ from the existing table's."""
+class UnsupportedQueryError(AssetflowError):
+    """A query DuckDB cannot run the way the asset needs it (not worth retrying)."""
 
 
-class PartitionWindowError(AssetflowError):
-    """A partition's query returned rows outside the partition it replaces."""
+# DuckDB runs a PIVOT whose columns come from the data as several statements, which cannot take
+# parameters; a partitioned asset's window is bound as parameters.
+_EXPANDS = "statement that expands into several"
 
 
 class CheckFailedError(AssetflowError):
@@ -76,13 +79,9 @@ class DuckDBEngine:
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._guard = threading.Lock()
-        self._table_locks: dict[AssetKey, threading.Lock] = {}
         self._names = itertools.count()
-        # What exists in the catalog, read once: this process is the only writer (run lock), and
-        # catalog queries cost more than a small build. Updated as builds commit.
-        self._kinds: dict[AssetKey, str] | None = None
-        self._columns: dict[AssetKey, list[tuple[str, str]]] = {}
-        self._checked_outputs: set[AssetKey] = set()    # partitioned outputs already checked this session
+        self._catalog = Catalog()
+        self._partitions = PartitionWrites(self._catalog, self._transaction, self._checked_transaction, fault)
         self._gate = CheckpointGate(wal_path, self._checkpoint)
 
     # ------------------------------------------------------------------ connections
@@ -136,10 +135,6 @@ class DuckDBEngine:
     def now(self) -> datetime:
         return datetime.now(timezone.utc).replace(tzinfo=None)
 
-    def _lock_for(self, key: AssetKey) -> threading.Lock:
-        with self._guard:
-            return self._table_locks.setdefault(key, threading.Lock())
-
     # ------------------------------------------------------------------ state store
 
     def read_state(self, with_rows: bool = False) -> StateSnapshot:
@@ -189,25 +184,31 @@ class DuckDBEngine:
     # ------------------------------------------------------------------ preparation
 
     def prepare(self, schemas: set[str], file_sources: list[SourceView]) -> None:
+        """Schemas, source views, and no staging table left by a run that died (under the run lock,
+        every rebuild still recorded belongs to a dead run)."""
         cur = self.connection()
         store.ensure_schema(cur)
+        for asset, staging in store.rebuilds(cur).items():
+            self._transaction(cur, lambda: rebuild.discard(cur, asset, staging))
         for schema in sorted(schemas | {s.key.schema for s in file_sources}):
             run(cur, f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")
         for source in file_sources:
-            self._ensure_source_view(cur, source)
+            ensure_source_view(cur, source, self._transaction)
 
-    def _ensure_source_view(self, cur, source: SourceView) -> None:
-        """A view over the files; CSV dialect and columns are sniffed once, not on every query."""
-        reader = file_reader(cur, source.glob)
-        statement = f"CREATE OR REPLACE VIEW {source.key.quoted()} AS SELECT * FROM {reader}"
-        meta_key = f"view:{source.key}"
-        current = run(cur, "SELECT value FROM _assetflow.meta WHERE key = ?", [meta_key])
-        exists = run(cur, "SELECT count(*) FROM duckdb_views() WHERE schema_name = ? AND view_name = ?",
-                     [source.key.schema, source.key.name])[0][0]
-        if current and current[0][0] == statement and exists:
-            return
-        self._transaction(cur, lambda: (run(cur, statement), run(
-            cur, "INSERT OR REPLACE INTO _assetflow.meta VALUES (?, ?)", [meta_key, statement])))
+    def moved_source_views(self, file_sources: list[SourceView]) -> list[MovedView]:
+        """Source views that read files where the project no longer has them (it moved)."""
+        cur = self.connection()
+        return moved_source_views(cur, file_sources) if store.has_schema(cur) else []
+
+    def repoint_source_views(self, file_sources: list[SourceView]) -> list[MovedView]:
+        """Recreate the source views that read an old place; cheap when none moved (no sniffing)."""
+        moved = self.moved_source_views(file_sources)
+        names = {m.name for m in moved}
+        cur = self.connection()
+        for source in file_sources:
+            if str(source.key) in names:
+                ensure_source_view(cur, source, self._transaction)
+        return moved
 
     # ------------------------------------------------------------------ reads
 
@@ -218,13 +219,15 @@ class DuckDBEngine:
         return cur.sql(f"SELECT * FROM {key.quoted()} WHERE {where}", params=params or None).to_arrow_table()
 
     def table_columns(self) -> dict[str, dict[str, dict[str, str]]]:
-        """{schema: {table: {column: type}}} for every table and view, for column lineage."""
+        """{schema: {table: {column: type}}} for every table and view, for column lineage (a
+        rebuild's staging table left by a killed run is not one of them)."""
         out: dict[str, dict[str, dict[str, str]]] = {}
         for schema, table, column, dtype in run(
                 self.connection(), "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
                                    "WHERE database_name = current_database() AND schema_name <> '_assetflow' "
                                    "ORDER BY schema_name, table_name, column_index"):
-            out.setdefault(schema.lower(), {}).setdefault(table.lower(), {})[column] = dtype
+            if not rebuild.is_staging_table(table):
+                out.setdefault(schema.lower(), {}).setdefault(table.lower(), {})[column] = dtype
         return out
 
     def group_counts(self, relation: str, key_sql: str) -> dict[str, int]:
@@ -247,7 +250,7 @@ class DuckDBEngine:
         rows = run(self.connection(), "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
                                       "UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
                                       "WHERE NOT internal")
-        return {r[0].lower() for r in rows}
+        return {r[0].lower() for r in rows if not rebuild.is_staging_table(r[0])}
 
     # ------------------------------------------------------------------ writes
 
@@ -259,111 +262,66 @@ class DuckDBEngine:
                 # Concurrent writers to one table can conflict; that is ours to absorb, not a failure.
                 if "conflict" not in str(exc).lower() or attempt == _CONFLICT_RETRIES - 1:
                     raise
+            except duckdb.InvalidInputException as exc:
+                if _EXPANDS not in str(exc):
+                    raise
+                raise UnsupportedQueryError(
+                    "DuckDB cannot bind a partition's $start/$end (or $partition) into a PIVOT whose "
+                    "columns come from the data", hint="list the pivoted values (PIVOT ... ON region IN "
+                    "('eu', 'us') ...), or pivot in an unpartitioned table asset") from None
         raise AssertionError("unreachable")
 
     def _build_once(self, request: BuildRequest) -> BuildOutcome:
         cur = self.connection()
         with self._registered(cur, request) as source:
             if request.kind is Kind.PARTITIONED:
-                return self._replace_partition(cur, request, source)
-            with self._lock_for(request.key):
+                return self._partitions.replace(cur, request, source)
+            with self._catalog.lock_for(request.key):
                 return self._replace_relation(cur, request, source)
 
     def _replace_relation(self, cur, request: BuildRequest, source: str) -> BuildOutcome:
+        """A table or view is built into a new relation that replaces the old one at COMMIT."""
         target = request.key.quoted()
         rows, results = [0], []
 
         def work():
-            self._drop_other_kind(cur, request.key, view=request.kind is Kind.VIEW)
+            self._catalog.drop_other_kind(cur, request.key, view=request.kind is Kind.VIEW)
             if request.kind is Kind.VIEW:
                 run(cur, f"CREATE OR REPLACE VIEW {target} AS {source}")
             else:
-                rows[0] = run(cur, f"CREATE OR REPLACE TABLE {target} AS {source}", params_of(request))[0][0]
-            results.extend(self._run_checks(cur, request.key, request.checks, None))
+                created = run(cur, f"CREATE OR REPLACE TABLE {target} AS {source}", params_of(request))
+                rows[0] = rows_written(cur, created, target)
+            results.extend(run_checks(cur, target, request.checks, None))
             store.write_success(cur, request.attempt, rows[0])
 
         self._checked_transaction(cur, work, results)
-        self._set_kind(request.key, "view" if request.kind is Kind.VIEW else "table")
+        self._catalog.set_kind(request.key, "view" if request.kind is Kind.VIEW else "table")
         return BuildOutcome(rows[0], checks=tuple(results))
 
-    def _replace_partition(self, cur, request: BuildRequest, source: str) -> BuildOutcome:
-        """Delete the partition's window and insert the query's rows, in one transaction.
+    # A partitioned table whose columns change in a full rebuild is rebuilt beside the live one
+    # and swapped in only when every partition succeeded (duckdb_rebuild, duckdb_partitions).
 
-        The query runs once, straight into the table: a row outside the window raises inside the
-        INSERT (DuckDB's error()), so nothing is staged and nothing half-written can commit. The
-        first partition creates the table in its own transaction, under the table's lock.
-        """
-        window = request.window
-        assert window is not None
-        with self._lock_for(request.key):
-            create = self._prepare_partition_table(cur, request, source, window)
-            if create is not None:
-                outcome = self._write_partition(cur, request, source, window, create)
-                self._set_kind(request.key, "table")
-                return outcome
-        return self._write_partition(cur, request, source, window, None)
+    def rebuilding(self, key: AssetKey) -> bool:
+        """Whether this session writes `key`'s partitions into a staging table (a rebuild)."""
+        return self._partitions.rebuilding(key)
 
-    def _write_partition(self, cur, request: BuildRequest, source: str, window: PartitionWindow,
-                         create: str | None) -> BuildOutcome:
-        where, params = window_filter(window)
-        guard, guard_params = window_guard(window)
-        insert = (f"INSERT INTO {request.key.quoted()} BY NAME SELECT * FROM ({source}) AS q "
-                  f"WHERE CASE WHEN {guard} THEN true ELSE error('{OUTSIDE}') END")
-        rows, rows_each, results = [0], [], []
+    def swap_in(self, key: AssetKey, run_id: str) -> None:
+        """Every partition of the rebuild succeeded: it replaces the table, records and all, atomically."""
+        self._partitions.swap_in(self.connection(), key, run_id, _CONFLICT_RETRIES)
 
-        def work():
-            if create is not None:
-                self._drop_other_kind(cur, request.key, view=False)
-                run(cur, create, params_of(request))
-            run(cur, f"DELETE FROM {request.key.quoted()} WHERE {where}", params)
-            self._fault("after_delete")
-            rows[0] = run(cur, insert, {**(params_of(request) or {}), **guard_params})[0][0]
-            rows_each.extend(self._batch_rows(cur, request))
-            results.extend(self._run_checks(cur, request.key, request.checks, window))
-            if not request.batch:
-                store.write_success(cur, request.attempt, rows[0])
-            for (attempt, _), count in zip(request.batch, rows_each):
-                store.write_success(cur, attempt, count)
+    def discard_rebuild(self, key: AssetKey) -> None:
+        """Drop a rebuild that will not be swapped in; the table and its records stay as they were."""
+        self._partitions.discard(self.connection(), key)
 
-        try:
-            self._checked_transaction(cur, work, results)
-        except duckdb.InvalidInputException as exc:
-            if OUTSIDE not in str(exc):
-                raise
-            raise PartitionWindowError(
-                f"the query returned rows outside the partition ({describe(window)}); "
-                "they would not be replaced on the next run",
-                hint=f"filter the query on {window.column} with $start/$end (or $partition)") from None
-        return BuildOutcome(rows[0], tuple(rows_each), tuple(results))
+    def discard_rebuilds(self) -> None:
+        """Drop every rebuild of this session not swapped in (a run that stopped early)."""
+        self._partitions.discard_all(self.connection())
 
-    def _prepare_partition_table(self, cur, request: BuildRequest, source: str,
-                                 window: PartitionWindow) -> str | None:
-        """Check the output once per asset and session: it has the partition column, and its columns
-        match the table's (a query's column types do not depend on its parameter values). Returns
-        the CREATE statement when the table does not exist yet."""
-        key = request.key
-        empty = f"CREATE TABLE {key.quoted()} AS SELECT * FROM ({source}) LIMIT 0"
-        if self._kind_of(cur, key) != "table":
-            self._check_output(cur, request, source, window)
-            return empty
-        if key not in self._checked_outputs:
-            output = self._check_output(cur, request, source, window)
-            self._check_columns(cur, key, output, empty, params_of(request), recreate=request.rebuilding_all)
-            self._checked_outputs.add(key)
-        return None
-
-    def _check_output(self, cur, request: BuildRequest, source: str, window: PartitionWindow):
-        output = columns_of(cur, f"({source})", params_of(request))
-        if window.column.lower() not in [c.lower() for c, _ in output]:
-            raise PartitionWindowError(
-                f"the output has no column '{window.column}', which holds each row's partition "
-                f"(columns: {', '.join(c for c, _ in output)})",
-                hint="return that column, or point time_column / partition_column at one that exists")
-        return output
+    # ------------------------------------------------------------------ checks
 
     def run_checks(self, key: AssetKey, specs, window: PartitionWindow | None) -> list[CheckResult]:
         """Run checks against what is in the table now (`assetflow check`)."""
-        return self._run_checks(self.connection(), key, tuple(specs), window)
+        return run_checks(self.connection(), key.quoted(), tuple(specs), window)
 
     def record_checks(self, run_id: str, asset: str, partition: str | None, results) -> None:
         cur = self.connection()
@@ -371,15 +329,6 @@ class DuckDBEngine:
 
     def latest_checks(self) -> list[tuple]:
         return store.latest_checks(self.connection())
-
-    @staticmethod
-    def _run_checks(cur, key: AssetKey, checks, window: PartitionWindow | None) -> list[CheckResult]:
-        where, params = window_filter(window)
-        results = []
-        for spec, ref_relation in checks:
-            query = checking.check_query(spec, key.quoted(), where, tuple(params), ref_relation)
-            results.append(checking.judge(query, run(cur, query.sql, list(query.params))[0][0]))
-        return results
 
     def _checked_transaction(self, cur, work, results: list[CheckResult]) -> None:
         """Commit data and state, or roll both back when an error-severity check fails."""
@@ -389,70 +338,6 @@ class DuckDBEngine:
             if failing:
                 raise CheckFailedError(checking.describe_failures(failing), tuple(results))
         self._transaction(cur, guarded, data=True)
-
-    @staticmethod
-    def _batch_rows(cur, request: BuildRequest) -> list[int]:
-        """Rows per partition of a batch, counted in the table inside the writing transaction."""
-        counts = []
-        for _, part_window in request.batch:
-            where, params = window_filter(part_window)
-            counts.append(run(cur, f"SELECT count(*) FROM {request.key.quoted()} WHERE {where}", params)[0][0])
-        return counts
-
-    def _table_columns(self, cur, key: AssetKey) -> list[tuple[str, str]]:
-        with self._guard:
-            cached = self._columns.get(key)
-        if cached is None:
-            cached = columns_of(cur, key.quoted())
-            with self._guard:
-                self._columns[key] = cached
-        return cached
-
-    def _check_columns(self, cur, key: AssetKey, stage_columns: list[tuple[str, str]], create_empty: str,
-                       params: dict | None, *, recreate: bool) -> None:
-        """New columns never mix with old ones: recreate the table when this run rebuilds every
-        partition (its records are reset in the same transaction), otherwise fail with the diff."""
-        have = self._table_columns(cur, key)
-        new = stage_columns
-        if [(c.lower(), t) for c, t in have] != [(c.lower(), t) for c, t in new]:
-            if recreate:
-                self._transaction(cur, lambda: (
-                    run(cur, f"DROP TABLE {key.quoted()}"),
-                    run(cur, create_empty, params),
-                    store.forget_partitions(cur, str(key))))
-                self._set_kind(key, "table")
-                return
-            old_cols, new_cols = dict(have), dict(new)
-            diff = [f"-{c} {t}" for c, t in have if new_cols.get(c) != t] + \
-                   [f"+{c} {t}" for c, t in new if old_cols.get(c) != t]
-            raise SchemaChangeError(
-                f"the output columns of {key} changed ({', '.join(diff) or 'column order'}); "
-                "existing partitions have the old columns",
-                hint=f"rebuild every partition: assetflow materialize {key} (without --partition), "
-                     "or add --full-refresh")
-
-    def _kind_of(self, cur, key: AssetKey) -> str | None:
-        with self._guard:
-            if self._kinds is None:
-                rows = run(cur, "SELECT schema_name, view_name, 'view' FROM duckdb_views() WHERE NOT internal "
-                                "UNION ALL SELECT schema_name, table_name, 'table' FROM duckdb_tables() "
-                                "WHERE database_name = current_database()")
-                self._kinds = {AssetKey.of(schema, name): kind for schema, name, kind in rows}
-            return self._kinds.get(key)
-
-    def _set_kind(self, key: AssetKey, kind: str | None) -> None:
-        with self._guard:
-            if self._kinds is not None:
-                self._kinds[key] = kind  # type: ignore[assignment]
-            self._columns.pop(key, None)
-
-    def _drop_other_kind(self, cur, key: AssetKey, *, view: bool) -> None:
-        """A table that became a view (or back) must be dropped first: DuckDB won't replace across kinds."""
-        kind = self._kind_of(cur, key)
-        if view and kind == "table":
-            run(cur, f"DROP TABLE {key.quoted()}")
-        elif not view and kind == "view":
-            run(cur, f"DROP VIEW {key.quoted()}")
 
     def _registered(self, cur, request: BuildRequest):
         return Source(cur, request, f"__af_arrow_{next(self._names)}")
@@ -480,3 +365,4 @@ class DuckDBEngine:
             run(self.connection(), "CHECKPOINT")
         except duckdb.Error:
             pass               # a statement outside the gate was running: DuckDB checkpoints later
+

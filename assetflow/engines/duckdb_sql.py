@@ -1,8 +1,11 @@
-"""SQL text the DuckDB engine builds around a query: sources, windows, guards, file readers."""
+"""SQL the DuckDB engine builds around a query: sources, windows, guards, file readers, row
+counts, checks."""
 from __future__ import annotations
 
 from typing import Any
 
+from assetflow import checks as checking
+from assetflow.checks import CheckResult
 from assetflow.engines.duckdb_module import core as duckdb, python_api
 from assetflow.engines.base import BuildRequest, PartitionWindow
 from assetflow.engines.duckdb_state import run
@@ -39,6 +42,26 @@ def columns_of(cur, relation: str, params: dict | None = None) -> list[tuple[str
     description = cur.execute(f"SELECT * FROM {relation} LIMIT 0", params).description
     cur.fetchall()
     return [(d[0], str(d[1])) for d in description]
+
+
+def rows_written(cur, result: list[tuple], relation: str, where: str = "true", params: list | None = None) -> int:
+    """Rows a CREATE TABLE AS or INSERT wrote: its count; or, for a statement DuckDB runs as several
+    (a PIVOT whose columns come from the data), which returns no count, the rows counted in the
+    relation inside the same transaction."""
+    count = result[0][0] if result and result[0] else None
+    if isinstance(count, int) and not isinstance(count, bool):
+        return count
+    return run(cur, f"SELECT count(*) FROM {relation} WHERE {where}", params or None)[0][0]
+
+
+def run_checks(cur, relation: str, checks, window: PartitionWindow | None) -> list[CheckResult]:
+    """Run an asset's checks over `relation` (the rows of `window` only, when given)."""
+    where, params = window_filter(window)
+    results = []
+    for spec, ref_relation in checks:
+        query = checking.check_query(spec, relation, where, tuple(params), ref_relation)
+        results.append(checking.judge(query, run(cur, query.sql, list(query.params))[0][0]))
+    return results
 
 
 def params_of(request: BuildRequest) -> dict[str, Any] | None:

@@ -8,6 +8,12 @@ every partition, `partitions`, is folded from the attempts when a run ends, and 
 died, when the next run starts; `runs.folded` says which runs it holds. Until then readers see
 the attempts of unfolded runs laid over it (`current_partitions`), so nothing a dead run
 committed is ever lost or built twice.
+
+A partition built into a rebuild's staging table (a schema change: the new table is built beside
+the old one) is recorded as `staged`, which folding ignores; the swap that puts the new table in
+place turns the run's staged attempts of that asset into `success` in its own transaction, and a
+rebuild that is not swapped in marks them `discarded`. So a partition only counts as built into
+the live table once it is there.
 """
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ from assetflow.state import (SUCCESS, AssetState, AttemptRecord, RunRecord,
                              SourceVersion, StateSnapshot, StoredVersions)
 
 SCHEMA_VERSION = "3"
+STAGED = "staged"           # built into a rebuild's staging table, not (yet) swapped in
+DISCARDED = "discarded"     # built into a staging table that was dropped (the rebuild failed or died)
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS _assetflow;
@@ -126,9 +134,42 @@ def partition_versions(cur: Any, assets: set[str]) -> dict[str, dict[str, int]]:
     return out
 
 
-def write_success(cur: Any, attempt: AttemptRecord, rows: int) -> None:
-    """Record a successful build; its end time is now, inside the transaction that writes the data."""
-    _insert_attempt(cur, replace(attempt, ended_at=datetime.now(timezone.utc).replace(tzinfo=None)), SUCCESS, rows)
+def write_success(cur: Any, attempt: AttemptRecord, rows: int, status: str = SUCCESS) -> None:
+    """Record a successful build (or, with STAGED, one into a staging table); its end time is now,
+    inside the transaction that writes the data."""
+    _insert_attempt(cur, replace(attempt, ended_at=datetime.now(timezone.utc).replace(tzinfo=None)), status, rows)
+
+
+def promote_staged(cur: Any, run_id: str, asset: str) -> None:
+    """The rebuild of `asset` was swapped in (in the caller's transaction): its staged attempts
+    become successes, and the records of the old table's partitions go with the old table."""
+    run(cur, "UPDATE _assetflow.attempts SET status = ? WHERE run_id = ? AND asset = ? AND status = ?",
+        [SUCCESS, run_id, asset, STAGED])
+    forget_partitions(cur, asset)
+
+
+def discard_staged(cur: Any, asset: str) -> None:
+    """The rebuild of `asset` was dropped: its staged attempts, of any run, never reached the table."""
+    run(cur, "UPDATE _assetflow.attempts SET status = ? WHERE asset = ? AND status = ?", [DISCARDED, asset, STAGED])
+
+
+# A rebuild in progress is remembered in `meta` (in the transaction that creates its staging
+# table), so the next run finds what a dead one left behind without scanning the catalog.
+_REBUILD = "rebuild:"
+
+
+def begin_rebuild(cur: Any, asset: str, staging: str) -> None:
+    run(cur, "INSERT OR REPLACE INTO _assetflow.meta VALUES (?, ?)", [_REBUILD + asset, staging])
+
+
+def end_rebuild(cur: Any, asset: str) -> None:
+    run(cur, "DELETE FROM _assetflow.meta WHERE key = ?", [_REBUILD + asset])
+
+
+def rebuilds(cur: Any) -> dict[str, str]:
+    """{asset: its staging table} of every rebuild begun and neither swapped in nor discarded."""
+    rows = run(cur, "SELECT key, value FROM _assetflow.meta WHERE starts_with(key, ?)", [_REBUILD])
+    return {key[len(_REBUILD):]: staging for key, staging in rows}
 
 
 def write_failure(cur: Any, attempt: AttemptRecord) -> None:

@@ -40,8 +40,9 @@ def check_dialect(dialect: str) -> None:
                            hint="use a sqlglot dialect name such as duckdb, postgres, snowflake, spark") from None
 
 
-def parse_query(query: str, dialect: str, path: str) -> exp.Query:
-    """Parse exactly one SELECT (or WITH ... SELECT, or a set operation) or raise ProjectError."""
+def parse_query(query: str, dialect: str, path: str) -> exp.Query | exp.Pivot:
+    """Parse exactly one SELECT (or WITH ... SELECT, or a set operation), or a DuckDB PIVOT /
+    UNPIVOT statement (`pivot orders on region using sum(amount)`), or raise ProjectError."""
     try:
         statements = [s for s in _dialect(dialect).parse(query) if s is not None]
     except ParseError as exc:
@@ -60,7 +61,7 @@ def parse_query(query: str, dialect: str, path: str) -> exp.Query:
                            path=path, line=_line_of(statements[1]),
                            hint="keep one SELECT per file; move the others into their own assets")
     statement = statements[0]
-    if not isinstance(statement, exp.Query):
+    if not isinstance(statement, (exp.Query, exp.Pivot)):
         raise ProjectError(f"an asset must be a SELECT, not {statement.key.upper()}", path=path,
                            line=_line_of(statement), hint="write the query that produces the table; "
                            "assetflow creates and replaces it")
@@ -75,7 +76,7 @@ class _Nodes:
     placeholders: list[exp.Placeholder]
 
 
-def _walk(tree: exp.Query, path: str) -> _Nodes:
+def _walk(tree: exp.Query | exp.Pivot, path: str) -> _Nodes:
     nodes = _Nodes([], [])
     for node in tree.walk():
         if isinstance(node, exp.Table):
@@ -159,7 +160,7 @@ def _sentinel_files(table: exp.Table, files: list[str]) -> None:
         table.set("this", exp.to_identifier(FILE_SENTINEL.format(files.index(node.name)), quoted=True))
 
 
-def _source_tables(tree: exp.Query, every_table: list[exp.Table]) -> list[exp.Table]:
+def _source_tables(tree: exp.Query | exp.Pivot, every_table: list[exp.Table]) -> list[exp.Table]:
     """Tables the query reads: FROM/JOIN in every scope; CTE names resolve to their bodies."""
     try:
         tables = [source for scope in traverse_scope(tree) for source in scope.sources.values()
@@ -185,7 +186,9 @@ def _names_cte(table: exp.Table) -> bool:
     name = table.name.lower()
     node: exp.Expression | None = table
     while node is not None:
-        with_ = (node.args.get("with_") or node.args.get("with")) if isinstance(node, exp.Query) else None
+        # a PIVOT statement holds its WITH like a query does: `with x as (...) pivot x on ...`
+        with_ = (node.args.get("with_") or node.args.get("with")) if isinstance(node, (exp.Query, exp.Pivot)) \
+            else None
         if with_ is not None:
             for cte in with_.expressions:
                 if cte.alias_or_name.lower() == name:
@@ -307,6 +310,9 @@ def source_columns(query: str, dialect: str, column: str,
                    schema: dict[str, dict[str, dict[str, str]]] | None) -> list[tuple[tuple[str, ...], str]]:
     """The (table parts, column) pairs a result column derives from, through CTEs, subqueries and joins."""
     from sqlglot.lineage import lineage
+    if isinstance(sqlglot.parse_one(query, dialect=dialect), exp.Pivot):
+        raise ProjectError(f"cannot trace column '{column}': column lineage does not go through a PIVOT "
+                           "or UNPIVOT statement", hint="`assetflow lineage ASSET` shows the tables it reads")
     try:
         root = lineage(column, query, schema=schema or None, dialect=dialect)
     except SqlglotError as exc:
@@ -331,6 +337,6 @@ def source_columns(query: str, dialect: str, column: str,
 
 def _result_columns(query: str, dialect: str) -> list[str]:
     try:
-        return [name.lower() for name in sqlglot.parse_one(query, dialect=dialect).named_selects]
+        return [name.lower() for name in getattr(sqlglot.parse_one(query, dialect=dialect), "named_selects", [])]
     except SqlglotError:
         return []

@@ -77,6 +77,28 @@ class StepRunner:
             self.current_version[(step.asset, index)] = version
         return outcome.rows_each or (outcome.rows,)
 
+    def lands_whole(self, asset: str) -> bool:
+        """Whether the asset's partitions are being built beside its table (its columns changed in
+        a full rebuild), so that none of them is visible until every one has succeeded."""
+        return self.engine.rebuilding(self.graph.assets[asset].key)
+
+    def land(self, asset: str, problems: tuple[str, ...]) -> str | None:
+        """Swap a rebuild built beside its table in when nothing went wrong, or drop it. Returns
+        None when swapped in, else what the run reports for its partitions."""
+        key = self.graph.assets[asset].key
+        if not problems:
+            try:
+                self.engine.swap_in(key, self.run_id)
+                return None
+            except Exception as exc:       # the swap rolled back: the old table is still there
+                if _is_interrupt(exc):
+                    raise Interrupted() from None
+                problems = (f"the swap failed: {_message(exc)}",)
+        self.engine.discard_rebuild(key)
+        return (f"not swapped in: {asset} was rebuilt beside its table because its columns changed, "
+                f"which needs every partition to succeed ({'; '.join(problems)}); the table, its rows "
+                f"and its partitions' state are as they were")
+
     @property
     def check_notes(self) -> list:
         """Checks that did not pass in this run (warnings, and failures that failed their step)."""

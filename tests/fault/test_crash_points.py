@@ -13,9 +13,9 @@ from collections import Counter
 import pytest
 
 from conftest import query
-from helpers import (KILLED, STAGE, all_partitions, assert_exact, assert_verified, chain_project, day_keys,
-                     events_csv, expected_by_day, materialize, not_fresh, ok, runs, set_variant, stage_by_day,
-                     successes, table_exists, verify)
+from helpers import (DAILY, KILLED, STAGE, TOTAL, all_partitions, assert_exact, assert_verified, chain_project,
+                     day_keys, events_csv, expected_by_day, materialize, not_fresh, ok, run_show, runs, set_variant,
+                     stage_by_day, successes, table_exists, verify)
 
 NDAYS = 10
 WRITES = 2 * NDAYS + 1          # staging and marts.daily partitions, then the marts.total table
@@ -91,14 +91,27 @@ def test_unknown_fault_point_is_rejected(af, project):
     assert "after_lunch" in r.stderr and "Traceback" not in r.output
 
 
-@pytest.mark.parametrize("point,nth", [("before_transaction", 1), ("after_delete", 4), ("before_commit", 4),
-                                       ("after_commit", 4)])
-def test_crash_while_a_new_column_recreates_the_table(af, project, point, nth):
-    """A changed output schema with every partition planned recreates marts.daily (and forgets its
-    records) in one transaction, then fills it partition by partition. A crash on the way leaves
-    exactly the rebuilt partitions, recorded as such; the resume builds the others."""
+SWAP = NDAYS + 1                 # with one thread: the 10 partitions of the rebuild, then its swap
+OLD_DAILY = ["day", "n", "amount", "zero"]
+REBUILD_CASES = [pytest.param(point, nth, id=f"{point}-{where}") for point, nth, where in (
+    ("before_transaction", 1, "1st-partition"), ("after_delete", 4, "4th-partition"),
+    ("before_commit", 4, "4th-partition"), ("after_commit", 4, "4th-partition"),
+    ("before_transaction", SWAP, "swap"), ("after_delete", SWAP, "swap"), ("before_commit", SWAP, "swap"),
+    ("after_commit", SWAP, "swap"))]
+
+
+@pytest.mark.parametrize("point,nth", REBUILD_CASES)
+def test_crash_during_a_rebuild_beside_the_table(af, project, point, nth):
+    """A changed output schema with every partition planned builds marts.daily beside the old
+    table and swaps it in at the end. A crash before the swap commits leaves the old table, rows,
+    columns and records exactly as they were (the partitions built beside it count for nothing)
+    and the resume redoes the whole rebuild, dropping what the dead run left; a crash after it
+    leaves the new table, recorded, and the resume builds only what reads it."""
     p = chain_project(project, NDAYS, threads=1)
     materialize(af, p)
+    old_rows = query(p, f"select * from {DAILY} order by day")
+    old_records = query(p, "select partition, code_version, data_version, rows from _assetflow.partitions "
+                           f"where asset = '{DAILY}' order by partition")
     daily = p / "assets/marts/daily.sql"
     daily.write_text(daily.read_text().replace("as amount", "as amount, count(distinct region) as regions"))
 
@@ -106,18 +119,36 @@ def test_crash_while_a_new_column_recreates_the_table(af, project, point, nth):
     assert r.exit_code in KILLED, r.output
     crashed = runs(af, p)[0]
     committed = successes(af, p, [crashed["run_id"]])
-    assert sum(committed.values()) == (nth if point == "after_commit" else nth - 1), sorted(committed)
+    swapped = point == "after_commit" and nth == SWAP
     drift, _ = verify(af, p)
     assert drift == [], drift
-    assert query(p, "select count(*) from marts.daily")[0][0] == sum(committed.values())
+    if swapped:
+        assert set(committed) == {(DAILY, k) for k in day_keys(NDAYS)}
+        assert columns(p) == OLD_DAILY[:3] + ["regions"] + OLD_DAILY[3:]
+    else:
+        assert committed == Counter()
+        assert columns(p) == OLD_DAILY
+        assert query(p, f"select * from {DAILY} order by day") == old_rows
+        assert query(p, "select partition, code_version, data_version, rows from _assetflow.partitions "
+                        f"where asset = '{DAILY}' order by partition") == old_records
+    assert table_exists(p, "marts", "daily__assetflow_rebuild") is not swapped
 
     res = materialize(af, p)
     rebuilt = successes(af, p, [res["run_id"]])
     assert not set(rebuilt) & set(committed)
-    assert set(committed + rebuilt) == {("marts.daily", k) for k in day_keys(NDAYS)} | {("marts.total", None)}
+    assert set(committed + rebuilt) == {(DAILY, k) for k in day_keys(NDAYS)} | {(TOTAL, None)}
+    assert not table_exists(p, "marts", "daily__assetflow_rebuild")
+    statuses = {a["status"] for a in run_show(af, p, crashed["run_id"])["attempts"]}
+    wrote = (point, nth) != ("before_transaction", 1)
+    assert statuses == (({"success"} if swapped else {"discarded"}) if wrote else set()), statuses
     assert_exact(p, NDAYS)
     assert query(p, "select count(*), count(regions), min(regions) from marts.daily") == [(NDAYS, NDAYS, 3)]
     assert not_fresh(assert_verified(af, p)) == {}
+
+
+def columns(p) -> list[str]:
+    return [c for (c,) in query(p, "select column_name from duckdb_columns() where schema_name = 'marts' "
+                                   "and table_name = 'daily' order by column_index")]
 
 
 @pytest.mark.parametrize("point,nth", [("after_delete", 2), ("before_commit", 3), ("after_commit", 2)])

@@ -272,3 +272,81 @@ def test_a_batch_step_reports_each_partition():
     assert results[0].rows == 7
     assert [(r.partition, r.rows, r.status) for r in results[0].per_partition()] == [
         ("2024-01-01", 3, SUCCESS), ("2024-01-02", 4, SUCCESS)]
+
+
+# ---------------------------------------------------------------------------- landing whole assets
+
+
+def day_plan(days: int, reader_needs_all: bool = False) -> Plan:
+    """Asset "a" with `days` partitions; "r" reads day 0 (or every day)."""
+    steps = tuple(Step("a", i, f"d{i}", ("code changed",)) for i in range(days)) + (Step("r", 0, None, ()),)
+    needs = {("a", i): () for i in range(days)}
+    needs[("r", 0)] = tuple(("a", i) for i in range(days)) if reader_needs_all else (("a", 0),)
+    return Plan(steps, needs)
+
+
+class Lander:
+    def __init__(self, answer: str | None = None):
+        self.answer = answer
+        self.landed: list[tuple[str, tuple[str, ...]]] = []
+
+    def landing(self) -> executor.Landing:
+        return executor.Landing(whole=lambda asset: asset == "a", land=self.land)
+
+    def land(self, asset, problems):
+        self.landed.append((asset, problems))
+        return self.answer if not problems else f"dropped: {'; '.join(problems)}"
+
+
+def test_readers_of_an_asset_landing_whole_wait_for_its_last_partition():
+    order: list[str] = []
+    lander = Lander()
+
+    def body(step, attempt):
+        order.append(step.asset + (step.partition or ""))
+        return 1
+
+    results = execute(day_plan(3), body, threads=1, retry_policy=lambda a: NO_RETRY, landing=lander.landing())
+    assert order == ["ad0", "ad1", "ad2", "r"]       # without landing, r would run right after a's day 0
+    assert lander.landed == [("a", ())]
+    assert {r.status for r in results} == {SUCCESS}
+
+
+def test_a_failed_partition_drops_the_whole_asset_and_skips_its_readers():
+    lander = Lander()
+
+    def body(step, attempt):
+        if step.partition == "d1":
+            raise StepFailed("boom")
+        return 1
+
+    results = {(r.asset, r.partition): r for r in execute(day_plan(3), body, threads=2,
+                                                          retry_policy=lambda a: NO_RETRY, landing=lander.landing())}
+    assert lander.landed == [("a", ("d1 failed",))]
+    assert (results[("a", "d0")].status, results[("a", "d0")].error) == (SKIPPED, "dropped: d1 failed")
+    assert results[("a", "d2")].status == SKIPPED
+    assert results[("a", "d1")].status == FAILED and results[("a", "d1")].error == "boom\ndropped: d1 failed"
+    assert (results[("r", None)].status, results[("r", None)].error) == (SKIPPED, "upstream failed: a (not swapped in)")
+
+
+def test_a_landing_that_fails_fails_the_held_partitions():
+    lander = Lander(answer="the swap failed: disk full")
+    results = {(r.asset, r.partition): r for r in execute(day_plan(2), lambda s, a: 1, threads=1,
+                                                          retry_policy=lambda a: NO_RETRY, landing=lander.landing())}
+    assert [(k, r.status, r.error) for k, r in results.items() if k[0] == "a"] == [
+        (("a", "d0"), FAILED, "the swap failed: disk full"), (("a", "d1"), FAILED, "the swap failed: disk full")]
+    assert results[("r", None)].status == SKIPPED
+
+
+def test_a_stopped_run_does_not_land_an_asset_half_built():
+    stop = threading.Event()
+    lander = Lander()
+
+    def body(step, attempt):
+        stop.set()                                    # SIGTERM while the first partition runs
+        return 1
+
+    results = execute(day_plan(3, reader_needs_all=True), body, threads=1, retry_policy=lambda a: NO_RETRY,
+                      stop=stop, landing=lander.landing())
+    assert lander.landed == [("a", ("2 partition(s) not built: the run was stopped",))]
+    assert [(r.partition, r.status) for r in results] == [("d0", SKIPPED)]

@@ -96,3 +96,38 @@ def test_a_version_2_store_reads_as_folded_and_upgrades_in_place():
 
 def test_no_store_has_nothing_unfolded():
     assert not store.has_unfolded(duckdb.connect())
+
+
+def test_staged_attempts_count_only_once_swapped_in():
+    """Partitions built into a rebuild's staging table are recorded `staged`: invisible to readers,
+    folded or not, until the swap promotes them (forgetting the old table's records, such as a
+    partition no longer in range); a rebuild that is dropped marks them `discarded`."""
+    con = duckdb.connect()
+    store.ensure_schema(con)
+    days = ["2023-12-31", "2024-01-01", "2024-01-02"]
+    store.record_run(con, RunRecord("run1", "materialize", T0))
+    for n, day in enumerate(days, 1):
+        store.write_success(con, attempt("run1", "main.b", day, 1, SUCCESS, n), rows=n)
+    store.fold_runs(con)
+    built = records(con)
+    assert set(built) == {("main.b", d) for d in days}
+
+    store.record_run(con, RunRecord("run2", "materialize", T0))
+    for n, day in enumerate(days[1:], 10):
+        store.write_success(con, attempt("run2", "main.b", day, 1, SUCCESS, n), rows=n, status=store.STAGED)
+    assert records(con) == built                         # unfolded: the staged attempts are not laid over
+    store.discard_staged(con, "main.b")
+    store.fold_runs(con)
+    assert records(con) == built
+    assert con.execute("SELECT DISTINCT status FROM _assetflow.attempts WHERE run_id = 'run2'").fetchall() == \
+        [(store.DISCARDED,)]
+
+    store.record_run(con, RunRecord("run3", "materialize", T0))
+    for n, day in enumerate(days[1:], 20):
+        store.write_success(con, attempt("run3", "main.b", day, 1, SUCCESS, n), rows=n, status=store.STAGED)
+    assert records(con) == built
+    store.promote_staged(con, "run3", "main.b")
+    swapped = {("main.b", day): (SUCCESS, f"code{n % 3}", n, n, "run3", None) for n, day in enumerate(days[1:], 20)}
+    assert records(con) == swapped
+    store.fold_runs(con)
+    assert records(con) == swapped
