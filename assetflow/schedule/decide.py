@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 
-from assetflow.schedule.spec import Overlap, ScheduleSpec, definition_hash
+from assetflow.project.schedules import Overlap, ScheduleSpec, definition_hash
 from assetflow.schedule.ticks import ticks_between
 
 
@@ -38,7 +38,8 @@ class ScheduleState:
     definition: str                      # definition_hash the cursor belongs to
     enabled: bool                        # as the scheduler last saw it
     since: datetime                      # first seen, edited or re-enabled: no tick before it runs
-    last_tick: datetime | None = None    # newest tick decided (run, recorded or made pending)
+    last_tick: datetime | None = None    # newest tick decided (run, recorded or made pending); kept
+                                         # across a reset, so a tick is never decided twice
     pending: datetime | None = None      # overlap = "wait": the tick waiting for the project
 
 
@@ -99,17 +100,21 @@ def _watch(spec: ScheduleSpec, state: ScheduleState | None,
         dropped = (TickRecord(state.pending, TickStatus.SKIPPED, f"{why} while the tick waited"),)
     if not spec.enabled:
         return replace(state, enabled=False, pending=None), None, dropped
+    restart = replace(state, definition=definition, enabled=True, since=now, pending=None)
     if state.definition != definition:
-        return ScheduleState(definition, True, now), "definition changed", dropped
+        return restart, "definition changed", dropped
     if not state.enabled:
-        return ScheduleState(definition, True, now), "re-enabled", dropped
+        return restart, "re-enabled", dropped
     return state, None, dropped
 
 
 def _due_ticks(spec: ScheduleSpec, state: ScheduleState, now: datetime) -> list[datetime]:
-    if state.last_tick is None:       # a tick exactly at `since` was not before it: it is due
-        return ticks_between(spec, state.since - timedelta(microseconds=1), now)
-    return ticks_between(spec, state.last_tick, now)
+    """Ticks from `since` on (a tick exactly at `since` was not before it) that are newer than
+    the last one decided (a reset at the instant of a decided tick must not hand it out again)."""
+    after = state.since - timedelta(microseconds=1)
+    if state.last_tick is not None:
+        after = max(after, state.last_tick)
+    return ticks_between(spec, after, now)
 
 
 def iso(instant: datetime) -> str:

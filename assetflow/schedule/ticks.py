@@ -17,8 +17,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from assetflow.schedule.cron import wall_matches
-from assetflow.schedule.spec import ScheduleSpec
+from assetflow.project.cron import wall_matches
+from assetflow.project.schedules import ScheduleSpec
 
 UTC = timezone.utc
 _LONGEST_SEARCH = timedelta(days=366 * 30)   # a valid cron matches within 28 years (Feb 29 on a Monday)

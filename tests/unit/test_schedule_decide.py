@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assetflow.schedule.decide import ScheduleState, TickStatus, due, iso
-from assetflow.schedule.spec import Overlap, ScheduleSpec, definition_hash, parse_schedule
+from assetflow.project.schedules import Overlap, ScheduleSpec, definition_hash, parse_schedule
 from assetflow.schedule.ticks import ticks_between
 
 UTC = timezone.utc
@@ -67,7 +67,8 @@ def test_a_changed_definition_starts_from_now():
     edited = nightly(cron="15 2 * * *")                 # dagster-io/dagster#13597: no re-run of today
     decision = due(edited, state, at("2026-01-05T03:00Z"))
     assert decision.run is None and decision.records == () and decision.reset == "definition changed"
-    assert decision.state == ScheduleState(definition_hash(edited), True, at("2026-01-05T03:00Z"))
+    assert decision.state == ScheduleState(definition_hash(edited), True, at("2026-01-05T03:00Z"),
+                                           last_tick=at("2026-01-01T02:00Z"))
     # behaviour settings keep the cursor: downtime rules apply as before
     behaviour = nightly(catchup="1d", overlap="wait")
     assert due(behaviour, state, at("2026-01-05T03:00Z")).run == at("2026-01-05T02:00Z")
@@ -79,7 +80,7 @@ def test_disabled_schedules_do_nothing_and_re_enabling_starts_from_now():
     assert off.run is None and off.records == () and not off.state.enabled
     back = due(nightly(), off.state, at("2026-01-09T03:00Z"))   # dagster-io/dagster#7010: no catch-up storm
     assert back.run is None and back.records == () and back.reset == "re-enabled"
-    assert back.state.since == at("2026-01-09T03:00Z") and back.state.last_tick is None
+    assert back.state.since == at("2026-01-09T03:00Z") and back.state.enabled
     assert due(nightly(), back.state, at("2026-01-10T02:00Z")).run == at("2026-01-10T02:00Z")
     first_sight_while_off = due(nightly(enabled=False), None, at("2026-01-01T00:00Z"))
     assert not first_sight_while_off.state.enabled
@@ -121,6 +122,14 @@ def test_a_waiting_tick_is_dropped_when_the_schedule_is_edited_or_disabled():
         (record,) = decision.records
         assert record.tick == at("2026-01-05T02:00Z") and record.status is TickStatus.SKIPPED and why in record.reason
         assert decision.run is None and decision.state.pending is None
+
+
+def test_an_edit_at_the_instant_of_a_decided_tick_does_not_decide_it_again():
+    spec = nightly()
+    ran = due(spec, watching(spec, "2026-01-01T00:00Z", "2026-01-04T02:00Z"), at("2026-01-05T02:00Z"))
+    assert ran.run == at("2026-01-05T02:00Z")
+    edited = due(nightly(select="tag:x"), ran.state, at("2026-01-05T02:00Z"))
+    assert edited.reset == "definition changed" and edited.run is None and edited.records == ()
 
 
 def test_a_clock_stepped_back_makes_nothing_due_until_it_passes_the_cursor():

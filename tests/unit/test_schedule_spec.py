@@ -12,7 +12,7 @@ import pytest
 from assetflow import durations
 from assetflow.durations import parse_duration
 from assetflow.errors import EXIT_BAD_INPUT, ProjectError
-from assetflow.schedule.spec import (BEHAVIOUR_FIELDS, DEFINITION_FIELDS, Overlap, ScheduleSpec, definition_hash,
+from assetflow.project.schedules import (BEHAVIOUR_FIELDS, DEFINITION_FIELDS, Overlap, ScheduleSpec, definition_hash,
                                      parse_schedules)
 
 FILE = """\

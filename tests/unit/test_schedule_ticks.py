@@ -12,9 +12,9 @@ from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assetflow.schedule import cron as cron_module
-from assetflow.schedule.cron import matches, normalize_cron
-from assetflow.schedule.spec import parse_schedule
+from assetflow.project import cron as cron_module
+from assetflow.project.cron import matches, normalize_cron
+from assetflow.project.schedules import parse_schedule
 from assetflow.schedule.ticks import latest_tick, next_ticks, ticks_between
 
 UTC = timezone.utc

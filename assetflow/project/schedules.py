@@ -20,7 +20,7 @@ from assetflow.durations import EXAMPLES as DURATION_EXAMPLES
 from assetflow.durations import Duration, parse_duration
 from assetflow.errors import ProjectError
 from assetflow.names import suggest
-from assetflow.schedule.cron import FORMS, CronError, normalize_cron
+from assetflow.project.cron import FORMS, CronError, normalize_cron
 
 CONFIG_FILE = "assetflow.toml"
 KEYS = ("cron", "timezone", "select", "catchup", "overlap", "enabled")
