@@ -17,7 +17,7 @@ from croniter.croniter import CroniterError
 
 ALIASES = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *"}
 FORMS = 'five fields "minute hour day-of-month month day-of-week" (e.g. "0 2 * * *"), ' \
-        "or @hourly, @daily, @weekly, @monthly"
+        f"or {', '.join(ALIASES)}"
 _PROBE_START = datetime(2000, 1, 1)
 
 

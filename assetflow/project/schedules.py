@@ -22,7 +22,7 @@ from assetflow.errors import ProjectError
 from assetflow.names import suggest
 from assetflow.project.cron import FORMS, CronError, normalize_cron
 
-CONFIG_FILE = "assetflow.toml"
+CONFIG_FILE = "assetflow.toml"       # config.CONFIG_FILE (config imports this module, not the reverse)
 KEYS = ("cron", "timezone", "select", "catchup", "overlap", "enabled")
 _NAME = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)
 

@@ -243,3 +243,10 @@ def test_no_import_cycles():
         tuple(graphlib.TopologicalSorter(graph).static_order())
     except graphlib.CycleError as exc:
         pytest.fail(f"import cycle: {' -> '.join(exc.args[1])}")
+
+
+def test_cron_loads_only_for_projects_with_schedules():
+    """croniter costs 25 ms or more to import; a project without schedules never pays it."""
+    modules = modules_after_import("assetflow.project.loader")
+    assert "assetflow.project.config" in modules
+    assert not loaded(modules, "croniter") and "assetflow.project.schedules" not in modules
