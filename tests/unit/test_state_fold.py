@@ -128,7 +128,7 @@ def test_staged_attempts_count_only_once_swapped_in():
         store.write_success(con, attempt("run3", "main.b", day, 1, SUCCESS, n), rows=n, status=store.STAGED)
     assert records(con) == built
     store.promote_staged(con, "run3", "main.b")
-    swapped = {("main.b", day): (SUCCESS, f"code{n % 3}", n, n, "run3", None) for n, day in enumerate(days[1:], 20)}
+    swapped = {("main.b", day): (SUCCESS, f"code{n % 3}", n, n, "run3", None, T0) for n, day in enumerate(days[1:], 20)}
     assert records(con) == swapped
     store.fold_runs(con)
     assert records(con) == swapped
