@@ -9,6 +9,8 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable
 
 from assetflow.checks import CheckSpec, parse_check
+from assetflow.durations import EXAMPLES as DURATION_EXAMPLES
+from assetflow.durations import Duration, parse_duration
 from assetflow.errors import PartitionKeyError, ProjectError
 from assetflow.partitions import Grain, Partitioning, StaticPartitions, TimePartitions, parse_bound
 
@@ -76,6 +78,7 @@ class AssetSettings:
     deps: tuple[str, ...] = ()
     lookback: int = 0
     batch_size: int = 1
+    max_age: Duration | None = None     # stale once the last good build is this old (latest partition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "kind": (str,), "partition_by": (str,), "time_column": (str,), "start": (str,), "end": (str,),
     "partition_column": (str,), "partitions": (list,), "retries": (int,), "retry_delay": (int, float),
     "tags": (list,), "checks": (list,), "deps": (list,), "lookback": (int,), "batch_size": (int,),
+    "max_age": (str,),
 }
 SETTING_KEYS = frozenset(_SETTING_TYPES)
 
@@ -184,7 +188,20 @@ def parse_settings(raw: dict[str, Any], *, path: str, line: int | None = None) -
         tags=tuple(raw.get("tags", ())),
         checks=tuple(parse_check(c, path=path, line=line) for c in raw.get("checks", ())),
         deps=tuple(raw.get("deps", ())), lookback=raw.get("lookback", 0),
-        batch_size=raw.get("batch_size", 1))
+        batch_size=raw.get("batch_size", 1), max_age=_max_age(raw, kind, path=path, line=line))
+
+
+def _max_age(raw: dict[str, Any], kind: Kind, *, path: str, line: int | None) -> Duration | None:
+    if "max_age" not in raw:
+        return None
+    age = parse_duration(raw["max_age"])
+    if age is None or not age.delta:
+        raise ProjectError(f"max_age '{raw['max_age']}' is not a duration longer than 0", path=path, line=line,
+                           hint=f"write a number and a unit (s, m, h, d, w), e.g. {DURATION_EXAMPLES}")
+    if kind is Kind.VIEW:
+        raise ProjectError("max_age has no effect on a view: it reads its inputs whenever it is queried",
+                           path=path, line=line, hint='remove max_age, or make it kind = "table"')
+    return age
 
 
 def _parse_partitioning(raw: dict[str, Any], kind: Kind, *, path: str, line: int | None

@@ -25,6 +25,7 @@ class PartitionRecord(NamedTuple):
     data_version: int             # 0 when never built
     status: str                   # status of the last attempt: success | failed
     rows: int | None = None
+    built_at: datetime | None = None   # the last good build's run start (its "now"), naive UTC
 
 
 class AssetState(Mapping[str, PartitionRecord]):
@@ -34,11 +35,12 @@ class AssetState(Mapping[str, PartitionRecord]):
     whole columns and only builds a PartitionRecord for the partitions it needs to explain.
     """
 
-    __slots__ = ("keys", "codes", "versions", "statuses", "rows", "_index")
+    __slots__ = ("keys", "codes", "versions", "statuses", "rows", "built", "_index")
 
     def __init__(self, keys: list[str], codes: list[str | None], versions: list[int], statuses: list[str],
-                 rows: list[int | None]):
+                 rows: list[int | None], built: list[datetime | None] | None = None):
         self.keys, self.codes, self.versions, self.statuses, self.rows = keys, codes, versions, statuses, rows
+        self.built = built if built is not None else [None] * len(keys)
         self._index: dict[str, int] | None = None
 
     def _position(self, key: str) -> int | None:
@@ -50,7 +52,7 @@ class AssetState(Mapping[str, PartitionRecord]):
         i = self._position(key)
         if i is None:
             raise KeyError(key)
-        return PartitionRecord(self.codes[i], self.versions[i], self.statuses[i], self.rows[i])
+        return PartitionRecord(self.codes[i], self.versions[i], self.statuses[i], self.rows[i], self.built[i])
 
     def __iter__(self):
         return iter(self.keys)

@@ -17,7 +17,8 @@ from assetflow.state import StateSnapshot
 # joins against tables it can count several times faster than against unnested parameters.
 # Assets are numbered by position, so after the first join everything is integers.
 _EXPECTATION_TABLES = {
-    "_af_assets": ("asset VARCHAR", "code VARCHAR", "def BIGINT", "srcv BIGINT", "aid BIGINT"),
+    "_af_assets": ("asset VARCHAR", "code VARCHAR", "def BIGINT", "srcv BIGINT", "aid BIGINT",
+                   "built_by TIMESTAMP", "aged_from BIGINT"),
     "_af_keys": ("def BIGINT", "idx BIGINT", "key VARCHAR"),
     "_af_windowed": ("aid BIGINT", "idx BIGINT", "v BIGINT"),
     "_af_shifts": ("down BIGINT", "up BIGINT", "delta BIGINT"),      # one row per lookback step
@@ -30,7 +31,9 @@ WITH p AS MATERIALIZED (
     SELECT a.aid, k.idx, CASE WHEN s.code_version IS NULL THEN 0 ELSE coalesce(s.data_version, 0) END AS v,
            CASE WHEN s.code_version IS NULL THEN 2 ELSE 0 END
            + CASE WHEN s.code_version <> a.code THEN 4 ELSE 0 END
-           + CASE WHEN s.status = 'failed' THEN 8 ELSE 0 END AS flags, a.srcv
+           + CASE WHEN s.status = 'failed' THEN 8 ELSE 0 END
+           + CASE WHEN s.code_version IS NOT NULL AND a.built_by IS NOT NULL AND k.idx >= a.aged_from
+                       AND (s.built_at IS NULL OR s.built_at <= a.built_by) THEN 64 ELSE 0 END AS flags, a.srcv
     FROM {current} s JOIN _af_assets a ON a.asset = s.asset
     JOIN _af_keys k ON k.def = a.def AND k.key = s.partition),
 local AS (
@@ -73,12 +76,14 @@ def deviations(cur: Any, expectation: Expectation, sql_from: int = SQL_FROM) -> 
     if not has_schema(cur):
         return deviations_of(StateSnapshot(), expectation)
     if sum(len(expectation.keys_of(a)) for a in expectation.assets) < sql_from:
-        return deviations_of(read_state(cur), expectation)
+        aging = any(a.built_by is not None for a in expectation.assets)
+        return deviations_of(read_state(cur, with_built=aging), expectation)
     assets = expectation.assets
     aid = {a.name: n for n, a in enumerate(assets)}
     shifts, everything, pairs = mapping_rows(expectation)
     rows = {
-        "_af_assets": [(a.name, a.code_version, a.definition, a.source_version, n) for n, a in enumerate(assets)],
+        "_af_assets": [(a.name, a.code_version, a.definition, a.source_version, n, a.built_by, a.aged_from)
+                       for n, a in enumerate(assets)],
         "_af_keys": [(d, i, key) for d, keys in enumerate(expectation.keys) for i, key in enumerate(keys)],
         "_af_windowed": [(aid[a.name], i, v) for a in assets for i, v in a.windowed.items()],
         "_af_shifts": [(aid[d], aid[u], delta) for d, u, o, lb in shifts for delta in range(o - lb, o + 1)],

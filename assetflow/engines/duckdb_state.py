@@ -88,20 +88,22 @@ def schema_version(cur: Any) -> str | None:
     return rows[0][0] if rows else None
 
 
-def read_state(cur: Any, with_rows: bool = False) -> StateSnapshot:
+def read_state(cur: Any, with_rows: bool = False, with_built: bool = False) -> StateSnapshot:
     if not has_schema(cur):
         return StateSnapshot()
     # One row per asset holding its columns as lists (all aggregates of one GROUP BY see the rows in
     # the same order, so the lists line up): no Python object per partition. This read is on the
-    # path of every status and no-op run; `rows` is only fetched for --verify.
+    # path of every status and no-op run; `rows` is only fetched for --verify, `built_at` where an
+    # asset has a max_age.
     rows_sql = "list(rows)" if with_rows else "NULL"
+    built_sql = "list(built_at)" if with_built else "NULL"
     partitions: dict[str, AssetState] = {}
     top = 0
-    for asset, keys, codes, versions, statuses, rows, newest in run(
+    for asset, keys, codes, versions, statuses, rows, built, newest in run(
             cur, f"SELECT asset, list(partition), list(code_version), list(coalesce(data_version, 0)), "
-                 f"list(status), {rows_sql}, max(coalesce(data_version, 0)) FROM {current_partitions(cur)} "
-                 f"GROUP BY asset"):
-        partitions[asset] = AssetState(keys, codes, versions, statuses, rows or [None] * len(keys))
+                 f"list(status), {rows_sql}, {built_sql}, max(coalesce(data_version, 0)) "
+                 f"FROM {current_partitions(cur)} GROUP BY asset"):
+        partitions[asset] = AssetState(keys, codes, versions, statuses, rows or [None] * len(keys), built)
         top = max(top, newest)
     sources = {name: SourceVersion(fp, version)
                for name, fp, version in run(cur, "SELECT name, fingerprint, data_version FROM _assetflow.sources")}
@@ -198,6 +200,9 @@ _UNFOLDED = "SELECT run_id FROM _assetflow.runs WHERE NOT folded"
 # Per partition touched by the unfolded runs: its last attempt (status, run, error) and its last
 # successful build (code, version, rows, time), laid over the stored record. Data versions come
 # from one increasing sequence, failed attempts included, so they order attempts across runs.
+# `built_at` is the start of the run that built it (the "now" it planned with), not the end of
+# the build: a daily run with max_age = "24h" then finds yesterday's build exactly 24 h old, and
+# rebuilds it, however long the builds took.
 _TOUCHED = f"""
 SELECT f.asset, f.partition, f.status,
        CASE WHEN f.code_version IS NULL THEN p.code_version ELSE f.code_version END AS code_version,
@@ -211,8 +216,9 @@ FROM (SELECT asset, coalesce(partition, '') AS partition,
              arg_max(code_version, data_version) FILTER (WHERE status = 'success') AS code_version,
              max(data_version) FILTER (WHERE status = 'success') AS data_version,
              arg_max(rows, data_version) FILTER (WHERE status = 'success') AS rows,
-             arg_max(ended_at, data_version) FILTER (WHERE status = 'success') AS built_at
-      FROM _assetflow.attempts WHERE run_id IN ({_UNFOLDED}) AND status IN ('success', 'failed')
+             arg_max(coalesce(r.started_at, a.ended_at), data_version) FILTER (WHERE status = 'success') AS built_at
+      FROM _assetflow.attempts a LEFT JOIN (SELECT run_id, started_at FROM _assetflow.runs) r USING (run_id)
+      WHERE run_id IN ({_UNFOLDED}) AND a.status IN ('success', 'failed')
       GROUP BY ALL) f
 LEFT JOIN _assetflow.partitions p ON p.asset = f.asset AND p.partition = f.partition"""
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Mapping
 
 from assetflow.plan.graph import AssetGraph
-from assetflow.partitions import EdgeMapping, Everything, Partitioning, Ranges, Shift, edge_mapping
+from assetflow.partitions import EdgeMapping, Everything, Partitioning, Ranges, Shift, TimePartitions, edge_mapping
 from assetflow.state import FAILED, UNPARTITIONED, StateSnapshot
 
 # Flag bits of a deviating partition.
@@ -28,6 +28,7 @@ CODE_CHANGED = 4      # built with another code version
 LAST_FAILED = 8       # its last attempt failed
 SOURCE_NEWER = 16     # a source it reads has a newer data version than it
 UPSTREAM_NEWER = 32   # an upstream partition it reads was built after it
+TOO_OLD = 64          # its last good build is max_age old or older (only where max_age applies)
 
 Deviations = Mapping[str, Mapping[int, int]]      # asset -> partition index -> flag bits
 
@@ -39,6 +40,10 @@ class AssetExpectation:
     definition: int                     # index into Expectation.keys
     source_version: int                 # newest data version of the (whole) sources it reads
     windowed: Mapping[int, int] = field(default_factory=dict)   # index -> newest windowed-source version
+    # max_age: partitions from index `aged_from` on whose last good build started at or before
+    # `built_by` (now - max_age) are TOO_OLD; None when the asset has no max_age
+    built_by: datetime | None = None
+    aged_from: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +99,8 @@ def edges_of(graph: AssetGraph, keys: PartitionKeys) -> dict[str, list[Edge]]:
 
 
 def expect(graph: AssetGraph, keys: PartitionKeys, edges: Mapping[str, list[Edge]],
-           source_versions: Mapping[str, int], windowed_sources: frozenset[str]) -> Expectation:
-    """The expectation for every asset of the graph.
+           source_versions: Mapping[str, int], windowed_sources: frozenset[str], now: datetime) -> Expectation:
+    """The expectation for every asset of the graph at `now` (naive UTC).
 
     A windowed source (a freshness query using $start/$end) is versioned per reader partition,
     under `source[key]`; the others once.
@@ -110,9 +115,21 @@ def expect(graph: AssetGraph, keys: PartitionKeys, edges: Mapping[str, list[Edge
                 version = source_versions.get(f"{s}[{key}]", 0)
                 if version > max(whole, windowed.get(i, 0)):
                     windowed[i] = version
-        assets.append(AssetExpectation(name, graph.assets[name].code_version, keys.of_asset[name], whole, windowed))
+        spec = graph.assets[name]
+        built_by, aged_from = _aging(spec.settings.max_age, spec.partitioning, len(keys[name]), now)
+        assets.append(AssetExpectation(name, spec.code_version, keys.of_asset[name], whole, windowed,
+                                       built_by, aged_from))
     stored = tuple(tuple(UNPARTITIONED if k is None else k for k in d) for d in keys.definitions)
     return Expectation(tuple(assets), stored, tuple(e for name in graph.order for e in edges[name]))
+
+
+def _aging(max_age, partitioning, count: int, now: datetime) -> tuple[datetime | None, int]:
+    """Where max_age applies: the one partition of an unpartitioned asset, the latest of a
+    time-partitioned one (older windows are history, they do not age), every static key (each is
+    a current slice, like its own unpartitioned asset)."""
+    if max_age is None:
+        return None, 0
+    return now - max_age.delta, (count - 1 if isinstance(partitioning, TimePartitions) else 0)
 
 
 # ---------------------------------------------------------------------------- the rules in Python
@@ -138,6 +155,9 @@ def deviations_of(snapshot: StateSnapshot, expectation: Expectation) -> dict[str
                 flags |= LAST_FAILED
             if built and vs[i] < asset.windowed.get(i, asset.source_version):
                 flags |= SOURCE_NEWER
+            if built and asset.built_by is not None and i >= asset.aged_from and \
+                    (record.built_at is None or record.built_at <= asset.built_by):
+                flags |= TOO_OLD
             if flags:
                 own[i] = flags
         versions[asset.name] = vs

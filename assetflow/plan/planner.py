@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from assetflow.plan.freshness import (CODE_CHANGED, LAST_FAILED, NEVER_BUILT, SOURCE_NEWER, UPSTREAM_NEWER, Deviations,
-                                 Edge, PartitionKeys)
+from assetflow.plan.freshness import (CODE_CHANGED, LAST_FAILED, NEVER_BUILT, SOURCE_NEWER, TOO_OLD, UPSTREAM_NEWER,
+                                      Deviations, Edge, PartitionKeys)
 from assetflow.plan.graph import AssetGraph
 from assetflow.state import FAILED
 
@@ -26,6 +26,7 @@ UPSTREAM_FAILED = "upstream failed"
 UPSTREAM_MISSING = "upstream never built"
 UPSTREAM_BLOCKED = "upstream blocked"
 SOURCE_MISSING = "source missing"
+OLDER_THAN = "older than"          # + the asset's max_age as written: "older than 24h"
 
 FRESH, STALE, BLOCKED = "fresh", "stale", "blocked"
 
@@ -193,7 +194,7 @@ def _plan_asset(name: str, graph: AssetGraph, local: Mapping[int, int], request:
     for i in suspects:
         flags = local.get(i, 0)
         built = not flags & NEVER_BUILT
-        why = _own_reasons(flags, refresh and i in considered)
+        why = _own_reasons(flags, refresh and i in considered, graph.assets[name].settings.max_age)
         wait_for = [(e.up, j) for e in edges for j in _within(seen.planned[e.up], e.mapping.up_range(i))]
         up_stale = any(_within(seen.stale[e.up], e.mapping.up_range(i)) for e in edges)
         block = f"{SOURCE_MISSING}: {missing}" if missing is not None else _first_block(edges, i, seen, keys)
@@ -243,7 +244,7 @@ def _first_block(edges: list[Edge], i: int, seen: _Seen, keys: PartitionKeys) ->
     return None
 
 
-def _own_reasons(flags: int, full_refresh: bool) -> list[str]:
+def _own_reasons(flags: int, full_refresh: bool, max_age=None) -> list[str]:
     why = []
     if flags & NEVER_BUILT:
         why.append(NEVER)
@@ -258,6 +259,8 @@ def _own_reasons(flags: int, full_refresh: bool) -> list[str]:
             why.append(SOURCE_CHANGED)
         if flags & UPSTREAM_NEWER:
             why.append(UPSTREAM_CHANGED)
+        if flags & TOO_OLD:
+            why.append(f"{OLDER_THAN} {max_age}")
     return why
 
 

@@ -12,12 +12,15 @@ import re
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from assetflow.assets import SourceSpec
 from assetflow.errors import ProjectError, UsageError
 from assetflow.project.alert_settings import AlertSettings, parse_alerts
 from assetflow.project.interpolate import Expanded, Masks, build_masks, expand_tree
+
+if TYPE_CHECKING:
+    from assetflow.project.schedules import ScheduleSpec
 
 CONFIG_FILE = "assetflow.toml"
 ENGINES = ("duckdb", "spark")
@@ -43,6 +46,7 @@ class ProjectConfig:
     retries: int = 0
     retry_delay: float = 1.0
     masks: Masks = Masks()           # hides environment values and alert secrets in every message
+    schedules: tuple[ScheduleSpec, ...] = ()      # sorted by name
 
     def target(self, name: str | None) -> Target:
         """The named target, or the first one declared."""
@@ -92,7 +96,7 @@ def load_config(root: Path, environ: Mapping[str, str] | None = None) -> Project
 
 def _project_config(root: Path, expanded: Expanded, text: str) -> ProjectConfig:
     raw = expanded.value
-    _check_keys(raw, {"project", "targets", "sources", "alerts"}, "", text)
+    _check_keys(raw, {"project", "targets", "sources", "alerts", "schedules"}, "", text)
     project = _table(raw, "project", text)
     _check_keys(project, {"name", "dialect", "retries", "retry_delay"}, "project", text)
     name = _typed(project, "name", str, "project", text, default=root.name)
@@ -107,7 +111,7 @@ def _project_config(root: Path, expanded: Expanded, text: str) -> ProjectConfig:
                           expanded.variables_of)
     return ProjectConfig(root=root, name=name, dialect=dialect, targets=targets,
                          sources=_sources(_table(raw, "sources", text), text), alerts=alerts,
-                         retries=retries, retry_delay=retry_delay)
+                         retries=retries, retry_delay=retry_delay, schedules=_schedules(raw, text))
 
 
 def _masked(exc: ProjectError, masks: Masks) -> ProjectError:
@@ -159,6 +163,14 @@ def _sources(raw: dict[str, Any], text: str) -> tuple[SourceSpec, ...]:
             glob=_typed(spec, "path", str, where, text, default=None),
             freshness=_typed(spec, "freshness", str, where, text, default=None)))
     return tuple(sources)
+
+
+def _schedules(raw: dict[str, Any], text: str) -> tuple[ScheduleSpec, ...]:
+    if "schedules" not in raw:
+        return ()
+    # croniter and zoneinfo load only for projects that have schedules (a no-op run is ~0.3 s)
+    from assetflow.project.schedules import parse_schedules
+    return parse_schedules(raw["schedules"], text)
 
 
 def _table(raw: dict[str, Any], key: str, text: str) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from typing import Any, Callable
 from assetflow.assets import AssetSettings
 
 DATA_AFFECTING = frozenset({"kind", "partitioning", "lookback"})
-METADATA_ONLY = frozenset({"retries", "retry_delay", "tags", "checks", "deps", "batch_size"})
+# max_age decides when a build is due, not what it writes
+METADATA_ONLY = frozenset({"retries", "retry_delay", "tags", "checks", "deps", "batch_size", "max_age"})
 
 
 def unclassified_settings() -> set[str]:

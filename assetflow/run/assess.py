@@ -44,7 +44,7 @@ def assess(project: Project, graph: AssetGraph, engine, selected: frozenset[str]
     request = _plan_request(project, graph, engine, stored, selected, ranges, refresh, for_status, now)
     keys = partition_keys(graph, now)
     edges = edges_of(graph, keys)
-    expectation = expect(graph, keys, edges, request.source_versions, request.windowed_sources)
+    expectation = expect(graph, keys, edges, request.source_versions, request.windowed_sources, now)
     deviations = engine.deviations(expectation) if engine is not None else \
         deviations_of(StateSnapshot(), expectation)
     return Assessment(plan(graph, deviations, request, keys, edges), request, stored, deviations, keys, now)

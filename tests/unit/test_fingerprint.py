@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from assetflow.assets import AssetSettings, Kind
+from assetflow.durations import parse_duration
 from assetflow.project.fingerprint import (DATA_AFFECTING, METADATA_ONLY, python_code_version, sql_code_version,
                                    unclassified_settings)
 from assetflow.partitions import Grain, TimePartitions
@@ -30,7 +31,7 @@ def test_every_setting_is_classified_exactly_once():
 
 @pytest.mark.parametrize("change", [
     {"retries": 3}, {"retry_delay": 9.0}, {"tags": ("x",)}, {"checks": ("not_null(a)",)},
-    {"deps": ("raw.t",)}, {"batch_size": 7},
+    {"deps": ("raw.t",)}, {"batch_size": 7}, {"max_age": parse_duration("24h")},
 ])
 def test_metadata_settings_do_not_change_the_version(change):
     assert set(change) <= METADATA_ONLY

@@ -6,7 +6,7 @@ implementation in Python. Property tests hold the two to the same answer on rand
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 from graph_builders import make_graph, make_spec, states
@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from assetflow.plan import freshness
 from assetflow.engines import duckdb_state as store
 from assetflow.engines.duckdb_deviations import deviations as store_deviations
-from assetflow.plan.freshness import (CODE_CHANGED, LAST_FAILED, NEVER_BUILT, NO_ROW, SOURCE_NEWER, UPSTREAM_NEWER,
-                                 deviations_of, edges_of, expect, partition_keys)
+from assetflow.plan.freshness import (CODE_CHANGED, LAST_FAILED, NEVER_BUILT, NO_ROW, SOURCE_NEWER, TOO_OLD,
+                                      UPSTREAM_NEWER, deviations_of, edges_of, expect, partition_keys)
 from assetflow.plan.graph import AssetGraph
 from assetflow.partitions import Everything, Grain, Ranges, Shift, StaticPartitions, TimePartitions, edge_mapping
 from assetflow.state import FAILED, SUCCESS, UNPARTITIONED, PartitionRecord, StateSnapshot
@@ -28,17 +28,17 @@ DAYS = TimePartitions(Grain.DAY, datetime(2024, 1, 1), "d", end=datetime(2024, 1
 
 def expectation(graph: AssetGraph, source_versions=None, windowed=frozenset()):
     keys = partition_keys(graph, NOW)
-    return expect(graph, keys, edges_of(graph, keys), source_versions or {}, windowed)
+    return expect(graph, keys, edges_of(graph, keys), source_versions or {}, windowed, NOW)
 
 
 def sql_deviations(state: StateSnapshot, exp: freshness.Expectation) -> dict:
     con = duckdb.connect()
     store.ensure_schema(con)
-    rows = [(asset, key, r.status, r.code_version, r.data_version)
+    rows = [(asset, key, r.status, r.code_version, r.data_version, r.built_at)
             for asset, records in state.partitions.items() for key, r in records.items()]
     for row in rows:
-        con.execute("INSERT INTO _assetflow.partitions (asset, partition, status, code_version, data_version) "
-                    "VALUES (?, ?, ?, ?, ?)", list(row))
+        con.execute("INSERT INTO _assetflow.partitions (asset, partition, status, code_version, data_version, "
+                    "built_at) VALUES (?, ?, ?, ?, ?, ?)", list(row))
     try:
         in_sql = store_deviations(con, exp, sql_from=0)
         # small expectations are answered by the Python rules over the records read back
@@ -99,6 +99,26 @@ def test_a_windowed_source_versions_each_partition():
     assert sql_deviations(state, exp) == {"main.a": {2: SOURCE_NEWER}}
 
 
+def test_max_age_ages_the_latest_partition_and_unpartitioned_and_static_ones():
+    static = StaticPartitions(("eu", "us"), "region")
+    graph = make_graph(make_spec("days", partitioning=DAYS, max_age="24h"), make_spec("one", max_age="24h"),
+                       make_spec("regions", partitioning=static, max_age="24h"), make_spec("plain"))
+    day_ago, older, newer = NOW - timedelta(hours=24), NOW - timedelta(hours=30), NOW - timedelta(hours=23)
+    state = StateSnapshot({
+        # every window is a day old or older, but only the latest one ages: older ones are history
+        "main.days": {DAYS.key(i): PartitionRecord("v1", i + 1, SUCCESS, None, older) for i in range(4)}
+                     | {DAYS.key(4): PartitionRecord("v1", 5, SUCCESS, None, day_ago)},    # exactly 24 h: old
+        "main.one": {UNPARTITIONED: PartitionRecord("v1", 6, SUCCESS, None, newer)},         # 23 h: fresh
+        "main.regions": {"eu": PartitionRecord("v1", 7, SUCCESS, None, older),
+                         "us": PartitionRecord("v1", 8, FAILED, None, newer)},               # failed later
+        "main.plain": {UNPARTITIONED: PartitionRecord("v1", 9, SUCCESS, None, older)},       # no max_age
+    })
+    exp = expectation(graph)
+    expected = {"main.days": {4: TOO_OLD}, "main.regions": {0: TOO_OLD, 1: LAST_FAILED}}
+    assert deviations_of(state, exp) == expected
+    assert sql_deviations(state, exp) == expected
+
+
 # ---------------------------------------------------------------------------- mappings both ways
 
 @st.composite
@@ -151,7 +171,8 @@ def graphs_and_states(draw):
         part = draw(partitionings())
         lookback = draw(st.integers(0, 2)) if isinstance(part, TimePartitions) else 0
         specs.append(make_spec(f"n{i}", tuple(f"n{j}" for j in reads) + tuple(srcs), partitioning=part,
-                               lookback=lookback, code_version=draw(st.sampled_from(["v1", "v2"]))))
+                               lookback=lookback, code_version=draw(st.sampled_from(["v1", "v2"])),
+                               max_age=draw(st.sampled_from([None, None, "24h", "1d12h", "30m"]))))
     graph = make_graph(*specs, sources=tuple(sources))
     state = draw(states(graph, NOW))
     source_versions = {s: draw(st.integers(0, 600)) for s in sources}

@@ -29,7 +29,8 @@ def loaded(modules: set[str], library: str) -> bool:
     return any(m == library or m.startswith(library + ".") for m in modules)
 
 
-PURE = ["assetflow.plan.planner", "assetflow.plan.graph", "assetflow.partitions", "assetflow.plan.select", "assetflow.plan.freshness"]
+PURE = ["assetflow.plan.planner", "assetflow.plan.graph", "assetflow.partitions", "assetflow.plan.select", "assetflow.plan.freshness",
+        "assetflow.schedule.decide", "assetflow.schedule.coverage"]
 
 
 @pytest.mark.parametrize("module", PURE + ["assetflow.run.executor", "assetflow.project.loader", "assetflow.project.fingerprint"])
@@ -132,7 +133,7 @@ OWNERS = {
     "watchfiles": ("assetflow/cli/dev.py",),
     "jinja2": ("assetflow/dbt/render.py",),
     "yaml": ("assetflow/dbt/yamlfiles.py",),
-    "croniter": ("assetflow/schedule/",),
+    "croniter": ("assetflow/project/cron.py",),     # cron is project syntax, as SQL is
     "pyspark": ("assetflow/engines/spark",),
 }
 
@@ -242,3 +243,10 @@ def test_no_import_cycles():
         tuple(graphlib.TopologicalSorter(graph).static_order())
     except graphlib.CycleError as exc:
         pytest.fail(f"import cycle: {' -> '.join(exc.args[1])}")
+
+
+def test_cron_loads_only_for_projects_with_schedules():
+    """croniter costs 25 ms or more to import; a project without schedules never pays it."""
+    modules = modules_after_import("assetflow.project.loader")
+    assert "assetflow.project.config" in modules
+    assert not loaded(modules, "croniter") and "assetflow.project.schedules" not in modules

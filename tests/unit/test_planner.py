@@ -1,7 +1,7 @@
 """The planner: which (asset, partition) pairs are stale, why, and in what order they are built."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from graph_builders import make_graph, make_spec, plan_snapshot, states
 from hypothesis import given, settings
@@ -279,3 +279,16 @@ def test_empty_state_plans_every_selected_partition_once(data):
     expected = sum(1 if a.partitioning is None else a.partitioning.count(NOW) for a in graph.assets.values())
     assert sum(s.count for s in result.steps) == expected
     assert all(s.reasons == (NEVER,) for s in result.steps)
+
+
+def test_an_extract_older_than_its_max_age_is_rebuilt_with_its_readers():
+    graph = make_graph(make_spec("extract", max_age="24h"), make_spec("report", ("extract",)), make_spec("d"))
+    day_ago = NOW - timedelta(hours=24)
+    fresh = built(graph, extract=PartitionRecord("v1", 1, SUCCESS, None, NOW - timedelta(hours=23)))
+    assert plan_snapshot(graph, fresh, request(graph), NOW).steps == ()
+    old = built(graph, extract=PartitionRecord("v1", 1, SUCCESS, None, day_ago))
+    assert steps_of(plan_snapshot(graph, old, request(graph), NOW)) == [
+        ("main.extract", None, ("older than 24h",)), ("main.report", None, (UPSTREAM_STALE,))]
+    # a day later by the clock the planner is given, the fresh build has aged too
+    assert steps_of(plan_snapshot(graph, fresh, request(graph), NOW + timedelta(hours=1)))[0] == \
+        ("main.extract", None, ("older than 24h",))

@@ -6,7 +6,7 @@ of the last attempt, and the code, version and rows of the last successful build
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 from hypothesis import given, settings
@@ -35,8 +35,8 @@ def histories(draw):
 
 
 def records(cur) -> dict:
-    rows = store.run(cur, f"SELECT asset, partition, status, code_version, data_version, rows, run_id, error "
-                          f"FROM {store.current_partitions(cur)}")
+    rows = store.run(cur, f"SELECT asset, partition, status, code_version, data_version, rows, run_id, error, "
+                          f"built_at FROM {store.current_partitions(cur)}")
     return {(r[0], r[1]): r[2:] for r in rows}
 
 
@@ -47,8 +47,9 @@ def test_readers_see_every_attempt_whether_folded_or_not(history):
     store.ensure_schema(con)
     model: dict = {}
     version = 0
-    for run_id, steps, folded in history:
-        store.record_run(con, RunRecord(run_id, "materialize", T0))
+    for n, (run_id, steps, folded) in enumerate(history):
+        started = T0 + timedelta(hours=n)            # built_at is the run's start, not the build's end
+        store.record_run(con, RunRecord(run_id, "materialize", started))
         counts: dict = {}
         for (asset, partition), status in steps:
             version += 1
@@ -59,11 +60,11 @@ def test_readers_see_every_attempt_whether_folded_or_not(history):
             else:
                 store.write_failure(con, a)
             key = (asset, partition or "")
-            old = model.get(key, (None, None, 0, None, None, None))
+            old = model.get(key, (None, None, 0, None, None, None, None))
             if status == SUCCESS:
-                model[key] = (SUCCESS, a.code_version, version, version * 10, run_id, None)
+                model[key] = (SUCCESS, a.code_version, version, version * 10, run_id, None, started)
             else:
-                model[key] = (FAILED, old[1], old[2], old[3], run_id, "boom")
+                model[key] = (FAILED, old[1], old[2], old[3], run_id, "boom", old[6])
         if folded:
             store.fold_runs(con)
         assert records(con) == model
@@ -87,7 +88,7 @@ def test_a_version_2_store_reads_as_folded_and_upgrades_in_place():
                 "VALUES ('main.a', '', 'success', 'c1', 1)")
     assert not store.has_unfolded(con)
     assert store.current_partitions(con) == "_assetflow.partitions"
-    assert records(con) == {("main.a", ""): ("success", "c1", 1, None, None, None)}
+    assert records(con) == {("main.a", ""): ("success", "c1", 1, None, None, None, None)}
     store.ensure_schema(con)
     assert store.schema_version(con) == store.SCHEMA_VERSION
     assert not store.has_unfolded(con)
@@ -127,7 +128,7 @@ def test_staged_attempts_count_only_once_swapped_in():
         store.write_success(con, attempt("run3", "main.b", day, 1, SUCCESS, n), rows=n, status=store.STAGED)
     assert records(con) == built
     store.promote_staged(con, "run3", "main.b")
-    swapped = {("main.b", day): (SUCCESS, f"code{n % 3}", n, n, "run3", None) for n, day in enumerate(days[1:], 20)}
+    swapped = {("main.b", day): (SUCCESS, f"code{n % 3}", n, n, "run3", None, T0) for n, day in enumerate(days[1:], 20)}
     assert records(con) == swapped
     store.fold_runs(con)
     assert records(con) == swapped
