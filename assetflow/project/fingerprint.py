@@ -16,7 +16,8 @@ from assetflow.assets import AssetSettings
 
 DATA_AFFECTING = frozenset({"kind", "partitioning", "lookback"})
 # max_age decides when a build is due, not what it writes
-METADATA_ONLY = frozenset({"retries", "retry_delay", "tags", "checks", "deps", "batch_size", "max_age"})
+METADATA_ONLY = frozenset({"retries", "retry_delay", "tags", "checks", "deps", "batch_size", "max_age",
+                           "retry_on"})
 
 
 def unclassified_settings() -> set[str]:

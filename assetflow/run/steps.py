@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from assetflow.run import compile as compiler
-from assetflow.assets import AssetContext, AssetKey, AssetSpec, PythonBody, SeedBody
+from assetflow.assets import AssetContext, AssetKey, AssetSpec, PythonBody, SeedBody, exception_names
 from assetflow.checks import CheckOutcome
 from assetflow.engines.base import BuildRequest, Engine, PartitionWindow
-from assetflow.errors import AssetflowError
+from assetflow.errors import AssetflowError, FailureKind
 from assetflow.run.executor import Interrupted, StepFailed
 from assetflow.plan.graph import AssetGraph
 from assetflow.project.cache import JsonCache
@@ -67,9 +67,10 @@ class StepRunner:
             message = _message(exc)
             if isinstance(exc, AssetflowError) and isinstance(spec.body, PythonBody):
                 message = f"{spec.body.function}() in {spec.path}: {message}"
+            kind, note = self._retry_verdict(spec, exc)
             for record in records:
-                self.engine.record_failure(_finished(record, FAILED, message))
-            raise StepFailed(message) from None
+                self.engine.record_failure(_finished(record, FAILED, message + note))
+            raise StepFailed(message + note, kind) from None
         if outcome.checks:
             self.engine.record_checks(self.run_id, step.asset, step.partition, outcome.checks)
             self._note(step, outcome.checks)
@@ -98,6 +99,24 @@ class StepRunner:
         return (f"not swapped in: {asset} was rebuilt beside its table because its columns changed, "
                 f"which needs every partition to succeed ({'; '.join(problems)}); the table, its rows "
                 f"and its partitions' state are as they were")
+
+    def _retry_verdict(self, spec: AssetSpec, exc: Exception) -> tuple[FailureKind, str]:
+        """Whether another attempt could succeed, and the note recorded when it is not made.
+
+        assetflow's errors and a Python asset's know their kind; the engine judges its own. A
+        transient error is retried only if it is one of the asset's `retry_on` classes (when set).
+        """
+        from assetflow.project.pyassets import UserCodeError
+        if isinstance(exc, (AssetflowError, UserCodeError)):
+            kind = exc.failure_kind
+        else:
+            kind = self.engine.failure_kind(exc)
+        if kind is not FailureKind.TRANSIENT:
+            return kind, "\n(not retried: permanent)"
+        names = exc.error_names if isinstance(exc, UserCodeError) else exception_names(type(exc))
+        if spec.settings.retry_on and not set(names) & set(spec.settings.retry_on):
+            return FailureKind.PERMANENT, f"\n(not retried: {names[0] if names else 'the error'} is not in retry_on)"
+        return kind, ""
 
     @property
     def check_notes(self) -> list:
