@@ -168,7 +168,8 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     cancelled = threading.Event()
     runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
                         input_versions(graph, engine, the_plan, found.keys),
-                        fully_rebuilt(the_plan, graph, now), cancelled, dict(request.source_versions))
+                        fully_rebuilt(the_plan, graph, now), cancelled, dict(request.source_versions),
+                        frozenset(step.asset for step in the_plan.steps))
     stop = events.stop or threading.Event()
     try:
         results = execute(the_plan, runner, threads=options.threads or target.threads,
@@ -186,6 +187,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     engine.discard_rebuilds()        # rebuilds none of whose partitions succeeded
     engine.fold_runs()
     runner.compile_cache.save()
+    runner.run_deferred_checks()     # checks that compare with another asset this run built
     results = [part for r in results for part in r.per_partition()]
     failed = [r for r in results if r.status == FAILED]
     checks = runner.check_notes + _custom_checks(project, graph, engine, run_id, results)

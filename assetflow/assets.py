@@ -122,7 +122,8 @@ class AssetSpec:
 
     @property
     def check_references(self) -> tuple[Reference, ...]:
-        """Assets that `relationships(...)` checks read: ordered before this one, like upstreams."""
+        """Assets that `relationships(...)` checks read. Not upstreams: the check runs once both
+        are built (see steps.StepRunner)."""
         return tuple(Reference(parts=tuple(c.ref_asset.split(".")), line=self.line)
                      for c in self.settings.checks if c.ref_asset)
 

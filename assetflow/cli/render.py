@@ -114,6 +114,8 @@ def check_lines(outcomes: Iterable[Any]) -> list[str]:
         r = o.result
         word = "PASS" if r.passed else ("WARN" if r.severity == "warn" else "FAIL")
         detail = "" if r.passed else f"  ({r.failing} {'rows' if r.name.startswith('row_count') else 'failing rows'})"
+        if r.error:
+            detail = f"  (not run: {r.error})"
         lines.append(f"  {word} {label(o.asset, o.partition)}: {r.name}{detail}")
     return lines
 
@@ -146,7 +148,8 @@ def run_summary(run_id: str | None, results: Iterable[StepResult], database: str
 
 def check_json(outcomes: Iterable[Any]) -> list[dict[str, Any]]:
     return [{"asset": o.asset, "partition": o.partition, "check": o.result.name, "severity": o.result.severity,
-             "passed": o.result.passed, "failing": o.result.failing} for o in outcomes]
+             "passed": o.result.passed, "failing": o.result.failing, "error": o.result.error}
+            for o in outcomes]
 
 
 def run_json(run_id: str | None, status: str, results: Iterable[StepResult], plan: Plan,
