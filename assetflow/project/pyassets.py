@@ -165,11 +165,30 @@ def to_arrow(result: Any, spec: AssetSpec):
             table = convert()
             return table.read_all() if isinstance(table, pa.RecordBatchReader) else table
     if type(result).__module__.split(".")[0] == "pandas" and type(result).__name__ == "DataFrame":
-        return pa.Table.from_pandas(result, preserve_index=False)
+        return pa.Table.from_pandas(_with_index_columns(result, spec), preserve_index=False)
     body = spec.body
     raise UserCodeError(
         f"{body.function}() in {spec.path} returned {type(result).__module__}.{type(result).__qualname__}; "
         "return a pyarrow Table, a DuckDB relation, or a pandas/polars DataFrame", FailureKind.PERMANENT)
+
+
+def _with_index_columns(frame, spec: AssetSpec):
+    """A DataFrame's index levels that hold data become its first columns, as `reset_index()` makes
+    them: a named level (what `groupby`, `set_index`, `pivot_table` leave), or an unnamed one of
+    labels (dates, text) as `index`. An unnamed integer index holds positions (a RangeIndex, or
+    what filtering and sorting leave) and is dropped, as pyarrow drops a RangeIndex."""
+    index = frame.index
+    keep = [i for i, name in enumerate(index.names)
+            if name is not None or index.get_level_values(i).dtype.kind not in "iu"]
+    if not keep:
+        return frame
+    try:
+        return frame.reset_index(level=keep)
+    except ValueError as exc:            # a level named like a column: "cannot insert id, already exists"
+        body = spec.body
+        raise UserCodeError(f"{getattr(body, 'function', '?')}() in {spec.path} returned a DataFrame whose index "
+                            f"cannot become columns: {exc}; rename the index level or drop it "
+                            "(reset_index(drop=True))", FailureKind.PERMANENT) from None
 
 
 def _user_traceback(exc: BaseException, function: Callable[..., Any]) -> str:
