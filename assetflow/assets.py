@@ -99,8 +99,28 @@ class PythonBody:
 
 
 @dataclass(frozen=True, slots=True)
+class SeedOptions:
+    """How to read a CSV seed, from `[seeds."schema.name"]` in assetflow.toml; None: DuckDB detects it.
+
+    `column_types` overrides the detected type of the columns it names (dbt's `+column_types`);
+    the other columns are still detected.
+    """
+
+    column_types: tuple[tuple[str, str], ...] = ()
+    delimiter: str | None = None
+    header: bool | None = None
+    quote: str | None = None
+    escape: str | None = None
+    null: str | None = None
+    skip: int | None = None
+    date_format: str | None = None
+    timestamp_format: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SeedBody:
     file: str                                 # path relative to the project root
+    options: SeedOptions = SeedOptions()
 
 
 Body = SqlBody | PythonBody | SeedBody

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Protocol
 
-from assetflow.assets import AssetKey, Kind
+from assetflow.assets import AssetKey, Kind, SeedOptions
 from assetflow.checks import CheckResult, CheckSpec
 from assetflow.errors import FailureKind
 from assetflow.state import AttemptRecord, StateStore
@@ -32,6 +32,7 @@ class BuildRequest:
     params: Mapping[str, Any] = field(default_factory=dict)
     arrow: Any = None                          # a pyarrow Table (Python assets), instead of sql
     seed_file: str | None = None               # absolute path of a seed file, instead of sql
+    seed_options: SeedOptions | None = None    # how to read a CSV seed (None: detected)
     window: PartitionWindow | None = None      # partitioned assets only
     rebuilding_all: bool = False               # this run rebuilds every partition of the asset
     batch: tuple[tuple[AttemptRecord, PartitionWindow], ...] = ()   # batch_size: each partition's record

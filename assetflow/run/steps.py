@@ -189,7 +189,8 @@ class StepRunner:
         base = dict(key=spec.key, kind=spec.kind, attempt=records[0], window=window,
                     rebuilding_all=step.asset in self.full_rebuilds, batch=batch, checks=checks)
         if isinstance(spec.body, SeedBody):
-            return BuildRequest(**base, seed_file=str(self.project.root / spec.body.file))
+            return BuildRequest(**base, seed_file=str(self.project.root / spec.body.file),
+                                seed_options=spec.body.options)
         if isinstance(spec.body, PythonBody):
             table = self._call_python(spec, step, window)
             if self.cancelled is not None and self.cancelled.is_set():
