@@ -74,3 +74,29 @@ class Engine(StateStore, Protocol):
     def close(self) -> None: ...
     def now(self) -> datetime: ...
     def failure_kind(self, exc: BaseException) -> FailureKind: ...
+
+
+# ---------------------------------------------------------------------------- clean
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRange:
+    """The rows a partitioned asset's current partitions hold: `column` in [start, end) for time
+    partitions, or `column` in `keys` for static ones. `key_sql` maps a row to its partition key."""
+
+    key: AssetKey
+    column: str
+    key_sql: str
+    start: Any = None
+    end: Any = None
+    keys: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class CleanRequest:
+    """What `assetflow clean --yes` removes, in one transaction."""
+
+    drop: tuple[tuple[AssetKey, str], ...] = ()          # relations assetflow built, with kind table | view
+    forget: tuple[str, ...] = ()                         # assets whose partition records and checks go
+    outside: tuple[PartitionRange, ...] = ()             # delete the rows outside each range
+    records: tuple[tuple[str, str], ...] = ()            # (asset, partition) records outside the range

@@ -251,6 +251,11 @@ class DuckDBEngine:
             return None
         return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
+    def cleaner(self):
+        """Listing and removing what no asset defines any more (`assetflow clean`)."""
+        from assetflow.engines.duckdb_clean import Cleaner
+        return Cleaner(self.connection(), self._transaction)
+
     def existing_tables(self) -> set[str]:
         rows = run(self.connection(), "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
                                       "UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
