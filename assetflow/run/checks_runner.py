@@ -56,8 +56,9 @@ def rechecks(graph: AssetGraph, built: set[str], planned: frozenset[str]) -> lis
 
 
 def run_deferred_checks(engine, deferred: Iterable[DeferredCheck]) -> list[CheckOutcome]:
-    """Each check against what both assets hold now; one whose other asset was never built fails
-    saying so (there is nothing to compare with)."""
+    """Each check against what both assets hold now. One whose other asset was never built is not
+    run: there is nothing to compare with yet, which is no fault of the data just built, so it is
+    reported as a warning, and runs when the other asset is first built (`rechecks`)."""
     deferred = list(deferred)
     existing = engine.existing_tables() if deferred else set()
     outcomes = []
@@ -66,12 +67,29 @@ def run_deferred_checks(engine, deferred: Iterable[DeferredCheck]) -> list[Check
         if d.own_table and str(d.key) not in existing:
             continue
         if d.other not in existing:
-            result = CheckResult(check.text, check.severity, -1, False,
-                                 error=f"{d.other} has not been built, so there is nothing to compare with")
+            result = not_run(check, d.other)
         else:
             result = checks_now(engine, d.key, [d.target], d.window)[0]
         outcomes.append(CheckOutcome(str(d.key), d.partition, result))
     return outcomes
+
+
+def not_run(check, other: str) -> CheckResult:
+    """The result of a check whose other asset was never built: a warning, not a failure."""
+    return CheckResult(check.text, "warn", -1, False,
+                       error=f"{other} has not been built, so there is nothing to compare with")
+
+
+def _comparable(graph: AssetGraph, spec: AssetSpec, existing: set[str]) -> tuple[tuple, list[CheckResult]]:
+    """(the checks that can run now, results for those whose other asset was never built)."""
+    targets, skipped = [], []
+    for target in check_targets(spec, graph):
+        other = compared_asset(graph, spec, target[0])
+        if other is not None and other not in existing:
+            skipped.append(not_run(target[0], other))
+        else:
+            targets.append(target)
+    return tuple(targets), skipped
 
 
 def checks_now(engine, key: AssetKey, targets, window) -> list[CheckResult]:
@@ -102,7 +120,8 @@ def run_asset_checks(graph: AssetGraph, engine, names: Iterable[str]) -> list[Ch
         spec = graph.assets[name]
         if not spec.settings.checks or name not in existing:
             continue
-        targets = check_targets(spec, graph)
+        targets, skipped = _comparable(graph, spec, existing)
+        outcomes.extend(CheckOutcome(name, None, r) for r in skipped)      # once, not per partition
         if spec.partitioning is None:
             outcomes.extend(CheckOutcome(name, None, r) for r in checks_now(engine, spec.key, targets, None))
             continue

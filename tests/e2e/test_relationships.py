@@ -75,15 +75,20 @@ def test_rebuilding_only_the_other_asset_runs_the_check_again(af, project):
     assert check["passed"] is False
 
 
-def test_an_other_asset_never_built_is_reported_and_the_checked_data_commits(af, project):
+def test_an_other_asset_never_built_is_a_warning_and_the_checked_data_commits(af, project):
     p = dbt_like(project)
-    res = run_json(af, p, "staging.orders", expect=1)
+    res = run_json(af, p, "staging.orders")
+    assert res["status"] == "success"
     assert [(x["asset"], x["status"]) for x in res["results"]] == [("staging.orders", "success")]
-    [failed] = res["checks"]
-    assert failed["error"] == "marts.customers has not been built, so there is nothing to compare with"
+    [warned] = res["checks"]
+    assert (warned["severity"], warned["passed"]) == ("warn", False)
+    assert warned["error"] == "marts.customers has not been built, so there is nothing to compare with"
     assert query(p, "select count(*) from staging.orders") == [(3,)]
+    text = af(p, "status")
+    assert f"warn: {CHECK}" in text.stdout, text.output
     r = af(p, "check", "staging.orders")
-    assert r.exit_code == 1 and "not run:" in r.stdout and "Traceback" not in r.output, r.output
+    assert r.exit_code == 0 and f"WARN staging.orders: {CHECK}  (not run: marts.customers has not been built" \
+        in r.stdout and "Traceback" not in r.output, r.output
     # building the other asset later runs the check again, now against real data
     res = run_json(af, p)
     assert [x["asset"] for x in res["results"]] == ["marts.customers"] and res["checks"] == []
