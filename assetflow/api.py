@@ -79,6 +79,8 @@ class StatusReport:
     checks: tuple[tuple, ...] = ()     # latest (asset, partition, check, severity, passed, failing)
     drift: tuple | None = None         # with --verify: where data and state disagree
     moved_sources: tuple = ()          # source views that read files where the project no longer has them
+    orphans: tuple = ()                # tables and views assetflow built that no asset defines now
+    outside: tuple | None = None       # with --verify: rows and records outside a partition range
 
 
 def graph_of(project: Project) -> AssetGraph:
@@ -94,12 +96,16 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
         now = engine.now() if engine else _utcnow()
         found = assess(project, graph, engine, frozenset(graph.assets), {}, frozenset(), True, now)
         checks = tuple(c for c in (engine.latest_checks() if engine else ()) if c[2] in _declared_checks(project, graph))
-        drift = None
+        drift = outside = None
         if verify:
+            from assetflow.run.clean import outside_partitions
             from assetflow.run.verify import verify as compare
             drift = tuple(d for d in compare(graph, engine) if d.asset in selected) if engine else ()
+            outside = tuple(o for o in outside_partitions(graph, engine, now) if o.asset in selected)
         moved = tuple(engine.moved_source_views(_file_source_views(project, graph, frozenset()))) if engine else ()
-    return StatusReport(found.plan, graph, target.path, selected, checks, drift, moved)
+        from assetflow.run.clean import status_orphans
+        orphans = status_orphans(project, graph, engine)
+    return StatusReport(found.plan, graph, target.path, selected, checks, drift, moved, orphans, outside)
 
 
 def materialize(project: Project, options: MaterializeOptions, events: RunEvents = RunEvents()) -> RunOutcome:
@@ -168,7 +174,8 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     cancelled = threading.Event()
     runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
                         input_versions(graph, engine, the_plan, found.keys),
-                        fully_rebuilt(the_plan, graph, now), cancelled, dict(request.source_versions))
+                        fully_rebuilt(the_plan, graph, now), cancelled, dict(request.source_versions),
+                        frozenset(step.asset for step in the_plan.steps))
     stop = events.stop or threading.Event()
     try:
         results = execute(the_plan, runner, threads=options.threads or target.threads,
@@ -186,6 +193,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     engine.discard_rebuilds()        # rebuilds none of whose partitions succeeded
     engine.fold_runs()
     runner.compile_cache.save()
+    runner.run_deferred_checks()     # checks that compare with another asset this run built
     results = [part for r in results for part in r.per_partition()]
     failed = [r for r in results if r.status == FAILED]
     checks = runner.check_notes + _custom_checks(project, graph, engine, run_id, results)
@@ -304,6 +312,12 @@ def compile_asset(project: Project, asset_name: str, partition: str | None, targ
     elif spec.partitioning is not None and spec.partitioning.count(_utcnow()):
         index = spec.partitioning.count(_utcnow()) - 1          # show the latest partition
     return compile_for_display(spec, graph, project.root, project.config.dialect, index)
+
+
+def clean(project: Project, target_name: str | None, yes: bool):
+    """What renamed and deleted assets and narrowed partition ranges left; removed with `yes`."""
+    from assetflow.run.clean import clean as run_clean
+    return run_clean(project, target_name, yes, _utcnow())
 
 
 def list_runs(project: Project, target_name: str | None, limit: int) -> list[RunRecord]:

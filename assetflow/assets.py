@@ -79,6 +79,7 @@ class AssetSettings:
     lookback: int = 0
     batch_size: int = 1
     max_age: Duration | None = None     # stale once the last good build is this old (latest partition)
+    retry_on: tuple[str, ...] = ()            # exception class names worth a retry; empty: every transient one
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +99,28 @@ class PythonBody:
 
 
 @dataclass(frozen=True, slots=True)
+class SeedOptions:
+    """How to read a CSV seed, from `[seeds."schema.name"]` in assetflow.toml; None: DuckDB detects it.
+
+    `column_types` overrides the detected type of the columns it names (dbt's `+column_types`);
+    the other columns are still detected.
+    """
+
+    column_types: tuple[tuple[str, str], ...] = ()
+    delimiter: str | None = None
+    header: bool | None = None
+    quote: str | None = None
+    escape: str | None = None
+    null: str | None = None
+    skip: int | None = None
+    date_format: str | None = None
+    timestamp_format: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SeedBody:
     file: str                                 # path relative to the project root
+    options: SeedOptions = SeedOptions()
 
 
 Body = SqlBody | PythonBody | SeedBody
@@ -121,7 +142,8 @@ class AssetSpec:
 
     @property
     def check_references(self) -> tuple[Reference, ...]:
-        """Assets that `relationships(...)` checks read: ordered before this one, like upstreams."""
+        """Assets that `relationships(...)` checks read. Not upstreams: the check runs once both
+        are built (see steps.StepRunner)."""
         return tuple(Reference(parts=tuple(c.ref_asset.split(".")), line=self.line)
                      for c in self.settings.checks if c.ref_asset)
 
@@ -148,6 +170,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "partition_column": (str,), "partitions": (list,), "retries": (int,), "retry_delay": (int, float),
     "tags": (list,), "checks": (list,), "deps": (list,), "lookback": (int,), "batch_size": (int,),
     "max_age": (str,),
+    "retry_on": (list,),
 }
 SETTING_KEYS = frozenset(_SETTING_TYPES)
 
@@ -166,7 +189,9 @@ def parse_settings(raw: dict[str, Any], *, path: str, line: int | None = None) -
             want = " or ".join(t.__name__ for t in types)
             raise ProjectError(f"setting '{key}' must be {want}, not {type(value).__name__} ({value!r})",
                                path=path, line=line)
-        if isinstance(value, list) and key != "checks" and not all(isinstance(v, str) for v in value):
+        if key == "retry_on":
+            _check_retry_on(value, path=path, line=line)
+        elif isinstance(value, list) and key != "checks" and not all(isinstance(v, str) for v in value):
             raise ProjectError(f"setting '{key}' must be a list of strings", path=path, line=line)
     kind_text = raw.get("kind", "partitioned" if "partition_by" in raw else "table")
     try:
@@ -188,7 +213,8 @@ def parse_settings(raw: dict[str, Any], *, path: str, line: int | None = None) -
         tags=tuple(raw.get("tags", ())),
         checks=tuple(parse_check(c, path=path, line=line) for c in raw.get("checks", ())),
         deps=tuple(raw.get("deps", ())), lookback=raw.get("lookback", 0),
-        batch_size=raw.get("batch_size", 1), max_age=_max_age(raw, kind, path=path, line=line))
+        batch_size=raw.get("batch_size", 1), max_age=_max_age(raw, kind, path=path, line=line),
+        retry_on=tuple(raw.get("retry_on", ())))
 
 
 def _max_age(raw: dict[str, Any], kind: Kind, *, path: str, line: int | None) -> Duration | None:
@@ -202,6 +228,32 @@ def _max_age(raw: dict[str, Any], kind: Kind, *, path: str, line: int | None) ->
         raise ProjectError("max_age has no effect on a view: it reads its inputs whenever it is queried",
                            path=path, line=line, hint='remove max_age, or make it kind = "table"')
     return age
+
+
+def _check_retry_on(names: list, *, path: str, line: int | None) -> None:
+    """`retry_on` is a non-empty list of class names, bare (`TimeoutError`) or dotted with their
+    module (`requests.exceptions.ConnectionError`)."""
+    example = 'e.g. retry_on = ["ConnectionError", "TimeoutError"]'
+    if not names:
+        raise ProjectError("setting 'retry_on' is empty, so no error would ever be retried", path=path, line=line,
+                           hint="list the exception classes worth a retry, or set retries = 0 instead")
+    for name in names:
+        if not isinstance(name, str) or not all(part.isidentifier() for part in name.split(".")):
+            raise ProjectError(f"setting 'retry_on' must list exception class names, not {name!r}",
+                               path=path, line=line, hint=example)
+
+
+def exception_names(error: type[BaseException]) -> tuple[str, ...]:
+    """The names `retry_on` matches a class by, its own bare name first: along its MRO, each class's
+    bare name and its `module.qualname` (so a subclass of ConnectionError matches "ConnectionError")."""
+    return tuple(name for cls in error.__mro__ for name in (cls.__name__, f"{cls.__module__}.{cls.__qualname__}"))
+
+
+def retry_on_name(error: Any) -> Any:
+    """An exception class given to `@asset(retry_on=[...])` as the name the header would use."""
+    if isinstance(error, type) and issubclass(error, BaseException):
+        return error.__name__ if error.__module__ == "builtins" else f"{error.__module__}.{error.__qualname__}"
+    return error
 
 
 def _parse_partitioning(raw: dict[str, Any], kind: Kind, *, path: str, line: int | None
@@ -266,7 +318,11 @@ def asset(fn: Callable[..., Any] | None = None, *, name: str | None = None, sche
 
     Parameters name upstream assets (`schema__name` or a bare name); `deps={"param": "schema.name"}`
     says it explicitly, `deps=["schema.name"]` orders after assets read by other means.
+    `retry_on=[ConnectionError, "TimeoutError"]` (classes or names) retries only those errors.
     """
+    if isinstance(settings.get("retry_on"), (list, tuple)):   # classes are accepted as well as their names
+        settings["retry_on"] = [retry_on_name(e) for e in settings["retry_on"]]
+
     def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
         func.__assetflow__ = AssetDecl(func, dict(settings), name, schema, deps, code_version)  # type: ignore[attr-defined]
         return func

@@ -46,8 +46,9 @@ class CheckQuery:
 class CheckResult:
     name: str
     severity: str
-    failing: int
+    failing: int                             # -1: the check could not run (see error)
     passed: bool
+    error: str | None = None                 # why it could not run
 
 
 def parse_check(entry: Any, *, path: str, line: int | None) -> CheckSpec:

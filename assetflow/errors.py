@@ -4,6 +4,7 @@ Library code raises these; only the CLI renders them and chooses to exit.
 """
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 EXIT_OK = 0
@@ -13,10 +14,20 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 
+class FailureKind(str, Enum):
+    """Whether another attempt of a failed build could succeed; the executor retries only TRANSIENT."""
+
+    TRANSIENT = "transient"     # I/O, network, locks, timeouts, whatever a Python asset raises
+    PERMANENT = "permanent"     # the definition is wrong: SQL that does not bind, a wrong return type
+
+
 class AssetflowError(Exception):
     """Root of every error assetflow raises on purpose."""
 
     exit_code = EXIT_RUN_FAILED
+    # What assetflow raises during a build is about the definition or its output's shape (a schema
+    # change, rows outside the partition, a failed check): the same inputs fail the same way again.
+    failure_kind = FailureKind.PERMANENT
 
     def __init__(self, message: str, *, path: Path | str | None = None, line: int | None = None,
                  hint: str | None = None):
@@ -59,6 +70,8 @@ class PartitionKeyError(UsageError):
 
 class LockError(AssetflowError):
     """Another process holds the project's run lock past `--wait`."""
+
+    failure_kind = FailureKind.TRANSIENT
 
 
 class TargetError(AssetflowError):

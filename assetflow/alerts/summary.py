@@ -104,7 +104,7 @@ def summarize(project: str, run_id: str, trigger: str, results: Iterable[Any] = 
 
 def _check_error(result: Any) -> str:
     if result.failing < 0:
-        return "the check could not run"
+        return getattr(result, "error", None) or "the check could not run"
     return f"{result.failing} failing row{'s' if result.failing != 1 else ''}"
 
 

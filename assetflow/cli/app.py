@@ -112,7 +112,8 @@ def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target
     from assetflow import api
     report = api.status(_load(ctx), selection, target, verify)
     if as_json:
-        data = render.status_json(report.plan, report.graph, report.selected, report.checks)
+        data = render.status_json(report.plan, report.graph, report.selected, report.checks, report.orphans,
+                                  report.outside)
         data["moved_sources"] = render.moved_sources_json(report.moved_sources)
         if report.drift is not None:
             data["drift"] = [d.__dict__ if hasattr(d, "__dict__") else
@@ -120,11 +121,11 @@ def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target
         _emit(render.to_json(data))
     else:
         _emit(render.status_text(report.plan, report.graph, report.selected, report.database,
-                                 checks=report.checks))
+                                 checks=report.checks, orphans=report.orphans))
         if report.moved_sources:
             _emit(render.moved_sources_text(report.moved_sources))
         if report.drift is not None:
-            _emit(render.drift_text(report.drift))
+            _emit(render.drift_text(report.drift, report.outside or ()))
     if report.drift:
         sys.exit(1)
 
@@ -403,6 +404,8 @@ def runs_show(ctx, run_id: str, as_json: bool) -> None:
 
 # ------------------------------------------------------------------------------------------ command modules
 
-from assetflow.cli.import_dbt import import_dbt  # noqa: E402 - registered after the group exists
+from assetflow.cli.clean import command as clean_command  # noqa: E402 - registered after the group exists
+from assetflow.cli.import_dbt import import_dbt  # noqa: E402
 
+main.add_command(clean_command(_load, project_option, CONTEXT))
 main.add_command(import_dbt)

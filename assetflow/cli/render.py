@@ -36,7 +36,8 @@ def _checks_by_asset(checks: Iterable[tuple]) -> dict[str, list[dict[str, Any]]]
     return out
 
 
-def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str], checks: Iterable[tuple] = ()) -> dict[str, Any]:
+def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str], checks: Iterable[tuple] = (),
+                orphans: Iterable[Any] = (), outside: Iterable[Any] | None = None) -> dict[str, Any]:
     by_asset = _checks_by_asset(checks)
     assets = []
     for name in sorted(selected):
@@ -51,11 +52,14 @@ def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str], checks: 
             "partitioned": partitioned,
             "checks": by_asset.get(name, []),
         })
-    return {"assets": assets}
+    data = {"assets": assets, "orphans": [{"name": o.name, "kind": o.kind} for o in orphans]}
+    if outside is not None:                  # --verify
+        data["outside_range"] = outside_json(outside)
+    return data
 
 
 def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database: str, limit: int = 5,
-                checks: Iterable[tuple] = ()) -> str:
+                checks: Iterable[tuple] = (), orphans: Iterable[Any] = ()) -> str:
     by_asset = _checks_by_asset(checks)
     names = sorted(selected)
     width = max([len(n) for n in names] + [5])
@@ -75,6 +79,11 @@ def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database
         for c in failing[:limit]:
             word = "warn" if c["severity"] == "warn" else "check failed"
             lines.append(f"{'':<{width}}    {word}: {c['check']}" + (f" [{c['partition']}]" if c["partition"] else ""))
+    orphans = list(orphans)
+    if orphans:
+        lines.append("orphans: no asset defines these any more (`assetflow clean` lists them with their state, "
+                     "`assetflow clean --yes` drops them):")
+        lines.extend(f"  {o.name} ({o.kind})" for o in orphans)
     lines.append(f"database: {database}")
     return "\n".join(lines)
 
@@ -114,6 +123,8 @@ def check_lines(outcomes: Iterable[Any]) -> list[str]:
         r = o.result
         word = "PASS" if r.passed else ("WARN" if r.severity == "warn" else "FAIL")
         detail = "" if r.passed else f"  ({r.failing} {'rows' if r.name.startswith('row_count') else 'failing rows'})"
+        if r.error:
+            detail = f"  (not run: {r.error})"
         lines.append(f"  {word} {label(o.asset, o.partition)}: {r.name}{detail}")
     return lines
 
@@ -146,7 +157,8 @@ def run_summary(run_id: str | None, results: Iterable[StepResult], database: str
 
 def check_json(outcomes: Iterable[Any]) -> list[dict[str, Any]]:
     return [{"asset": o.asset, "partition": o.partition, "check": o.result.name, "severity": o.result.severity,
-             "passed": o.result.passed, "failing": o.result.failing} for o in outcomes]
+             "passed": o.result.passed, "failing": o.result.failing, "error": o.result.error}
+            for o in outcomes]
 
 
 def run_json(run_id: str | None, status: str, results: Iterable[StepResult], plan: Plan,
@@ -224,11 +236,58 @@ def moved_sources_json(moved: Iterable[Any]) -> list[dict[str, Any]]:
     return [{"name": m.name, "view_reads": m.reads, "files": m.glob} for m in moved]
 
 
-def drift_text(drift: Iterable[Any]) -> str:
-    drift = list(drift)
+def drift_text(drift: Iterable[Any], outside: Iterable[Any] = ()) -> str:
+    """`--verify`: drift, then what lies outside the partition ranges (not drift: state agrees)."""
+    drift, beyond = list(drift), outside_text(outside)
     if not drift:
-        return "verify: state and data agree"
+        return "verify: state and data agree" + (f"\n{beyond}" if beyond else "")
     lines = [f"verify: {len(drift)} partition(s) where state and data disagree:"]
     for d in drift[:50]:
         lines.append(f"  {label(d.asset, d.partition)}: {d.problem} (recorded {d.recorded}, found {d.actual})")
+    return "\n".join(lines + ([beyond] if beyond else []))
+
+
+# ---------------------------------------------------------------- clean
+
+def outside_text(outside: Iterable[Any]) -> str:
+    lines = [f"  {o.asset}: {_outside_what(o)} outside its partitions ({o.range})" for o in outside]
+    if not lines:
+        return ""
+    return "\n".join(["outside the partition range (`assetflow clean` removes it):", *lines])
+
+
+def _outside_what(o: Any) -> str:
+    keys = o.partitions[0] if len(o.partitions) == 1 else f"{o.partitions[0]} .. {o.partitions[-1]}"
+    what = [f"{o.rows} rows"] if o.rows else []
+    what += [f"{o.records} partition record(s)"] if o.records else []
+    return f"{' and '.join(what)} in {len(o.partitions)} partition(s) ({keys})"
+
+
+def outside_json(outside: Iterable[Any]) -> list[dict[str, Any]]:
+    return [{"asset": o.asset, "range": o.range, "rows": o.rows, "records": o.records,
+             "partitions": list(o.partitions)} for o in outside]
+
+
+def clean_text(report: Any) -> str:
+    if report.empty:
+        return "Nothing to clean: every table, view and record belongs to an asset, inside its partitions."
+    lines = []
+    if report.orphans:
+        lines.append("Orphaned (no asset defines them now):")
+        for o in report.orphans:
+            what = [f"{o.kind}" if o.kind else "no table left"]
+            what += [f"{o.records} partition record(s)"] if o.records else []
+            lines.append(f"  {o.name}  {', '.join(what)}")
+    if report.out_of_range:
+        lines.append("Outside the current partition range:")
+        lines.extend(f"  {o.asset}: {_outside_what(o)}; the range is {o.range}" for o in report.out_of_range)
+    if report.cleaned:
+        lines.append(f"Dropped and deleted all of it in one transaction.  run {report.run_id}")
+    else:
+        lines.append("Nothing was changed; run `assetflow clean --yes` to drop and delete all of it.")
     return "\n".join(lines)
+
+
+def clean_json(report: Any) -> dict[str, Any]:
+    return {"orphans": [{"name": o.name, "kind": o.kind, "records": o.records} for o in report.orphans],
+            "out_of_range": outside_json(report.out_of_range), "cleaned": report.cleaned, "run_id": report.run_id}

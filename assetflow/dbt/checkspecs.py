@@ -53,10 +53,10 @@ def convert_test(test: TestUse, relation: str, owner: str, resolve: Resolver, he
                  upstream: frozenset[str] = frozenset()) -> HeaderCheck | CustomCheck | Finding:
     """`test` on `relation` (the asset or source it checks). `header`: the owner is a SQL asset.
 
-    A header `relationships` check makes its target an upstream; dbt's tests order nothing, so a
-    target that is not already upstream (`upstream`: relations the owner reads, directly or not)
-    would add an edge, perhaps a cycle (jaffle_shop's order_items tests against orders, which reads
-    order_items). Those become custom checks, which run after the build."""
+    A `relationships` test whose target is not already upstream (`upstream`: relations the owner
+    reads, directly or not) becomes a custom check, which runs after the build. (A header check made
+    its target an upstream when this was written, a cycle for jaffle_shop's order_items tested
+    against orders; it no longer adds an edge, so both forms now work.)"""
     if test.name not in BUILT_IN:
         return Finding(test.location, f"test {test.name} is not converted",
                        f"write checks/{check_stem(owner, test)}.sql: a query returning the rows that fail", SKIPPED)

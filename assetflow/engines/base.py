@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Protocol
 
-from assetflow.assets import AssetKey, Kind
+from assetflow.assets import AssetKey, Kind, SeedOptions
 from assetflow.checks import CheckResult, CheckSpec
+from assetflow.errors import FailureKind
 from assetflow.state import AttemptRecord, StateStore
 
 
@@ -31,6 +32,7 @@ class BuildRequest:
     params: Mapping[str, Any] = field(default_factory=dict)
     arrow: Any = None                          # a pyarrow Table (Python assets), instead of sql
     seed_file: str | None = None               # absolute path of a seed file, instead of sql
+    seed_options: SeedOptions | None = None    # how to read a CSV seed (None: detected)
     window: PartitionWindow | None = None      # partitioned assets only
     rebuilding_all: bool = False               # this run rebuilds every partition of the asset
     batch: tuple[tuple[AttemptRecord, PartitionWindow], ...] = ()   # batch_size: each partition's record
@@ -71,3 +73,30 @@ class Engine(StateStore, Protocol):
     def fold_runs(self) -> None: ...
     def close(self) -> None: ...
     def now(self) -> datetime: ...
+    def failure_kind(self, exc: BaseException) -> FailureKind: ...
+
+
+# ---------------------------------------------------------------------------- clean
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRange:
+    """The rows a partitioned asset's current partitions hold: `column` in [start, end) for time
+    partitions, or `column` in `keys` for static ones. `key_sql` maps a row to its partition key."""
+
+    key: AssetKey
+    column: str
+    key_sql: str
+    start: Any = None
+    end: Any = None
+    keys: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class CleanRequest:
+    """What `assetflow clean --yes` removes, in one transaction."""
+
+    drop: tuple[tuple[AssetKey, str], ...] = ()          # relations assetflow built, with kind table | view
+    forget: tuple[str, ...] = ()                         # assets whose partition records and checks go
+    outside: tuple[PartitionRange, ...] = ()             # delete the rows outside each range
+    records: tuple[tuple[str, str], ...] = ()            # (asset, partition) records outside the range

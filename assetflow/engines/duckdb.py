@@ -18,14 +18,14 @@ from assetflow.engines.duckdb_module import core as duckdb, python_api
 from assetflow.assets import AssetKey, Kind, quote_identifier
 from assetflow import checks as checking
 from assetflow.checks import CheckResult
-from assetflow.engines import duckdb_rebuild as rebuild, duckdb_state as store
+from assetflow.engines import duckdb_errors, duckdb_rebuild as rebuild, duckdb_state as store
 from assetflow.engines.base import BuildOutcome, BuildRequest, PartitionWindow, SourceView
 from assetflow.engines.duckdb_catalog import Catalog
 from assetflow.engines.duckdb_checkpoint import CheckpointGate
 from assetflow.engines.duckdb_partitions import PartitionWrites
 from assetflow.engines.duckdb_sql import Source, params_of, rows_written, run_checks, window_filter
 from assetflow.engines.duckdb_views import MovedView, ensure_source_view, moved_source_views
-from assetflow.errors import AssetflowError, LockError, TargetError
+from assetflow.errors import AssetflowError, FailureKind, LockError, TargetError
 from assetflow.plan.freshness import Expectation
 from assetflow.state import AttemptRecord, RunRecord, SourceVersion, StateSnapshot, StoredVersions
 
@@ -134,6 +134,11 @@ class DuckDBEngine:
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc).replace(tzinfo=None)
+
+    @staticmethod
+    def failure_kind(exc: BaseException) -> FailureKind:
+        """Whether retrying a build that raised `exc` could help (see duckdb_errors)."""
+        return duckdb_errors.failure_kind(exc)
 
     # ------------------------------------------------------------------ state store
 
@@ -245,6 +250,11 @@ class DuckDBEngine:
         except duckdb.Error:
             return None
         return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+    def cleaner(self):
+        """Listing and removing what no asset defines any more (`assetflow clean`)."""
+        from assetflow.engines.duckdb_clean import Cleaner
+        return Cleaner(self.connection(), self._transaction)
 
     def existing_tables(self) -> set[str]:
         rows = run(self.connection(), "SELECT schema_name || '.' || table_name FROM duckdb_tables() "

@@ -9,7 +9,7 @@ from assetflow.checks import CheckResult
 from assetflow.engines.duckdb_module import core as duckdb, python_api
 from assetflow.engines.base import BuildRequest, PartitionWindow
 from assetflow.engines.duckdb_state import run
-from assetflow.assets import quote_identifier
+from assetflow.assets import SeedOptions, quote_identifier
 
 
 class Source:
@@ -25,7 +25,7 @@ class Source:
             self.cur.register(self.name, request.arrow)
             return f"SELECT * FROM {self.name}"
         if request.seed_file is not None:
-            return f"SELECT * FROM {file_reader(self.cur, request.seed_file)}"
+            return f"SELECT * FROM {seed_reader(self.cur, request.seed_file, request.seed_options)}"
         assert request.sql is not None
         return request.sql
 
@@ -114,3 +114,31 @@ def file_reader(cur, glob: str) -> str:
     if not prompt.startswith(prefix) or not prompt.endswith(")"):
         return f"read_csv_auto({sql_string(glob)})"
     return f"read_csv({sql_string(glob)}, {prompt[len(prefix):-1]})"
+
+
+# SeedOptions field -> read_csv argument
+_CSV_ARGUMENTS = {"delimiter": "delim", "header": "header", "quote": "quote", "escape": "escape",
+                  "null": "nullstr", "skip": "skip", "date_format": "dateformat",
+                  "timestamp_format": "timestampformat"}
+
+
+def seed_reader(cur, path: str, options: SeedOptions | None) -> str:
+    """A seed file's reader: sniffed, or with the options assetflow.toml gives (DuckDB still
+    detects whatever they leave out, column types included)."""
+    if options is None or options == SeedOptions():
+        return file_reader(cur, path)
+    args = [sql_string(path)]
+    for field, argument in _CSV_ARGUMENTS.items():
+        value = getattr(options, field)
+        if value is not None:
+            args.append(f"{argument} = {_literal(value)}")
+    if options.column_types:
+        types = ", ".join(f"{sql_string(c)}: {sql_string(t)}" for c, t in options.column_types)
+        args.append(f"types = {{{types}}}")
+    return f"read_csv({', '.join(args)})"
+
+
+def _literal(value: str | bool | int) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int) else sql_string(value)

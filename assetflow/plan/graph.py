@@ -20,7 +20,8 @@ class AssetGraph:
     sources: Mapping[str, SourceSpec]
     upstream: Mapping[str, tuple[str, ...]]            # asset -> assets and sources it reads, sorted
     downstream: Mapping[str, tuple[str, ...]]          # node -> assets that read it, sorted
-    relations: Mapping[str, Mapping[tuple[str, ...], str]]  # asset -> reference (lower parts) -> node
+    relations: Mapping[str, Mapping[tuple[str, ...], str]]  # asset -> reference (lower parts) -> node,
+                                                       # also what its checks read
     params: Mapping[str, Mapping[str, str]]            # python asset -> parameter -> node
     order: tuple[str, ...]                             # assets, dependencies first, ties by name
 
@@ -41,12 +42,17 @@ def build_graph(assets: Iterable[AssetSpec], declared_sources: Iterable[SourceSp
     for name, spec in by_name.items():
         found: set[str] = set()
         relations[name], params[name] = {}, {}
-        for ref in (*spec.references, *spec.check_references):
+        for ref in spec.references:
             node = resolver.resolve(ref, spec)
             found.add(node)
             relations[name][tuple(p.lower() for p in ref.parts)] = node
             if ref.param is not None:
                 params[name][ref.param] = node
+        for ref in spec.check_references:
+            # A check reads another asset after both are built; it is no upstream (a `customers`
+            # built from `orders` is what `relationships(customer_id, customers.id)` on orders
+            # compares with, and an edge would make that a cycle).
+            relations[name].setdefault(tuple(p.lower() for p in ref.parts), resolver.resolve(ref, spec))
         if isinstance(spec.body, SqlBody):
             for file_path in spec.body.file_reads:
                 sources.setdefault(file_path, SourceSpec(name=file_path, glob=file_path, path=spec.path))

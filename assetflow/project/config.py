@@ -18,6 +18,7 @@ from assetflow.assets import SourceSpec
 from assetflow.errors import ProjectError, UsageError
 from assetflow.project.alert_settings import AlertSettings, parse_alerts
 from assetflow.project.interpolate import Expanded, Masks, build_masks, expand_tree
+from assetflow.project.seed_options import SeedConfig, parse_seeds
 
 if TYPE_CHECKING:
     from assetflow.project.schedules import ScheduleSpec
@@ -47,6 +48,7 @@ class ProjectConfig:
     retry_delay: float = 1.0
     masks: Masks = Masks()           # hides environment values and alert secrets in every message
     schedules: tuple[ScheduleSpec, ...] = ()      # sorted by name
+    seeds: tuple[SeedConfig, ...] = ()
 
     def target(self, name: str | None) -> Target:
         """The named target, or the first one declared."""
@@ -96,7 +98,7 @@ def load_config(root: Path, environ: Mapping[str, str] | None = None) -> Project
 
 def _project_config(root: Path, expanded: Expanded, text: str) -> ProjectConfig:
     raw = expanded.value
-    _check_keys(raw, {"project", "targets", "sources", "alerts", "schedules"}, "", text)
+    _check_keys(raw, {"project", "targets", "sources", "alerts", "schedules", "seeds"}, "", text)
     project = _table(raw, "project", text)
     _check_keys(project, {"name", "dialect", "retries", "retry_delay"}, "project", text)
     name = _typed(project, "name", str, "project", text, default=root.name)
@@ -111,7 +113,8 @@ def _project_config(root: Path, expanded: Expanded, text: str) -> ProjectConfig:
                           expanded.variables_of)
     return ProjectConfig(root=root, name=name, dialect=dialect, targets=targets,
                          sources=_sources(_table(raw, "sources", text), text), alerts=alerts,
-                         retries=retries, retry_delay=retry_delay, schedules=_schedules(raw, text))
+                         retries=retries, retry_delay=retry_delay, schedules=_schedules(raw, text),
+                         seeds=parse_seeds(_table(raw, "seeds", text), CONFIG_FILE, lambda key: _line_of(text, key)))
 
 
 def _masked(exc: ProjectError, masks: Masks) -> ProjectError:

@@ -12,11 +12,12 @@ import textwrap
 from dataclasses import fields
 from typing import Any, Callable
 
-from assetflow.assets import AssetSettings
+from assetflow.assets import AssetSettings, SeedOptions
 
 DATA_AFFECTING = frozenset({"kind", "partitioning", "lookback"})
 # max_age decides when a build is due, not what it writes
-METADATA_ONLY = frozenset({"retries", "retry_delay", "tags", "checks", "deps", "batch_size", "max_age"})
+METADATA_ONLY = frozenset({"retries", "retry_delay", "tags", "checks", "deps", "batch_size", "max_age",
+                           "retry_on"})
 
 
 def unclassified_settings() -> set[str]:
@@ -77,8 +78,12 @@ def normalized_source(function: Callable[..., Any]) -> str:
     return ast.unparse(tree)               # unparse drops comments and formatting
 
 
-def seed_code_version(content_hash: str) -> str:
-    return _digest("seed", content_hash)
+def seed_code_version(content_hash: str, options: SeedOptions = SeedOptions()) -> str:
+    """The file's bytes, and how it is read when assetflow.toml says (a seed without options keeps
+    the version it had before options existed)."""
+    if options == SeedOptions():
+        return _digest("seed", content_hash)
+    return _digest("seed", content_hash, repr(options))
 
 
 def content_hash(data: bytes) -> str:

@@ -13,9 +13,12 @@ from typing import Any, Callable, Mapping
 from assetflow.project import fingerprint
 from assetflow.project import header
 from assetflow.project.cache import JsonCache
-from assetflow.assets import AssetKey, AssetSettings, AssetSpec, Kind, Reference, SeedBody, SqlBody, parse_settings
-from assetflow.project.config import ProjectConfig, load_config
+from assetflow.assets import (AssetKey, AssetSettings, AssetSpec, Kind, Reference, SeedBody, SeedOptions, SqlBody,
+                              parse_settings)
+from assetflow.project.config import CONFIG_FILE, ProjectConfig, load_config
+from assetflow.project.seed_options import SeedConfig
 from assetflow.errors import ProjectError
+from assetflow.names import suggest
 from assetflow.project.header import QueryFacts
 
 ASSETS_DIR = "assets"
@@ -87,7 +90,7 @@ def load_project(root: Path, environ: Mapping[str, str] | None = None) -> Projec
             for spec, function in pyassets.load_python_file(path, relative(path, root), schema):
                 specs.append(spec)
                 functions[spec.key] = function
-    specs.extend(load_seeds(root))
+    specs.extend(load_seeds(root, config.seeds))
     checks = load_custom_checks(root, config.dialect, cache)
     cache.save()
     _check_unique(specs, config)
@@ -243,19 +246,40 @@ def _sql_spec(file: _SqlFile, stem: str, schema: str, dialect: str, cache: Parse
         references=references)
 
 
-def load_seeds(root: Path) -> list[AssetSpec]:
+def load_seeds(root: Path, configured: tuple[SeedConfig, ...] = ()) -> list[AssetSpec]:
+    """Every CSV and Parquet file under seeds/: `seeds/x.csv` is `seeds.x`; in a subfolder, the
+    first folder is the schema, as under assets/ (`seeds/ref/countries.csv` is `ref.countries`)."""
     seeds_dir = root / SEEDS_DIR
-    if not seeds_dir.is_dir():
-        return []
+    files = _seed_files(seeds_dir) if seeds_dir.is_dir() else []
+    options = {c.name: c for c in configured}
     specs = []
-    for path in sorted(seeds_dir.iterdir()):
-        if path.suffix.lower() in SEED_SUFFIXES and path.is_file():
-            digest = fingerprint.content_hash(path.read_bytes())
-            specs.append(AssetSpec(
-                key=AssetKey.of("seeds", path.stem), settings=AssetSettings(kind=Kind.SEED),
-                body=SeedBody(file=relative(path, root)), path=relative(path, root), line=1,
-                code_version=fingerprint.seed_code_version(digest)))
+    for path, schema in files:
+        rel, key = relative(path, root), AssetKey.of(schema, path.stem)
+        config = options.pop(str(key), None)
+        seed_options = config.options if config is not None else SeedOptions()
+        if config is not None and path.suffix.lower() != ".csv" and seed_options != SeedOptions():
+            raise ProjectError(f"[seeds.\"{config.name}\"] sets CSV options, but {rel} is not a CSV file",
+                               path=CONFIG_FILE, line=config.line, hint="a Parquet file carries its own types")
+        digest = fingerprint.content_hash(path.read_bytes())
+        specs.append(AssetSpec(
+            key=key, settings=AssetSettings(kind=Kind.SEED), body=SeedBody(file=rel, options=seed_options),
+            path=rel, line=1, code_version=fingerprint.seed_code_version(digest, seed_options)))
+    for config in options.values():
+        hint = suggest(config.name, [str(s.key) for s in specs])
+        raise ProjectError(f"[seeds.\"{config.name}\"] names no seed file", path=CONFIG_FILE, line=config.line,
+                           hint=hint or f"seeds are the CSV and Parquet files under {SEEDS_DIR}/, named "
+                                        "schema.name (seeds/x.csv is seeds.x, seeds/ref/x.csv is ref.x)")
     return specs
+
+
+def _seed_files(seeds_dir: Path) -> list[tuple[Path, str]]:
+    """(file, schema) of each seed, sorted; hidden files and folders are skipped."""
+    found = []
+    for path in sorted(seeds_dir.rglob("*")):
+        parts = path.relative_to(seeds_dir).parts
+        if path.suffix.lower() in SEED_SUFFIXES and path.is_file() and not any(p.startswith(".") for p in parts):
+            found.append((path, parts[0] if len(parts) > 1 else SEEDS_DIR))
+    return found
 
 
 def _check_unique(specs: list[AssetSpec], config: ProjectConfig) -> None:

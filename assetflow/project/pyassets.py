@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterator
 
 from assetflow.project import fingerprint
 from assetflow.assets import (AssetContext, AssetDecl, AssetKey, AssetSpec, Kind, PythonBody, Reference,
-                              parse_settings)
-from assetflow.errors import ProjectError
+                              exception_names, parse_settings)
+from assetflow.errors import FailureKind, ProjectError
 
 MODULE_PREFIX = "assetflow_user_assets"
 
@@ -123,7 +123,17 @@ def _has_source(function: Callable[..., Any]) -> bool:
 # ---------------------------------------------------------------------------- calling an asset
 
 class UserCodeError(Exception):
-    """A Python asset raised or returned something unusable; the message holds the user's traceback."""
+    """A Python asset raised or returned something unusable; the message holds the user's traceback.
+
+    What the function raised may pass on the next attempt (a flaky API), so it is transient, and
+    `error_names` lets the asset's `retry_on` narrow that; an unusable return value is permanent.
+    """
+
+    def __init__(self, message: str, failure_kind: FailureKind = FailureKind.TRANSIENT,
+                 error_names: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.failure_kind = failure_kind
+        self.error_names = error_names
 
 
 def call_asset(function: Callable[..., Any], spec: AssetSpec, inputs: dict[str, Any],
@@ -137,7 +147,7 @@ def call_asset(function: Callable[..., Any], spec: AssetSpec, inputs: dict[str, 
     try:
         result = function(**kwargs)
     except (Exception, SystemExit) as exc:  # user code may even call sys.exit(): only its partition fails
-        raise UserCodeError(_user_traceback(exc, function)) from None
+        raise UserCodeError(_user_traceback(exc, function), error_names=exception_names(type(exc))) from None
     return to_arrow(result, spec)
 
 
@@ -155,11 +165,30 @@ def to_arrow(result: Any, spec: AssetSpec):
             table = convert()
             return table.read_all() if isinstance(table, pa.RecordBatchReader) else table
     if type(result).__module__.split(".")[0] == "pandas" and type(result).__name__ == "DataFrame":
-        return pa.Table.from_pandas(result, preserve_index=False)
+        return pa.Table.from_pandas(_with_index_columns(result, spec), preserve_index=False)
     body = spec.body
     raise UserCodeError(
         f"{body.function}() in {spec.path} returned {type(result).__module__}.{type(result).__qualname__}; "
-        "return a pyarrow Table, a DuckDB relation, or a pandas/polars DataFrame")
+        "return a pyarrow Table, a DuckDB relation, or a pandas/polars DataFrame", FailureKind.PERMANENT)
+
+
+def _with_index_columns(frame, spec: AssetSpec):
+    """A DataFrame's index levels that hold data become its first columns, as `reset_index()` makes
+    them: a named level (what `groupby`, `set_index`, `pivot_table` leave), or an unnamed one of
+    labels (dates, text) as `index`. An unnamed integer index holds positions (a RangeIndex, or
+    what filtering and sorting leave) and is dropped, as pyarrow drops a RangeIndex."""
+    index = frame.index
+    keep = [i for i, name in enumerate(index.names)
+            if name is not None or index.get_level_values(i).dtype.kind not in "iu"]
+    if not keep:
+        return frame
+    try:
+        return frame.reset_index(level=keep)
+    except ValueError as exc:            # a level named like a column: "cannot insert id, already exists"
+        body = spec.body
+        raise UserCodeError(f"{getattr(body, 'function', '?')}() in {spec.path} returned a DataFrame whose index "
+                            f"cannot become columns: {exc}; rename the index level or drop it "
+                            "(reset_index(drop=True))", FailureKind.PERMANENT) from None
 
 
 def _user_traceback(exc: BaseException, function: Callable[..., Any]) -> str:

@@ -1,20 +1,117 @@
-"""Run checks outside a write: `assetflow check`, and custom `checks/*.sql` after a run."""
+"""Run checks outside a write: `assetflow check`, custom `checks/*.sql` after a run, and the checks that
+compare with another asset once both are built."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterable
+from typing import Any, Iterable
 
+from assetflow.assets import AssetKey, AssetSpec
 from assetflow.checks import CheckOutcome, CheckResult
 from assetflow.run.compile import relation_of
 from assetflow.plan.graph import AssetGraph, resolve_reference
 from assetflow.project.loader import CustomCheck, Project
 
 
+def check_targets(spec: AssetSpec, graph: AssetGraph) -> tuple:
+    """Each check with the relation a `relationships` check compares against."""
+    relations = graph.relations[str(spec.key)]
+    return tuple((c, relation_of(relations[tuple(p.lower() for p in c.ref_asset.split("."))], graph)
+                  if c.ref_asset else None) for c in spec.settings.checks)
+
+
+def compared_asset(graph: AssetGraph, spec: AssetSpec, check) -> str | None:
+    """The asset a `relationships` check compares with (None for other checks, or a source)."""
+    if not check.ref_asset:
+        return None
+    node = graph.relations[str(spec.key)][tuple(p.lower() for p in check.ref_asset.split("."))]
+    return node if node in graph.assets else None
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredCheck:
+    """A check of a built partition that reads another asset this run also builds (or that does
+    not exist yet): it runs when the run's builds are done."""
+
+    key: AssetKey
+    partition: str | None
+    window: Any                    # the engine's PartitionWindow of the partition(s), or None
+    target: tuple                  # (CheckSpec, relation it compares with)
+    other: str                     # the asset that relation is
+    own_table: bool = False        # a recheck: skipped when the checked asset's table does not exist
+
+
+def rechecks(graph: AssetGraph, built: set[str], planned: frozenset[str]) -> list[DeferredCheck]:
+    """Checks of assets a run did not build that compare with an asset it did: the comparison
+    changed, so they run again, over the whole table (partition null)."""
+    out = []
+    for name in graph.order:
+        spec = graph.assets[name]
+        if name in planned or not any(c.ref_asset for c in spec.settings.checks):
+            continue
+        for target in check_targets(spec, graph):
+            other = compared_asset(graph, spec, target[0])
+            if other in built and other != name:
+                out.append(DeferredCheck(spec.key, None, None, target, other, own_table=True))
+    return out
+
+
+def run_deferred_checks(engine, deferred: Iterable[DeferredCheck]) -> list[CheckOutcome]:
+    """Each check against what both assets hold now. One whose other asset was never built is not
+    run: there is nothing to compare with yet, which is no fault of the data just built, so it is
+    reported as a warning, and runs when the other asset is first built (`rechecks`)."""
+    deferred = list(deferred)
+    existing = engine.existing_tables() if deferred else set()
+    outcomes = []
+    for d in deferred:
+        check = d.target[0]
+        if d.own_table and str(d.key) not in existing:
+            continue
+        if d.other not in existing:
+            result = not_run(check, d.other)
+        else:
+            result = checks_now(engine, d.key, [d.target], d.window)[0]
+        outcomes.append(CheckOutcome(str(d.key), d.partition, result))
+    return outcomes
+
+
+def not_run(check, other: str) -> CheckResult:
+    """The result of a check whose other asset was never built: a warning, not a failure."""
+    return CheckResult(check.text, "warn", -1, False,
+                       error=f"{other} has not been built, so there is nothing to compare with")
+
+
+def _comparable(graph: AssetGraph, spec: AssetSpec, existing: set[str]) -> tuple[tuple, list[CheckResult]]:
+    """(the checks that can run now, results for those whose other asset was never built)."""
+    targets, skipped = [], []
+    for target in check_targets(spec, graph):
+        other = compared_asset(graph, spec, target[0])
+        if other is not None and other not in existing:
+            skipped.append(not_run(target[0], other))
+        else:
+            targets.append(target)
+    return tuple(targets), skipped
+
+
+def checks_now(engine, key: AssetKey, targets, window) -> list[CheckResult]:
+    """Run checks outside a write; a check whose query fails (the relation it compares with is
+    gone, a column is missing) is a failed result carrying the error, not a crash."""
+    try:
+        return engine.run_checks(key, targets, window)
+    except Exception:  # one of them cannot run: find which, one by one
+        results = []
+        for check, relation in targets:
+            try:
+                results.extend(engine.run_checks(key, [(check, relation)], window))
+            except Exception as exc:
+                error = (str(exc).splitlines() or [type(exc).__name__])[0]
+                results.append(CheckResult(check.text, check.severity, -1, False, error=error))
+        return results
+
+
 def run_asset_checks(graph: AssetGraph, engine, names: Iterable[str]) -> list[CheckOutcome]:
     """Every declared check of each asset against its data as it is now: over the whole table, or
     for a partitioned asset over each built partition, exactly as `materialize` judges them."""
     from assetflow.run.compile import partition_window
-    from assetflow.run.steps import check_targets
     existing = engine.existing_tables()
     state = engine.read_state()
     now = engine.now()
@@ -23,15 +120,16 @@ def run_asset_checks(graph: AssetGraph, engine, names: Iterable[str]) -> list[Ch
         spec = graph.assets[name]
         if not spec.settings.checks or name not in existing:
             continue
-        targets = check_targets(spec, graph)
+        targets, skipped = _comparable(graph, spec, existing)
+        outcomes.extend(CheckOutcome(name, None, r) for r in skipped)      # once, not per partition
         if spec.partitioning is None:
-            outcomes.extend(CheckOutcome(name, None, r) for r in engine.run_checks(spec.key, targets, None))
+            outcomes.extend(CheckOutcome(name, None, r) for r in checks_now(engine, spec.key, targets, None))
             continue
         for key, record in sorted(state.partitions.get(name, {}).items()):
             if record.code_version is None:
                 continue
             window = partition_window(spec, spec.partitioning.index(key, now))
-            outcomes.extend(CheckOutcome(name, key, r) for r in engine.run_checks(spec.key, targets, window))
+            outcomes.extend(CheckOutcome(name, key, r) for r in checks_now(engine, spec.key, targets, window))
     return outcomes
 
 

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from assetflow.errors import Interrupted
+from assetflow.errors import FailureKind, Interrupted
 from assetflow.plan.planner import Plan, Step
 from assetflow.state import FAILED, SKIPPED, SUCCESS
 
@@ -46,7 +46,12 @@ class RetryPolicy:
 
 
 class StepFailed(Exception):
-    """Raised by `run_step` with the message to record for the attempt."""
+    """Raised by `run_step` with the message to record for the attempt; only a TRANSIENT failure
+    is worth another attempt."""
+
+    def __init__(self, message: str, kind: FailureKind = FailureKind.TRANSIENT):
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -231,9 +236,11 @@ def _run_with_retries(step: Step, run_step: Callable[[Step, int], int | tuple[in
                               time.perf_counter() - started, batch)
         except StepFailed as exc:
             error = str(exc)
+            if exc.kind is not FailureKind.TRANSIENT:
+                break                         # the same inputs would fail the same way again
         if attempt <= policy.retries:
             # Exponential backoff with jitter, so retries of many partitions don't stampede.
             sleep(policy.delay * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2))
     batch = tuple((k, None) for k in step.keys) if step.count > 1 else ()
-    return StepResult(step.asset, step.partition, FAILED, policy.retries + 1, None, error,
+    return StepResult(step.asset, step.partition, FAILED, attempt, None, error,
                       time.perf_counter() - started, batch)

@@ -8,10 +8,11 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from assetflow.run import compile as compiler
-from assetflow.assets import AssetContext, AssetKey, AssetSpec, PythonBody, SeedBody
+from assetflow.assets import AssetContext, AssetKey, AssetSpec, PythonBody, SeedBody, exception_names
 from assetflow.checks import CheckOutcome
+from assetflow.run.checks_runner import DeferredCheck, check_targets, compared_asset, rechecks, run_deferred_checks
 from assetflow.engines.base import BuildRequest, Engine, PartitionWindow
-from assetflow.errors import AssetflowError
+from assetflow.errors import AssetflowError, FailureKind
 from assetflow.run.executor import Interrupted, StepFailed
 from assetflow.plan.graph import AssetGraph
 from assetflow.project.cache import JsonCache
@@ -35,6 +36,7 @@ class StepRunner:
     full_rebuilds: frozenset[str] = frozenset()     # partitioned assets whose every partition is planned
     cancelled: threading.Event | None = None        # set on Ctrl-C: nothing more may commit
     source_versions: dict[str, int] | None = None   # data versions of the sources, for attempt records
+    planned: frozenset[str] = frozenset()           # assets this run builds (some partitions of)
 
     def __post_init__(self) -> None:
         self._compiled: dict[str, compiler.CompiledSql] = {}
@@ -43,6 +45,9 @@ class StepRunner:
         self._lock = threading.Lock()
         self._counts = {n: (a.partitioning.count(self.now) if a.partitioning else 1)
                         for n, a in self.graph.assets.items()}
+        self._deferred: list[DeferredCheck] = []
+        self._built: set[str] = set()              # assets with a partition built in this run
+        self._existing: set[str] | None = None    # relations in the target, read when first needed
 
     def __call__(self, step: Step, attempt: int) -> tuple[int, ...]:
         """Build the step's partition(s); returns rows written per partition."""
@@ -54,8 +59,9 @@ class StepRunner:
         records = [AttemptRecord(self.run_id, step.asset, key, attempt, "success", started, started, None, None,
                                  spec.code_version, version, self._input_versions(spec, index))
                    for key, version, index in zip(step.keys, versions, indices)]
+        inline, deferred = self._split_checks(spec)
         try:
-            outcome = self.engine.build(self._request(spec, step, records))
+            outcome = self.engine.build(self._request(spec, step, records, inline))
         except Interrupted:
             raise
         except Exception as exc:  # every failure of an attempt is recorded, then reported
@@ -63,18 +69,26 @@ class StepRunner:
                 raise Interrupted() from None
             if getattr(exc, "results", None):
                 self.engine.record_checks(self.run_id, step.asset, step.partition, exc.results)
-                self._note(step, exc.results)
+                self._note(step.asset, step.partition, exc.results)
             message = _message(exc)
             if isinstance(exc, AssetflowError) and isinstance(spec.body, PythonBody):
                 message = f"{spec.body.function}() in {spec.path}: {message}"
+            kind, note = self._retry_verdict(spec, exc)
             for record in records:
-                self.engine.record_failure(_finished(record, FAILED, message))
-            raise StepFailed(message) from None
+                self.engine.record_failure(_finished(record, FAILED, message + note))
+            raise StepFailed(message + note, kind) from None
         if outcome.checks:
             self.engine.record_checks(self.run_id, step.asset, step.partition, outcome.checks)
-            self._note(step, outcome.checks)
+            self._note(step.asset, step.partition, outcome.checks)
         for index, version in zip(indices, versions):
             self.current_version[(step.asset, index)] = version
+        with self._lock:
+            self._built.add(step.asset)
+        if deferred:
+            window = compiler.partition_window(spec, step.index, step.count)
+            with self._lock:
+                self._deferred.extend(DeferredCheck(spec.key, step.partition, window, target, other)
+                                      for target, other in deferred)
         return outcome.rows_each or (outcome.rows,)
 
     def lands_whole(self, asset: str) -> bool:
@@ -99,22 +113,73 @@ class StepRunner:
                 f"which needs every partition to succeed ({'; '.join(problems)}); the table, its rows "
                 f"and its partitions' state are as they were")
 
+    def _split_checks(self, spec: AssetSpec) -> tuple[tuple, tuple]:
+        """(checks to run inside the write, (check, other asset) pairs to run when the builds are done).
+
+        A `relationships` check compares with another asset; when this run builds that one too,
+        or it does not exist yet, the comparison waits for the end of the run, so the two never
+        need an order (a `customers` built from `orders` is the usual target of a check on orders).
+        """
+        inline, deferred = [], []
+        for target in check_targets(spec, self.graph):
+            other = compared_asset(self.graph, spec, target[0])
+            if other is not None and other != str(spec.key) and (other in self.planned or not self._exists(other)):
+                deferred.append((target, other))
+            else:
+                inline.append(target)
+        return tuple(inline), tuple(deferred)
+
+    def _exists(self, asset: str) -> bool:
+        with self._lock:
+            if self._existing is None:
+                self._existing = self.engine.existing_tables()
+            return asset in self._existing
+
+    def run_deferred_checks(self) -> None:
+        """Run the checks that waited for the other asset they read, and the checks of assets this
+        run did not build that compare with one it did; record their results."""
+        with self._lock:
+            deferred, self._deferred = self._deferred, []
+            built = set(self._built)
+        deferred += rechecks(self.graph, built, self.planned)
+        for outcome in run_deferred_checks(self.engine, deferred):
+            self.engine.record_checks(self.run_id, outcome.asset, outcome.partition, [outcome.result])
+            self._note(outcome.asset, outcome.partition, [outcome.result])
+
+    def _retry_verdict(self, spec: AssetSpec, exc: Exception) -> tuple[FailureKind, str]:
+        """Whether another attempt could succeed, and the note recorded when it is not made.
+
+        assetflow's errors and a Python asset's know their kind; the engine judges its own. A
+        transient error is retried only if it is one of the asset's `retry_on` classes (when set).
+        """
+        from assetflow.project.pyassets import UserCodeError
+        if isinstance(exc, (AssetflowError, UserCodeError)):
+            kind = exc.failure_kind
+        else:
+            kind = self.engine.failure_kind(exc)
+        if kind is not FailureKind.TRANSIENT:
+            return kind, "\n(not retried: permanent)"
+        names = exc.error_names if isinstance(exc, UserCodeError) else exception_names(type(exc))
+        if spec.settings.retry_on and not set(names) & set(spec.settings.retry_on):
+            return FailureKind.PERMANENT, f"\n(not retried: {names[0] if names else 'the error'} is not in retry_on)"
+        return kind, ""
+
     @property
     def check_notes(self) -> list:
         """Checks that did not pass in this run (warnings, and failures that failed their step)."""
         with self._lock:
             return list(self._notes.values())
 
-    def _note(self, step: Step, results) -> None:
+    def _note(self, asset: str, partition: str | None, results) -> None:
         with self._lock:
             for r in results:
-                key = (step.asset, step.partition, r.name)
+                key = (asset, partition, r.name)
                 if r.passed:
                     self._notes.pop(key, None)      # a retry that passed clears the earlier failure
                 else:
-                    self._notes[key] = CheckOutcome(step.asset, step.partition, r)
+                    self._notes[key] = CheckOutcome(asset, partition, r)
 
-    def _request(self, spec: AssetSpec, step: Step, records: list[AttemptRecord]) -> BuildRequest:
+    def _request(self, spec: AssetSpec, step: Step, records: list[AttemptRecord], checks: tuple) -> BuildRequest:
         records = [_finished(r, "success", None) for r in records]
         window = compiler.partition_window(spec, step.index, step.count)
         batch = ()
@@ -122,10 +187,10 @@ class StepRunner:
             batch = tuple((r, compiler.partition_window(spec, step.index + n))
                           for n, r in enumerate(records))
         base = dict(key=spec.key, kind=spec.kind, attempt=records[0], window=window,
-                    rebuilding_all=step.asset in self.full_rebuilds, batch=batch,
-                    checks=check_targets(spec, self.graph))
+                    rebuilding_all=step.asset in self.full_rebuilds, batch=batch, checks=checks)
         if isinstance(spec.body, SeedBody):
-            return BuildRequest(**base, seed_file=str(self.project.root / spec.body.file))
+            return BuildRequest(**base, seed_file=str(self.project.root / spec.body.file),
+                                seed_options=spec.body.options)
         if isinstance(spec.body, PythonBody):
             table = self._call_python(spec, step, window)
             if self.cancelled is not None and self.cancelled.is_set():
@@ -176,13 +241,6 @@ class StepRunner:
         for source in self.graph.upstream_sources(str(spec.key)):
             out[source] = (self.source_versions or {}).get(source, 0)
         return out
-
-
-def check_targets(spec: AssetSpec, graph: AssetGraph) -> tuple:
-    """Each check with the relation a `relationships` check compares against."""
-    relations = graph.relations[str(spec.key)]
-    return tuple((c, compiler.relation_of(relations[tuple(p.lower() for p in c.ref_asset.split("."))], graph)
-                  if c.ref_asset else None) for c in spec.settings.checks)
 
 
 def _window_of(spec: AssetSpec, rng: range, count: int) -> PartitionWindow | None:

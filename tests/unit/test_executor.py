@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assetflow.run import executor
+from assetflow.errors import FailureKind
 from assetflow.run.executor import RetryPolicy, StepFailed, execute
 from assetflow.plan.planner import Plan, Step
 from assetflow.state import FAILED, SKIPPED, SUCCESS
@@ -241,6 +242,33 @@ def test_retry_policy_is_per_asset():
     policies = {"a": RetryPolicy(retries=3, delay=0), "b": RetryPolicy(retries=0, delay=0)}
     execute(make_plan({"a": (), "b": ()}), body, threads=1, retry_policy=policies.__getitem__)
     assert attempts == {"a": 4, "b": 1}
+
+
+def test_a_permanent_failure_is_attempted_once_and_waits_for_nothing():
+    calls: list[int] = []
+    slept: list[float] = []
+
+    def body(step, attempt):
+        calls.append(attempt)
+        raise StepFailed("Binder Error: no column nope", FailureKind.PERMANENT)
+
+    results, _ = run(make_plan({"a": (), "b": ("a",)}), body, policy=RetryPolicy(retries=3, delay=5),
+                     sleep=slept.append)
+    assert calls == [1] and slept == []
+    assert (results["a"].status, results["a"].attempts) == (FAILED, 1)
+    assert results["b"].status == SKIPPED
+
+
+def test_a_transient_failure_then_a_permanent_one_stops_retrying():
+    calls: list[int] = []
+
+    def body(step, attempt):
+        calls.append(attempt)
+        raise StepFailed(f"failure {attempt}", FailureKind.TRANSIENT if attempt == 1 else FailureKind.PERMANENT)
+
+    results, _ = run(make_plan({"a": ()}), body, policy=RetryPolicy(retries=5, delay=0))
+    assert calls == [1, 2]
+    assert (results["a"].attempts, results["a"].error) == (2, "failure 2")
 
 
 def test_backoff_doubles_with_jitter():

@@ -32,6 +32,7 @@ def test_every_setting_is_classified_exactly_once():
 @pytest.mark.parametrize("change", [
     {"retries": 3}, {"retry_delay": 9.0}, {"tags": ("x",)}, {"checks": ("not_null(a)",)},
     {"deps": ("raw.t",)}, {"batch_size": 7}, {"max_age": parse_duration("24h")},
+    {"retry_on": ("ConnectionError",)},
 ])
 def test_metadata_settings_do_not_change_the_version(change):
     assert set(change) <= METADATA_ONLY
