@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
 from assetflow.project.config import Target
-from assetflow.engines import open_engine
+from assetflow.engines import open_engine, prepare_database_folder
 from assetflow.engines.base import SourceView
 from assetflow.errors import Interrupted, UsageError
 from assetflow.plan.graph import AssetGraph, build_graph
@@ -117,6 +117,7 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
         return _dry_run(project, graph, selected, target, options)
     from assetflow.project.config import fault_injector
     from assetflow.run.lock import run_lock
+    prepare_database_folder(target, project.root)
     with run_lock(target.path, options.command, options.wait):
         with open_engine(target, read_only=False, fault=fault_injector(), wait=options.wait) as engine:
             engine.fold_runs()           # a run that died left its attempts unfolded
