@@ -338,13 +338,36 @@ def _liveness(record: RunRecord, target: Target) -> RunRecord:
 
 
 def show_run(project: Project, target_name: str | None, run_id: str):
-    with open_engine(project.config.target(target_name), read_only=True) as engine:
+    target = project.config.target(target_name)
+    with open_engine(target, read_only=True) as engine:
         matches = engine.find_runs(run_id) if engine else []
-        if len(matches) != 1:
-            raise UsageError(f"no run '{run_id}'" if not matches else f"'{run_id}' matches {len(matches)} runs",
-                             hint="list runs with `assetflow runs`")
+        if len(matches) > 1:
+            raise UsageError(f"'{run_id}' matches {len(matches)} runs", hint="give more of the run id")
+        if not matches:
+            raise UsageError(f"no run '{run_id}' in target '{target.name}'", hint=_elsewhere_hint(project, target, run_id))
         record = next(r for r in engine.list_runs(1_000_000) if r.run_id == matches[0])
-        return _liveness(record, project.config.target(target_name)), engine.run_attempts(matches[0])
+        return _liveness(record, target), engine.run_attempts(matches[0])
+
+
+def _elsewhere_hint(project: Project, searched: Target, run_id: str) -> str:
+    """Where else the run is (each target has its own state store), or which targets to try."""
+    others = [t for t in project.config.targets if t.name != searched.name]
+    holding = [t.name for t in others if _has_run(t, run_id)]
+    if holding:
+        return f"it is in target '{holding[0]}': assetflow runs show {run_id} --target {holding[0]}"
+    if others:
+        return (f"list runs with `assetflow runs`; runs of other targets ({', '.join(t.name for t in others)}) "
+                "are shown with --target NAME")
+    return "list runs with `assetflow runs`"
+
+
+def _has_run(target: Target, run_id: str) -> bool:
+    from assetflow.errors import AssetflowError
+    try:
+        with open_engine(target, read_only=True) as engine:
+            return bool(engine and engine.find_runs(run_id))
+    except AssetflowError:           # a target that cannot be read now simply is not where it is
+        return False
 
 
 def table_columns(project: Project, target_name: str | None) -> dict | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable
 
 from assetflow.plan.graph import AssetGraph
@@ -18,8 +19,24 @@ def to_json(data: Any) -> str:
     """Indented on a terminal; compact in a pipe, where a machine reads it (Python's C encoder only
     runs without indentation, several times faster on the status of a large project)."""
     if sys.stdout.isatty():
-        return json.dumps(data, indent=2, default=str)
-    return json.dumps(data, default=str)
+        return json.dumps(data, indent=2, default=_json_value)
+    return json.dumps(data, default=_json_value)
+
+
+def _json_value(value: Any) -> Any:
+    return utc_iso(value) if isinstance(value, datetime) else str(value)
+
+
+def utc_iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a `Z` (assetflow's naive datetimes are UTC throughout)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.isoformat() + "Z"
+
+
+def utc_text(moment: datetime) -> str:
+    """A UTC time for people: to the second, with the `Z`."""
+    return utc_iso(moment.replace(microsecond=0))
 
 
 def label(asset: str, partition: str | None) -> str:
@@ -291,3 +308,26 @@ def clean_text(report: Any) -> str:
 def clean_json(report: Any) -> dict[str, Any]:
     return {"orphans": [{"name": o.name, "kind": o.kind, "records": o.records} for o in report.orphans],
             "out_of_range": outside_json(report.out_of_range), "cleaned": report.cleaned, "run_id": report.run_id}
+
+
+# ---------------------------------------------------------------- runs
+
+def _slots(record: Any) -> dict[str, Any]:
+    return {s: getattr(record, s) for s in record.__slots__}
+
+
+def run_record_json(record: Any, attempts: Iterable[Any]) -> dict[str, Any]:
+    return {"run": _slots(record), "attempts": [_slots(a) for a in attempts]}
+
+
+def run_record_text(record: Any, attempts: Iterable[Any]) -> str:
+    """A run and every attempt, with the whole error (traceback included) and the asset's log."""
+    ended = utc_text(record.ended_at) if record.ended_at else "-"
+    lines = [f"run {record.run_id}  {record.status}  {record.command}",
+             f"started {utc_text(record.started_at)}  ended {ended}"]
+    for a in attempts:
+        rows = f"  {a.rows} rows" if a.rows is not None else ""
+        lines.append(f"  {a.status:<8} {label(a.asset, a.partition)}  attempt {a.attempt}{rows}")
+        lines.extend(f"           {line}" for line in (a.error or "").splitlines())
+        lines.extend(f"           | {line}" for line in getattr(a, "log", ()) or ())
+    return "\n".join(lines)
