@@ -43,6 +43,23 @@ def label(asset: str, partition: str | None) -> str:
     return asset + (f" [{partition}]" if partition else "")
 
 
+def label_many(asset: str, partitions: Iterable[str | None]) -> str:
+    """One asset and several of its partitions, said once: `m.days, 31 partitions (2024-01-01 .. 2024-01-31)`."""
+    keys = sorted(k for k in partitions if k)
+    if len(keys) <= 1:
+        return label(asset, keys[0] if keys else None)
+    return f"{asset}, {len(keys)} partitions ({keys[0]} .. {keys[-1]})"
+
+
+def _grouped(items: Iterable[Any], key) -> list[tuple[Any, list[Any]]]:
+    """Items that say the same thing about several partitions of one asset, as (key, items), in
+    order of first appearance: a check failing in 31 partitions is one line, not 31."""
+    groups: dict[Any, list[Any]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return list(groups.items())
+
+
 # ---------------------------------------------------------------- status
 
 def _checks_by_asset(checks: Iterable[tuple]) -> dict[str, list[dict[str, Any]]]:
@@ -93,9 +110,9 @@ def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database
         if len(shown) > limit:
             lines.append(f"{'':<{width}}    ... and {len(shown) - limit} more")
         failing = [c for c in by_asset.get(name, []) if not c["passed"]]
-        for c in failing[:limit]:
-            word = "warn" if c["severity"] == "warn" else "check failed"
-            lines.append(f"{'':<{width}}    {word}: {c['check']}" + (f" [{c['partition']}]" if c["partition"] else ""))
+        for (check, severity), same in _grouped(failing, lambda c: (c["check"], c["severity"]))[:limit]:
+            word = "warn" if severity == "warn" else "check failed"
+            lines.append(f"{'':<{width}}    {word}: {check}" + _where([c["partition"] for c in same]))
     orphans = list(orphans)
     if orphans:
         lines.append("orphans: no asset defines these any more (`assetflow clean` lists them with their state, "
@@ -123,26 +140,36 @@ def plan_text(plan: Plan, limit: int = 50) -> str:
     return "\n".join(lines)
 
 
+def _where(keys: list[str | None]) -> str:
+    keys = sorted(k for k in keys if k)
+    if not keys:
+        return ""
+    return f" [{keys[0]}]" if len(keys) == 1 else f" in {len(keys)} partitions ({keys[0]} .. {keys[-1]})"
+
+
 def step_line(result: StepResult) -> str:
     word = STATUS_WORD.get(result.status, result.status.upper())
     where = result.partition if not result.batch else f"{result.batch[0][0]} .. {result.batch[-1][0]}"
     text = f"{word:<4} {label(result.asset, where)}"
     if result.status == "success":
         retried = f", {result.attempts} attempts" if result.attempts > 1 else ""
-        return f"{text}  {result.rows if result.rows is not None else '-'} rows  {result.seconds:.2f}s{retried}"
+        rows = f"  {result.rows} rows" if result.rows is not None else ""     # a view has no row count
+        return f"{text}{rows}  {result.seconds:.2f}s{retried}"
     first_line = (result.error or "").splitlines()[0] if result.error else ""
     return f"{text}  {first_line}"
 
 
 def check_lines(outcomes: Iterable[Any]) -> list[str]:
+    """One line per asset and check result, with the partitions it holds for."""
     lines = []
-    for o in outcomes:
-        r = o.result
-        word = "PASS" if r.passed else ("WARN" if r.severity == "warn" else "FAIL")
-        detail = "" if r.passed else f"  ({r.failing} {'rows' if r.name.startswith('row_count') else 'failing rows'})"
-        if r.error:
-            detail = f"  (not run: {r.error})"
-        lines.append(f"  {word} {label(o.asset, o.partition)}: {r.name}{detail}")
+    for (asset, name, severity, passed, error), same in _grouped(
+            outcomes, lambda o: (o.asset, o.result.name, o.result.severity, o.result.passed, o.result.error)):
+        word = "PASS" if passed else ("WARN" if severity == "warn" else "FAIL")
+        failing = sum(max(o.result.failing, 0) for o in same)
+        detail = "" if passed else f"  ({failing} {'rows' if name.startswith('row_count') else 'failing rows'})"
+        if error:
+            detail = f"  (not run: {error})"
+        lines.append(f"  {word} {asset}: {name}{_where([o.partition for o in same])}{detail}")
     return lines
 
 
@@ -155,9 +182,10 @@ def run_summary(run_id: str | None, results: Iterable[StepResult], database: str
     failures = [r for r in results if r.status == "failed"]
     if failures:
         lines.append("Failures:")
-        for r in failures:
-            lines.append(f"  {label(r.asset, r.partition)} after {r.attempts} attempt(s):")
-            lines.extend(f"    {line}" for line in (r.error or "").splitlines())
+        for (asset, error, attempts), same in _grouped(failures, lambda r: (r.asset, r.error or "", r.attempts)):
+            each = " each" if len(same) > 1 else ""
+            lines.append(f"  {label_many(asset, [r.partition for r in same])} after {attempts} attempt(s){each}:")
+            lines.extend(f"    {line}" for line in error.splitlines())
     notes = check_lines(checks)
     if notes:
         lines.append("Checks:")

@@ -292,7 +292,7 @@ class DuckDBEngine:
     def _replace_relation(self, cur, request: BuildRequest, source: str) -> BuildOutcome:
         """A table or view is built into a new relation that replaces the old one at COMMIT."""
         target = request.key.quoted()
-        rows, results = [0], []
+        rows, results = [None if request.kind is Kind.VIEW else 0], []   # a view has no row count
 
         def work():
             self._catalog.drop_other_kind(cur, request.key, view=request.kind is Kind.VIEW)

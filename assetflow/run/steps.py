@@ -70,13 +70,13 @@ class StepRunner:
             if getattr(exc, "results", None):
                 self.engine.record_checks(self.run_id, step.asset, step.partition, exc.results)
                 self._note(step.asset, step.partition, exc.results)
-            message = _message(exc)
+            summary, full = _messages(exc)
             if isinstance(exc, AssetflowError) and isinstance(spec.body, PythonBody):
-                message = f"{spec.body.function}() in {spec.path}: {message}"
+                summary = full = f"{spec.body.function}() in {spec.path}: {summary}"
             kind, note = self._retry_verdict(spec, exc)
-            for record in records:
-                self.engine.record_failure(_finished(record, FAILED, message + note))
-            raise StepFailed(message + note, kind) from None
+            for record in records:        # the whole traceback is kept for `runs show`
+                self.engine.record_failure(_finished(record, FAILED, full + note))
+            raise StepFailed(summary + note, kind) from None
         if outcome.checks:
             self.engine.record_checks(self.run_id, step.asset, step.partition, outcome.checks)
             self._note(step.asset, step.partition, outcome.checks)
@@ -107,7 +107,7 @@ class StepRunner:
             except Exception as exc:       # the swap rolled back: the old table is still there
                 if _is_interrupt(exc):
                     raise Interrupted() from None
-                problems = (f"the swap failed: {_message(exc)}",)
+                problems = (f"the swap failed: {_messages(exc)[0]}",)
         self.engine.discard_rebuild(key)
         return (f"not swapped in: {asset} was rebuilt beside its table because its columns changed, "
                 f"which needs every partition to succeed ({'; '.join(problems)}); the table, its rows "
@@ -216,7 +216,7 @@ class StepRunner:
         context = AssetContext(asset=name, partition=step.partition,
                                start=window.start if window else None, end=window.end if window else None,
                                log=logging.getLogger(f"assetflow.asset.{name}"), con=self.engine.python_connection())
-        return call_asset(self.project.functions[spec.key], spec, inputs, context)
+        return call_asset(self.project.functions[spec.key], spec, inputs, context, self.project.root)
 
     def _read_input(self, spec: AssetSpec, step: Step, node: str):
         if node not in self.graph.assets:
@@ -278,13 +278,17 @@ def _finished(record: AttemptRecord, status: str, error: str | None) -> AttemptR
                          record.input_versions)
 
 
-def _message(exc: BaseException) -> str:
+def _messages(exc: BaseException) -> tuple[str, str]:
+    """(what run output shows, what the attempt records): they differ for a Python asset's
+    traceback, which is shown with the user's frames only."""
     if isinstance(exc, AssetflowError):
-        return exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+        message = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+        return message, message
     from assetflow.project.pyassets import UserCodeError
     if isinstance(exc, UserCodeError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}".strip()
+        return exc.summary, exc.full
+    message = f"{type(exc).__name__}: {exc}".strip()
+    return message, message
 
 
 def _is_interrupt(exc: BaseException) -> bool:
