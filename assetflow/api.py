@@ -22,7 +22,7 @@ from assetflow.run.assess import Assessment, assess
 from assetflow.project.loader import Project
 from assetflow.plan.planner import Plan, Step
 from assetflow.plan.select import parse_selection, resolve_selection
-from assetflow.state import FAILED, SUCCESS, RunRecord
+from assetflow.state import FAILED, SUCCESS, FailureRecord, RunRecord
 from assetflow.plan.windows import partition_ranges
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ class StatusReport:
     moved_sources: tuple = ()          # source views that read files where the project no longer has them
     orphans: tuple = ()                # tables and views assetflow built that no asset defines now
     outside: tuple | None = None       # with --verify: rows and records outside a partition range
+    failures: tuple[FailureRecord, ...] = ()   # why the selected failed partitions failed
 
 
 def graph_of(project: Project) -> AssetGraph:
@@ -105,7 +106,16 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
         moved = tuple(engine.moved_source_views(_file_source_views(project, graph, frozenset()))) if engine else ()
         from assetflow.run.clean import status_orphans
         orphans = status_orphans(project, graph, engine)
-    return StatusReport(found.plan, graph, target.path, selected, checks, drift, moved, orphans, outside)
+        failures = _failures(found.plan, selected, engine)
+    return StatusReport(found.plan, graph, target.path, selected, checks, drift, moved, orphans, outside,
+                        failures)
+
+
+def _failures(the_plan: Plan, selected: frozenset[str], engine) -> tuple[FailureRecord, ...]:
+    """The errors of the selected failed partitions (the store is asked only when there are some)."""
+    if engine is None or not any(the_plan.assets[n].counts()[FAILED] for n in selected):
+        return ()
+    return tuple(f for f in engine.failures() if f.asset in selected)
 
 
 def materialize(project: Project, options: MaterializeOptions, events: RunEvents = RunEvents()) -> RunOutcome:

@@ -99,6 +99,21 @@ class AttemptRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """Why a partition's last attempt failed: its error, when, and in which run."""
+
+    asset: str
+    partition: str | None
+    error: str
+    failed_at: datetime | None
+    run_id: str
+
+    @property
+    def first_line(self) -> str:
+        return next((line for line in self.error.splitlines() if line.strip()), "")
+
+
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     run_id: str
     command: str
@@ -119,3 +134,4 @@ class StateStore(Protocol):
     def record_failure(self, attempt: AttemptRecord) -> None: ...
     def list_runs(self, limit: int) -> list[RunRecord]: ...
     def run_attempts(self, run_id: str) -> list[AttemptRecord]: ...
+    def failures(self) -> list[FailureRecord]: ...

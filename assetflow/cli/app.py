@@ -63,7 +63,7 @@ def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target
     report = api.status(load(ctx), selection, target, verify)
     if as_json:
         data = render.status_json(report.plan, report.graph, report.selected, report.checks, report.orphans,
-                                  report.outside)
+                                  report.outside, report.failures)
         data["moved_sources"] = render.moved_sources_json(report.moved_sources)
         if report.drift is not None:
             data["drift"] = [d.__dict__ if hasattr(d, "__dict__") else
@@ -71,7 +71,7 @@ def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target
         emit(render.to_json(data))
     else:
         emit(render.status_text(report.plan, report.graph, report.selected, report.database,
-                                 checks=report.checks, orphans=report.orphans))
+                                checks=report.checks, orphans=report.orphans, failures=report.failures))
         if report.moved_sources:
             emit(render.moved_sources_text(report.moved_sources))
         if report.drift is not None:

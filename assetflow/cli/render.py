@@ -70,9 +70,52 @@ def _checks_by_asset(checks: Iterable[tuple]) -> dict[str, list[dict[str, Any]]]
     return out
 
 
+def _failures_by_partition(failures: Iterable[Any]) -> dict[tuple[str, str | None], Any]:
+    return {(f.asset, f.partition): f for f in failures}
+
+
+def _failed_json(asset: str, key: str | None, reasons: tuple[str, ...], failures: dict) -> dict[str, Any]:
+    entry: dict[str, Any] = {"partition": key, "reasons": list(reasons)}
+    failure = failures.get((asset, key))
+    if failure is not None:
+        entry.update(error=failure.first_line, failed_at=failure.failed_at, run_id=failure.run_id)
+    return entry
+
+
+def _failure_text(failure: Any) -> str:
+    when = f"{utc_text(failure.failed_at)}, " if failure.failed_at else ""
+    return f"{failure.first_line}  ({when}run {failure.run_id})"
+
+
+def _problem_lines(asset: str, shown: list[tuple], failed: dict) -> list[str]:
+    """A line per partition that is not fresh; under failed ones, the error, said once after a
+    run of partitions that failed the same way in the same run."""
+    lines: list[str] = []
+    pending: list[Any] = []
+
+    def flush() -> None:
+        if pending:
+            many = f" (all {len(pending)} above)" if len(pending) > 1 else ""
+            lines.append(f"  error{many}: {_failure_text(pending[0])}")
+            pending.clear()
+
+    for key, category, reasons in shown:
+        failure = failed.get((asset, key)) if category == "failed" else None
+        if pending and (failure is None or (failure.first_line, failure.run_id) !=
+                        (pending[0].first_line, pending[0].run_id)):
+            flush()
+        lines.append(f"{category}: {key + ': ' if key else ''}{', '.join(reasons)}")
+        if failure is not None:
+            pending.append(failure)
+    flush()
+    return lines
+
+
 def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str], checks: Iterable[tuple] = (),
-                orphans: Iterable[Any] = (), outside: Iterable[Any] | None = None) -> dict[str, Any]:
+                orphans: Iterable[Any] = (), outside: Iterable[Any] | None = None,
+                failures: Iterable[Any] = ()) -> dict[str, Any]:
     by_asset = _checks_by_asset(checks)
+    failed = _failures_by_partition(failures)
     assets = []
     for name in sorted(selected):
         ap = plan.assets[name]
@@ -82,7 +125,7 @@ def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str], checks: 
             "name": name, "kind": graph.assets[name].kind.value, "partitions": ap.counts(),
             "stale": [{"partition": k, "reasons": list(r)} for k, c, r in rows if c == "stale"],
             "blocked": [{"partition": k, "reasons": list(r)} for k, c, r in rows if c == "blocked"],
-            "failed": [{"partition": k, "reasons": list(r)} for k, c, r in rows if c == "failed"],
+            "failed": [_failed_json(name, k, r, failed) for k, c, r in rows if c == "failed"],
             "partitioned": partitioned,
             "checks": by_asset.get(name, []),
         })
@@ -93,8 +136,10 @@ def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str], checks: 
 
 
 def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database: str, limit: int = 5,
-                checks: Iterable[tuple] = (), orphans: Iterable[Any] = ()) -> str:
+                checks: Iterable[tuple] = (), orphans: Iterable[Any] = (),
+                failures: Iterable[Any] = ()) -> str:
     by_asset = _checks_by_asset(checks)
+    failed = _failures_by_partition(failures)
     names = sorted(selected)
     width = max([len(n) for n in names] + [5])
     lines = [f"{'ASSET':<{width}}  {'KIND':<11}  {'TOTAL':>5}  {'FRESH':>5}  {'STALE':>5}  {'BLOCKED':>7}  {'FAILED':>6}"]
@@ -104,9 +149,7 @@ def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database
         lines.append(f"{name:<{width}}  {graph.assets[name].kind.value:<11}  {c['total']:>5}  {c['fresh']:>5}  "
                      f"{c['stale']:>5}  {c['blocked']:>7}  {c['failed']:>6}")
         shown = ap.not_fresh()
-        for key, cat, reasons in shown[:limit]:
-            where = f"{key}: " if key else ""
-            lines.append(f"{'':<{width}}    {cat}: {where}{', '.join(reasons)}")
+        lines.extend(f"{'':<{width}}    {line}" for line in _problem_lines(name, shown[:limit], failed))
         if len(shown) > limit:
             lines.append(f"{'':<{width}}    ... and {len(shown) - limit} more")
         failing = [c for c in by_asset.get(name, []) if not c["passed"]]

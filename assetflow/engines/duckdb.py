@@ -27,7 +27,7 @@ from assetflow.engines.duckdb_sql import Source, params_of, rows_written, run_ch
 from assetflow.engines.duckdb_views import MovedView, ensure_source_view, moved_source_views
 from assetflow.errors import AssetflowError, FailureKind, LockError, TargetError
 from assetflow.plan.freshness import Expectation
-from assetflow.state import AttemptRecord, RunRecord, SourceVersion, StateSnapshot, StoredVersions
+from assetflow.state import AttemptRecord, FailureRecord, RunRecord, SourceVersion, StateSnapshot, StoredVersions
 
 run = store.run
 _CONFLICT_RETRIES = 8
@@ -179,6 +179,9 @@ class DuckDBEngine:
 
     def run_attempts(self, run_id: str) -> list[AttemptRecord]:
         return store.run_attempts(self.connection(), run_id)
+
+    def failures(self) -> list[FailureRecord]:
+        return store.failures(self.connection())
 
     def mark_abandoned_runs(self, now: datetime) -> int:
         return store.mark_abandoned(self.connection(), now)

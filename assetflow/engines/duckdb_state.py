@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from assetflow.state import (SUCCESS, AssetState, AttemptRecord, RunRecord,
+from assetflow.state import (SUCCESS, UNPARTITIONED, AssetState, AttemptRecord, FailureRecord, RunRecord,
                              SourceVersion, StateSnapshot, StoredVersions)
 
 SCHEMA_VERSION = "3"
@@ -269,6 +269,23 @@ def run_attempts(cur: Any, run_id: str) -> list[AttemptRecord]:
                     "code_version, data_version, input_versions FROM _assetflow.attempts WHERE run_id = ? "
                     "ORDER BY started_at, asset, partition, attempt", [run_id])
     return [AttemptRecord(*r[:11], json.loads(r[11] or "{}")) for r in rows]
+
+
+def failures(cur: Any) -> list[FailureRecord]:
+    """Every partition whose last attempt failed, with its error, run and the time it failed.
+    Only failed partitions cross into Python; their attempts are found by run id."""
+    if not has_schema(cur):
+        return []
+    current = current_partitions(cur)
+    rows = run(cur, f"""
+        WITH failed AS (SELECT asset, partition, error, run_id FROM {current} WHERE status = 'failed')
+        SELECT f.asset, f.partition, f.error, f.run_id, max(a.ended_at)
+        FROM failed f LEFT JOIN _assetflow.attempts a
+          ON a.run_id = f.run_id AND a.asset = f.asset AND coalesce(a.partition, '') = f.partition
+             AND a.status = 'failed'
+        GROUP BY ALL ORDER BY f.asset, f.partition""")
+    return [FailureRecord(asset, None if key == UNPARTITIONED else key, error or "", at, run_id)
+            for asset, key, error, run_id, at in rows]
 
 
 def find_run(cur: Any, prefix: str) -> list[str]:
