@@ -68,6 +68,7 @@ class RunEvents:
     on_plan: Callable[[Plan], None] = lambda p: None
     on_start: Callable[[Step], None] = lambda s: None
     on_done: Callable[[StepResult], None] = lambda r: None
+    on_log: Callable[[str], None] = lambda line: None      # a line a Python asset logged (context.log)
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
                         input_versions(graph, engine, the_plan, found.keys),
                         fully_rebuilt(the_plan, graph, now), cancelled, dict(request.source_versions),
-                        frozenset(step.asset for step in the_plan.steps))
+                        frozenset(step.asset for step in the_plan.steps), on_log=events.on_log)
     stop = events.stop or threading.Event()
     try:
         results = execute(the_plan, runner, threads=options.threads or target.threads,

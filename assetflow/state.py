@@ -96,6 +96,7 @@ class AttemptRecord:
     code_version: str
     data_version: int
     input_versions: Mapping[str, int]
+    log: tuple[str, ...] = ()       # what a Python asset logged during this attempt (context.log)
 
 
 @dataclass(frozen=True, slots=True)

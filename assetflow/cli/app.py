@@ -138,7 +138,7 @@ def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> 
     progress = _Progress(enabled=not as_json)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())   # finish what runs, start nothing new
-    events = RunEvents(stop=stop, on_plan=progress.plan, on_done=progress.done)
+    events = RunEvents(stop=stop, on_plan=progress.plan, on_done=progress.done, on_log=progress.log)
     if backfill is not None:
         outcome = runner_fn(project, *backfill, events=events)
     else:
@@ -189,6 +189,10 @@ class _Progress:
         filled = width * self.finished // max(self.total, 1)
         line = f"[{'#' * filled}{'.' * (width - filled)}] {self.finished}/{self.total}  {render.label(result.asset, result.partition)}"
         self._say("\r\033[K" + line[:120], newline=self.finished >= self.total)
+
+    def log(self, line: str) -> None:
+        """A Python asset's log line, on stderr even with --json (stdout stays the JSON alone)."""
+        self._say(("\r\033[K" if self.bar else "") + line)
 
     def _say(self, line: str, newline: bool = True) -> None:
         try:

@@ -399,6 +399,6 @@ def run_record_text(record: Any, attempts: Iterable[Any]) -> str:
     for a in attempts:
         rows = f"  {a.rows} rows" if a.rows is not None else ""
         lines.append(f"  {a.status:<8} {label(a.asset, a.partition)}  attempt {a.attempt}{rows}")
+        lines.extend(f"           | {line}" for entry in a.log for line in entry.splitlines())
         lines.extend(f"           {line}" for line in (a.error or "").splitlines())
-        lines.extend(f"           | {line}" for line in getattr(a, "log", ()) or ())
     return "\n".join(lines)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import inspect
+import logging
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -231,3 +233,39 @@ def _frames_text(frames: list[traceback.FrameSummary], root: Path) -> str:
         if frame.line:
             lines.append(f"    {frame.line.strip()}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- the asset's log
+
+class AssetLog(logging.Handler):
+    """`context.log` of one attempt: INFO and above, each line prefixed with the time (UTC), the
+    level, the asset and its partition; the lines are kept for the attempt's record and handed to
+    `echo` as they come (the CLI prints them on stderr).
+
+    The logger is made per attempt and kept out of logging's registry, so attempts running in
+    parallel never share lines; it propagates to `assetflow.asset`, so a program that configures
+    logging receives the records too."""
+
+    def __init__(self, asset: str, partition: str | None, echo: Callable[[str], None] = lambda line: None):
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self._echo = echo
+        where = asset + (f" [{partition}]" if partition else "")
+        self.setFormatter(_UtcFormatter(f"%(asctime)s %(levelname)s {where.replace('%', '%%')}: %(message)s"))
+        self.logger = logging.Logger(f"assetflow.asset.{asset}", logging.INFO)
+        self.logger.parent = logging.getLogger("assetflow.asset")
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:  # a bad format string in user code must not fail the asset
+            self.handleError(record)
+            return
+        self.lines.append(line)
+        self._echo(line)
+
+
+class _UtcFormatter(logging.Formatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
