@@ -89,6 +89,11 @@ def graph_of(project: Project) -> AssetGraph:
     return build_graph(project.assets, project.config.sources)
 
 
+def select(graph: AssetGraph, selection: tuple[str, ...]) -> frozenset[str]:
+    """The assets a SELECTION names (every asset for an empty one)."""
+    return resolve_selection(parse_selection(selection), graph)
+
+
 def status(project: Project, selection: tuple[str, ...] = (), target_name: str | None = None,
            verify: bool = False) -> StatusReport:
     graph = graph_of(project)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from assetflow.cli.common import (CONTEXT, AssetflowGroup, command_line, common_options, emit, load,
-                                  project_root)
+from assetflow.cli.common import (CONTEXT, AssetflowGroup, command_line, common_options, emit, examples, load,
+                                  project_root, rooted)
 from assetflow.cli.clean import command as clean_command
 from assetflow.cli.import_dbt import import_dbt
 from assetflow.cli.masks import mask, use_masks, warn
@@ -37,7 +37,7 @@ main.add_command(import_dbt)
 
 # ------------------------------------------------------------------------------------------ init
 
-@main.command(context_settings=CONTEXT)
+@main.command(context_settings=CONTEXT, epilog=examples("assetflow init shop && cd shop && assetflow materialize"))
 @click.argument("directory", type=click.Path(path_type=Path))
 @common_options(with_project=False)
 def init(directory: Path) -> None:
@@ -49,7 +49,9 @@ def init(directory: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ status
 
-@main.command(context_settings=CONTEXT)
+@main.command(context_settings=CONTEXT, epilog=examples(
+    "assetflow status", "assetflow status marts.daily_revenue+ --json", "assetflow status tag:finance --verify",
+    selection=True))
 @click.argument("selection", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--target", help="Target from assetflow.toml (default: the first).")
@@ -60,7 +62,8 @@ def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target
     """Show each asset's partitions: fresh, stale, blocked or failed, and why."""
     from assetflow.cli import render
     from assetflow import api
-    report = api.status(load(ctx), selection, target, verify)
+    project = load(ctx)
+    report = api.status(project, rooted(selection, project.root), target, verify)
     if as_json:
         data = render.status_json(report.plan, report.graph, report.selected, report.checks, report.orphans,
                                   report.outside, report.failures)
@@ -95,7 +98,9 @@ def _run_options(func):
     return func
 
 
-@main.command(context_settings=CONTEXT)
+@main.command(context_settings=CONTEXT, epilog=examples(
+    "assetflow materialize", "assetflow materialize +marts.daily_revenue --partition 2024-03-01",
+    "assetflow materialize path:assets/staging --full-refresh --dry-run", selection=True))
 @click.argument("selection", nargs=-1)
 @click.option("--partition", help="Build this partition key only.")
 @click.option("--from", "from_key", help="First partition key (inclusive).")
@@ -108,12 +113,14 @@ def materialize(ctx, selection, partition, from_key, to_key, full_refresh, threa
                 dry_run) -> None:
     """Build the stale partitions of the selected assets, in dependency order, in parallel."""
     from assetflow.api import MaterializeOptions
-    options = MaterializeOptions(tuple(selection), partition, from_key, to_key, full_refresh, threads, dry_run,
+    options = MaterializeOptions(rooted(selection, project_root(ctx)), partition, from_key, to_key, full_refresh, threads, dry_run,
                                  target, wait, command=command_line())
     _materialize(ctx, options, as_json)
 
 
-@main.command(context_settings=CONTEXT)
+@main.command(context_settings=CONTEXT, epilog=examples(
+    "assetflow backfill marts.daily_revenue --from 2024-03-01 --to 2024-03-31",
+    "assetflow backfill staging.stg_orders --from 2024-01-01 --to 2024-01-07 --dry-run"))
 @click.argument("asset_name", metavar="ASSET")
 @click.option("--from", "from_key", required=True, help="First partition key (inclusive).")
 @click.option("--to", "to_key", required=True, help="Last partition key (inclusive).")
@@ -203,21 +210,27 @@ class _Progress:
 
 # ------------------------------------------------------------------------------------------ graph & co
 
-@main.command(context_settings=CONTEXT)
+@main.command(context_settings=CONTEXT, epilog=examples(
+    "assetflow graph", "assetflow graph +marts.daily_revenue --format mermaid",
+    "assetflow graph tag:finance --format dot | dot -Tsvg > graph.svg", selection=True))
+@click.argument("selection", nargs=-1)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "mermaid", "dot"]), default="text",
               show_default=True)
 @common_options()
 @click.pass_context
-def graph(ctx, fmt: str) -> None:
-    """Print the asset graph (the DAG) as text, JSON, Mermaid or Graphviz dot."""
+def graph(ctx, selection: tuple[str, ...], fmt: str) -> None:
+    """Print the asset graph (the DAG), or the selected part of it, as text, JSON, Mermaid or dot."""
     from assetflow.cli import render
     from assetflow import api
-    g = api.graph_of(load(ctx))
+    project = load(ctx)
+    g = api.graph_of(project)
+    names = api.select(g, rooted(selection, project.root)) if selection else None
     out = {"text": render.graph_text, "mermaid": render.graph_mermaid, "dot": render.graph_dot}
-    emit(render.to_json(render.graph_json(g)) if fmt == "json" else out[fmt](g))
+    emit(render.to_json(render.graph_json(g, names)) if fmt == "json" else out[fmt](g, names))
 
 
-@main.command(context_settings=CONTEXT)
+@main.command(context_settings=CONTEXT, epilog=examples(
+    "assetflow lineage marts.daily_revenue", "assetflow lineage reports.monthly_revenue.revenue_usd --json"))
 @click.argument("asset_name", metavar="ASSET[.COLUMN]")
 @click.option("--target", help="Target whose tables give column types (default: the first).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -245,7 +258,8 @@ def lineage(ctx, asset_name: str, target: str | None, as_json: bool) -> None:
     emit(render.to_json(lin.column_json(root)) if as_json else lin.render_columns(root))
 
 
-@main.command(name="compile", context_settings=CONTEXT)
+@main.command(name="compile", context_settings=CONTEXT, epilog=examples(
+    "assetflow compile marts.daily_revenue", "assetflow compile marts.daily_revenue --partition 2024-01-05"))
 @click.argument("asset_name", metavar="ASSET")
 @click.option("--partition", help="Show the statement for this partition key.")
 @click.option("--target", help="Target from assetflow.toml (default: the first).")
@@ -257,7 +271,8 @@ def compile_command(ctx, asset_name: str, partition: str | None, target: str | N
     emit(api.compile_asset(load(ctx), asset_name, partition, target))
 
 
-@main.command(context_settings=CONTEXT)
+@main.command(context_settings=CONTEXT, epilog=examples(
+    "assetflow check", "assetflow check marts.customer_lifetime --json", selection=True))
 @click.argument("selection", nargs=-1)
 @click.option("--target", help="Target from assetflow.toml (default: the first).")
 @click.option("--wait", type=click.FloatRange(min=0), default=0.0, help="Seconds to wait for another run's lock.")
@@ -268,7 +283,8 @@ def check(ctx, selection: tuple[str, ...], target: str | None, wait: float, as_j
     """Run the checks of the selected assets against their current data."""
     from assetflow.cli import render
     from assetflow.run.checks_runner import check as run_checks
-    report = run_checks(load(ctx), selection, target, wait)
+    project = load(ctx)
+    report = run_checks(project, rooted(selection, project.root), target, wait)
     if as_json:
         emit(render.to_json({"run_id": report.run_id, "status": "failed" if report.failed else "success",
                               "checks": render.check_json(report.outcomes)}))
@@ -281,7 +297,8 @@ def check(ctx, selection: tuple[str, ...], target: str | None, wait: float, as_j
         sys.exit(1)
 
 
-@main.command(context_settings=CONTEXT)
+@main.command(context_settings=CONTEXT, epilog=examples(
+    "assetflow dev", "assetflow dev path:assets/marts --last 3", selection=True))
 @click.argument("selection", nargs=-1)
 @click.option("--partition", help="Rebuild this partition key of partitioned assets.")
 @click.option("--last", type=click.IntRange(min=1), default=1, show_default=True,
@@ -297,7 +314,7 @@ def dev(ctx, selection, partition, last, threads, target) -> None:
     root = project_root(ctx)
     config = load_config(root)
     use_masks(ctx, config.masks)
-    options = DevOptions(tuple(selection), partition, last, threads, target)
+    options = DevOptions(rooted(selection, root), partition, last, threads, target)
     try:
         run_dev(root, config.target(target).path, options, lambda line: click.echo(mask(line)))
     except KeyboardInterrupt:

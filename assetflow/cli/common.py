@@ -15,7 +15,15 @@ from assetflow.cli.masks import mask, use_masks
 from assetflow.errors import EXIT_INTERRUPTED, AssetflowError, Interrupted, UsageError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-SELECTION_HELP = "SELECTION grammar (name, schema.name, +name, name+, tag:x, path:dir): docs/cli.md#selection"
+SELECTION_HELP = ("SELECTION: names (schema.name or name, globs), +name (with upstream), name+ (with "
+                  "downstream), tag:x, path:dir (relative to the current folder); several are unioned, "
+                  "a,b intersects. The grammar: docs/cli.md#selection")
+
+
+def examples(*lines: str, selection: bool = False) -> str:
+    """A command's epilog: examples as typed (kept as written), and where the selection grammar is."""
+    text = "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+    return text + ("\n\n" + SELECTION_HELP if selection else "") + "\n\nCommand line reference: docs/cli.md"
 
 
 def json_requested(args: Sequence[str]) -> bool:
@@ -98,6 +106,12 @@ def project_root(ctx: click.Context) -> Path:
     if start is not None and not Path(start).exists():
         raise UsageError(f"project folder {start} does not exist")
     return find_project_root(Path(start) if start else Path.cwd())
+
+
+def rooted(selection: Sequence[str], root: Path) -> tuple[str, ...]:
+    """The selection with `path:` terms read from the current folder (see select.rebase_paths)."""
+    from assetflow.select import rebase_paths
+    return rebase_paths(selection, str(Path.cwd()), str(root))
 
 
 def load(ctx: click.Context):
