@@ -110,7 +110,7 @@ def project_root(ctx: click.Context) -> Path:
 
 def rooted(selection: Sequence[str], root: Path) -> tuple[str, ...]:
     """The selection with `path:` terms read from the current folder (see select.rebase_paths)."""
-    from assetflow.select import rebase_paths
+    from assetflow.plan.select import rebase_paths
     return rebase_paths(selection, str(Path.cwd()), str(root))
 
 

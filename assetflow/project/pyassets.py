@@ -209,7 +209,7 @@ def describe_failure(exc: BaseException, function: Callable[..., Any], root: Pat
     mine = [f for f in frames if _is_project_file(f.filename, root)]
     summary = error + ("\nTraceback (most recent call last, project files only):\n" + _frames_text(mine, root)
                        if mine else "")
-    full = error + "\nTraceback (most recent call last):\n" + _frames_text(frames, root)
+    full = error + "\nTraceback (most recent call last, from the asset function):\n" + _frames_text(frames, root)
     return summary, full
 
 

@@ -278,7 +278,7 @@ def test_plus_operators_add_closures(graph, data):
     ("marts.x tag:path", "/p/assets", "marts.x tag:path"),             # other methods are left alone
 ])
 def test_rebase_paths_reads_path_terms_from_the_current_folder(typed, cwd, expected):
-    from assetflow.select import rebase_paths
+    from assetflow.plan.select import rebase_paths
     assert " ".join(rebase_paths([typed], cwd, "/p")) == expected
 
 
