@@ -239,26 +239,28 @@ def _frames_text(frames: list[traceback.FrameSummary], root: Path) -> str:
 
 class AssetLog(logging.Handler):
     """`context.log` of one attempt: INFO and above, each line prefixed with the time (UTC), the
-    level, the asset and its partition; the lines are kept for the attempt's record and handed to
-    `echo` as they come (the CLI prints them on stderr).
+    level, the asset and its partition, with the project's secrets masked; the lines are kept for
+    the attempt's record and handed to `echo` as they come (the CLI prints them on stderr).
 
     The logger is made per attempt and kept out of logging's registry, so attempts running in
-    parallel never share lines; it propagates to `assetflow.asset`, so a program that configures
-    logging receives the records too."""
+    parallel never share lines. It does not propagate: `echo` is where the lines go (a program
+    using the library passes `RunEvents.on_log`), and the CLI's own handler on `assetflow` would
+    print them a second time, bare."""
 
-    def __init__(self, asset: str, partition: str | None, echo: Callable[[str], None] = lambda line: None):
+    def __init__(self, asset: str, partition: str | None, echo: Callable[[str], None] = lambda line: None,
+                 mask: Callable[[str], str] = lambda text: text):
         super().__init__(logging.INFO)
         self.lines: list[str] = []
-        self._echo = echo
+        self._echo, self._mask = echo, mask
         where = asset + (f" [{partition}]" if partition else "")
         self.setFormatter(_UtcFormatter(f"%(asctime)s %(levelname)s {where.replace('%', '%%')}: %(message)s"))
         self.logger = logging.Logger(f"assetflow.asset.{asset}", logging.INFO)
-        self.logger.parent = logging.getLogger("assetflow.asset")
+        self.logger.propagate = False
         self.logger.addHandler(self)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record)
+            line = self._mask(self.format(record))
         except Exception:  # a bad format string in user code must not fail the asset
             self.handleError(record)
             return

@@ -186,7 +186,7 @@ class StepRunner:
         if not isinstance(spec.body, PythonBody):
             return None
         from assetflow.project.pyassets import AssetLog
-        return AssetLog(step.asset, step.partition, self.on_log)
+        return AssetLog(step.asset, step.partition, self.on_log, self.project.config.masks.mask)
 
     def _request(self, spec: AssetSpec, step: Step, records: list[AttemptRecord], checks: tuple,
                  log) -> BuildRequest:

@@ -96,3 +96,35 @@ def test_a_store_from_before_the_log_column_keeps_working(tmp_path, af):
     new = af(p, "runs", "show", again.json()["run_id"], "--json").json()["attempts"]
     assert [a["partition"] for a in new] == ["2024-01-03"] and len(new[0]["log"]) == 2
     assert af(p, "runs", "show", old_run).exit_code == 0
+
+
+SECRET = "s3cr3t-token-0123456789"
+LEAKY_PY = """
+    import os
+
+    from assetflow import AssetContext, asset
+
+
+    @asset
+    def leaky(context: AssetContext):
+        context.log.info("calling the API with %s", os.environ["AF_TEST_SECRET"])
+        raise RuntimeError("the API said no")
+    """
+
+
+def test_secrets_are_masked_in_printed_and_stored_log_lines(tmp_path, af):
+    toml = """
+        [project]
+        name = "t-${AF_TEST_SECRET}"
+        dialect = "duckdb"
+
+        [targets.dev]
+        engine = "duckdb"
+        path = "warehouse.duckdb"
+        """
+    p = write_project(tmp_path / "proj", {"assets/leaky.py": LEAKY_PY}, toml)
+    r = af(p, "materialize", "--json", env={"AF_TEST_SECRET": SECRET})
+    assert r.exit_code == 1, r.output
+    assert "INFO main.leaky: calling the API with ***" in r.stderr and SECRET not in r.output
+    stored = query(p, "select log from _assetflow.attempts where asset = 'main.leaky'")
+    assert len(stored) == 1 and stored[0][0][0].endswith("INFO main.leaky: calling the API with ***")

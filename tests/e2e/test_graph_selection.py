@@ -102,7 +102,7 @@ def test_path_relative_to_the_current_folder_in_status_materialize_and_check(pro
 
 
 SELECTING = ["status", "materialize", "check", "dev", "graph"]
-OTHERS = ["init", "backfill", "lineage", "compile", "runs", "runs show"]
+OTHERS = ["init", "backfill", "lineage", "compile", "runs", "runs show", "import-dbt"]
 
 
 @pytest.mark.parametrize("command", SELECTING + OTHERS)
