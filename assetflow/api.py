@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
 from assetflow.project.config import Target
-from assetflow.engines import open_engine
+from assetflow.engines import open_engine, prepare_database_folder
 from assetflow.engines.base import SourceView
 from assetflow.errors import Interrupted, UsageError
 from assetflow.plan.graph import AssetGraph, build_graph
@@ -22,7 +22,7 @@ from assetflow.run.assess import Assessment, assess
 from assetflow.project.loader import Project
 from assetflow.plan.planner import Plan, Step
 from assetflow.plan.select import parse_selection, resolve_selection
-from assetflow.state import FAILED, SUCCESS, RunRecord
+from assetflow.state import FAILED, SUCCESS, FailureRecord, RunRecord
 from assetflow.plan.windows import partition_ranges
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ class RunEvents:
     on_plan: Callable[[Plan], None] = lambda p: None
     on_start: Callable[[Step], None] = lambda s: None
     on_done: Callable[[StepResult], None] = lambda r: None
+    on_log: Callable[[str], None] = lambda line: None      # a line a Python asset logged (context.log)
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,16 @@ class StatusReport:
     moved_sources: tuple = ()          # source views that read files where the project no longer has them
     orphans: tuple = ()                # tables and views assetflow built that no asset defines now
     outside: tuple | None = None       # with --verify: rows and records outside a partition range
+    failures: tuple[FailureRecord, ...] = ()   # why the selected failed partitions failed
 
 
 def graph_of(project: Project) -> AssetGraph:
     return build_graph(project.assets, project.config.sources)
+
+
+def select(graph: AssetGraph, selection: tuple[str, ...]) -> frozenset[str]:
+    """The assets a SELECTION names (every asset for an empty one)."""
+    return resolve_selection(parse_selection(selection), graph)
 
 
 def status(project: Project, selection: tuple[str, ...] = (), target_name: str | None = None,
@@ -105,7 +112,16 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
         moved = tuple(engine.moved_source_views(_file_source_views(project, graph, frozenset()))) if engine else ()
         from assetflow.run.clean import status_orphans
         orphans = status_orphans(project, graph, engine)
-    return StatusReport(found.plan, graph, target.path, selected, checks, drift, moved, orphans, outside)
+        failures = _failures(found.plan, selected, engine)
+    return StatusReport(found.plan, graph, target.path, selected, checks, drift, moved, orphans, outside,
+                        failures)
+
+
+def _failures(the_plan: Plan, selected: frozenset[str], engine) -> tuple[FailureRecord, ...]:
+    """The errors of the selected failed partitions (the store is asked only when there are some)."""
+    if engine is None or not any(the_plan.assets[n].counts()[FAILED] for n in selected):
+        return ()
+    return tuple(f for f in engine.failures() if f.asset in selected)
 
 
 def materialize(project: Project, options: MaterializeOptions, events: RunEvents = RunEvents()) -> RunOutcome:
@@ -117,6 +133,7 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
         return _dry_run(project, graph, selected, target, options)
     from assetflow.project.config import fault_injector
     from assetflow.run.lock import run_lock
+    prepare_database_folder(target, project.root)
     with run_lock(target.path, options.command, options.wait):
         with open_engine(target, read_only=False, fault=fault_injector(), wait=options.wait) as engine:
             engine.fold_runs()           # a run that died left its attempts unfolded
@@ -175,7 +192,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
                         input_versions(graph, engine, the_plan, found.keys),
                         fully_rebuilt(the_plan, graph, now), cancelled, dict(request.source_versions),
-                        frozenset(step.asset for step in the_plan.steps))
+                        frozenset(step.asset for step in the_plan.steps), on_log=events.on_log)
     stop = events.stop or threading.Event()
     try:
         results = execute(the_plan, runner, threads=options.threads or target.threads,
@@ -337,13 +354,36 @@ def _liveness(record: RunRecord, target: Target) -> RunRecord:
 
 
 def show_run(project: Project, target_name: str | None, run_id: str):
-    with open_engine(project.config.target(target_name), read_only=True) as engine:
+    target = project.config.target(target_name)
+    with open_engine(target, read_only=True) as engine:
         matches = engine.find_runs(run_id) if engine else []
-        if len(matches) != 1:
-            raise UsageError(f"no run '{run_id}'" if not matches else f"'{run_id}' matches {len(matches)} runs",
-                             hint="list runs with `assetflow runs`")
+        if len(matches) > 1:
+            raise UsageError(f"'{run_id}' matches {len(matches)} runs", hint="give more of the run id")
+        if not matches:
+            raise UsageError(f"no run '{run_id}' in target '{target.name}'", hint=_elsewhere_hint(project, target, run_id))
         record = next(r for r in engine.list_runs(1_000_000) if r.run_id == matches[0])
-        return _liveness(record, project.config.target(target_name)), engine.run_attempts(matches[0])
+        return _liveness(record, target), engine.run_attempts(matches[0])
+
+
+def _elsewhere_hint(project: Project, searched: Target, run_id: str) -> str:
+    """Where else the run is (each target has its own state store), or which targets to try."""
+    others = [t for t in project.config.targets if t.name != searched.name]
+    holding = [t.name for t in others if _has_run(t, run_id)]
+    if holding:
+        return f"it is in target '{holding[0]}': assetflow runs show {run_id} --target {holding[0]}"
+    if others:
+        return (f"list runs with `assetflow runs`; runs of other targets ({', '.join(t.name for t in others)}) "
+                "are shown with --target NAME")
+    return "list runs with `assetflow runs`"
+
+
+def _has_run(target: Target, run_id: str) -> bool:
+    from assetflow.errors import AssetflowError
+    try:
+        with open_engine(target, read_only=True) as engine:
+            return bool(engine and engine.find_runs(run_id))
+    except AssetflowError:           # a target that cannot be read now simply is not where it is
+        return False
 
 
 def table_columns(project: Project, target_name: str | None) -> dict | None:

@@ -96,6 +96,22 @@ class AttemptRecord:
     code_version: str
     data_version: int
     input_versions: Mapping[str, int]
+    log: tuple[str, ...] = ()       # what a Python asset logged during this attempt (context.log)
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """Why a partition's last attempt failed: its error, when, and in which run."""
+
+    asset: str
+    partition: str | None
+    error: str
+    failed_at: datetime | None
+    run_id: str
+
+    @property
+    def first_line(self) -> str:
+        return next((line for line in self.error.splitlines() if line.strip()), "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +135,4 @@ class StateStore(Protocol):
     def record_failure(self, attempt: AttemptRecord) -> None: ...
     def list_runs(self, limit: int) -> list[RunRecord]: ...
     def run_attempts(self, run_id: str) -> list[AttemptRecord]: ...
+    def failures(self) -> list[FailureRecord]: ...

@@ -85,7 +85,7 @@ def build_once(root: Path, options: DevOptions, say: Callable[[str], None], limi
     """
     from assetflow.cli import render
     from assetflow.project.loader import load_project
-    from assetflow.api import MaterializeOptions, graph_of, materialize
+    from assetflow.api import MaterializeOptions, RunEvents, graph_of, materialize
     from assetflow.plan.select import parse_selection, resolve_selection
     from assetflow.plan.windows import partition_ranges
     started = time.perf_counter()
@@ -103,7 +103,7 @@ def build_once(root: Path, options: DevOptions, say: Callable[[str], None], limi
                       else latest_ranges(graph, selected, options.last, now))
         outcome = materialize(project, MaterializeOptions(
             options.selection, threads=options.threads, target=options.target, wait=30.0, command="dev",
-            ranges=ranges or None, names=selected))
+            ranges=ranges or None, names=selected), RunEvents(on_log=say))
     except AssetflowError as exc:
         say(exc.render())
         say("watching for changes (fix the error and save)...")

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import click
 
+from assetflow.cli.common import CONTEXT, common_options, examples
 
-@click.command(name="import-dbt")
+
+@click.command(name="import-dbt", context_settings=CONTEXT, epilog=examples(
+    "assetflow import-dbt ~/jaffle_shop ~/shop", "assetflow import-dbt dbt/ shop/ --var start_date=2024-01-01 --force"))
 @click.argument("dbt_dir", type=click.Path(path_type=Path))
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
@@ -16,6 +19,7 @@ import click
 @click.option("--start", metavar="DATE",
               help="First partition of incremental models that set no `begin` (default 2020-01-01).")
 @click.option("--force", is_flag=True, help="Write into a non-empty OUT_DIR (replaces assets/, seeds/, checks/).")
+@common_options(with_project=False)
 def import_dbt(dbt_dir: Path, out_dir: Path, variables: tuple[str, ...], start: str | None, force: bool) -> None:
     """Convert the dbt project in DBT_DIR into an assetflow project in OUT_DIR."""
     from assetflow.dbt import import_project, parse_var, to_text

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable
 
 from assetflow.plan.graph import AssetGraph
@@ -18,12 +19,45 @@ def to_json(data: Any) -> str:
     """Indented on a terminal; compact in a pipe, where a machine reads it (Python's C encoder only
     runs without indentation, several times faster on the status of a large project)."""
     if sys.stdout.isatty():
-        return json.dumps(data, indent=2, default=str)
-    return json.dumps(data, default=str)
+        return json.dumps(data, indent=2, default=_json_value)
+    return json.dumps(data, default=_json_value)
+
+
+def _json_value(value: Any) -> Any:
+    return utc_iso(value) if isinstance(value, datetime) else str(value)
+
+
+def utc_iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a `Z` (assetflow's naive datetimes are UTC throughout)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.isoformat() + "Z"
+
+
+def utc_text(moment: datetime) -> str:
+    """A UTC time for people: to the second, with the `Z`."""
+    return utc_iso(moment.replace(microsecond=0))
 
 
 def label(asset: str, partition: str | None) -> str:
     return asset + (f" [{partition}]" if partition else "")
+
+
+def label_many(asset: str, partitions: Iterable[str | None]) -> str:
+    """One asset and several of its partitions, said once: `m.days, 31 partitions (2024-01-01 .. 2024-01-31)`."""
+    keys = sorted(k for k in partitions if k)
+    if len(keys) <= 1:
+        return label(asset, keys[0] if keys else None)
+    return f"{asset}, {len(keys)} partitions ({keys[0]} .. {keys[-1]})"
+
+
+def _grouped(items: Iterable[Any], key) -> list[tuple[Any, list[Any]]]:
+    """Items that say the same thing about several partitions of one asset, as (key, items), in
+    order of first appearance: a check failing in 31 partitions is one line, not 31."""
+    groups: dict[Any, list[Any]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return list(groups.items())
 
 
 # ---------------------------------------------------------------- status
@@ -36,9 +70,52 @@ def _checks_by_asset(checks: Iterable[tuple]) -> dict[str, list[dict[str, Any]]]
     return out
 
 
+def _failures_by_partition(failures: Iterable[Any]) -> dict[tuple[str, str | None], Any]:
+    return {(f.asset, f.partition): f for f in failures}
+
+
+def _failed_json(asset: str, key: str | None, reasons: tuple[str, ...], failures: dict) -> dict[str, Any]:
+    entry: dict[str, Any] = {"partition": key, "reasons": list(reasons)}
+    failure = failures.get((asset, key))
+    if failure is not None:
+        entry.update(error=failure.first_line, failed_at=failure.failed_at, run_id=failure.run_id)
+    return entry
+
+
+def _failure_text(failure: Any) -> str:
+    when = f"{utc_text(failure.failed_at)}, " if failure.failed_at else ""
+    return f"{failure.first_line}  ({when}run {failure.run_id})"
+
+
+def _problem_lines(asset: str, shown: list[tuple], failed: dict) -> list[str]:
+    """A line per partition that is not fresh; under failed ones, the error, said once after a
+    run of partitions that failed the same way in the same run."""
+    lines: list[str] = []
+    pending: list[Any] = []
+
+    def flush() -> None:
+        if pending:
+            many = f" (all {len(pending)} above)" if len(pending) > 1 else ""
+            lines.append(f"  error{many}: {_failure_text(pending[0])}")
+            pending.clear()
+
+    for key, category, reasons in shown:
+        failure = failed.get((asset, key)) if category == "failed" else None
+        if pending and (failure is None or (failure.first_line, failure.run_id) !=
+                        (pending[0].first_line, pending[0].run_id)):
+            flush()
+        lines.append(f"{category}: {key + ': ' if key else ''}{', '.join(reasons)}")
+        if failure is not None:
+            pending.append(failure)
+    flush()
+    return lines
+
+
 def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str], checks: Iterable[tuple] = (),
-                orphans: Iterable[Any] = (), outside: Iterable[Any] | None = None) -> dict[str, Any]:
+                orphans: Iterable[Any] = (), outside: Iterable[Any] | None = None,
+                failures: Iterable[Any] = ()) -> dict[str, Any]:
     by_asset = _checks_by_asset(checks)
+    failed = _failures_by_partition(failures)
     assets = []
     for name in sorted(selected):
         ap = plan.assets[name]
@@ -48,7 +125,7 @@ def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str], checks: 
             "name": name, "kind": graph.assets[name].kind.value, "partitions": ap.counts(),
             "stale": [{"partition": k, "reasons": list(r)} for k, c, r in rows if c == "stale"],
             "blocked": [{"partition": k, "reasons": list(r)} for k, c, r in rows if c == "blocked"],
-            "failed": [{"partition": k, "reasons": list(r)} for k, c, r in rows if c == "failed"],
+            "failed": [_failed_json(name, k, r, failed) for k, c, r in rows if c == "failed"],
             "partitioned": partitioned,
             "checks": by_asset.get(name, []),
         })
@@ -59,8 +136,10 @@ def status_json(plan: Plan, graph: AssetGraph, selected: Iterable[str], checks: 
 
 
 def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database: str, limit: int = 5,
-                checks: Iterable[tuple] = (), orphans: Iterable[Any] = ()) -> str:
+                checks: Iterable[tuple] = (), orphans: Iterable[Any] = (),
+                failures: Iterable[Any] = ()) -> str:
     by_asset = _checks_by_asset(checks)
+    failed = _failures_by_partition(failures)
     names = sorted(selected)
     width = max([len(n) for n in names] + [5])
     lines = [f"{'ASSET':<{width}}  {'KIND':<11}  {'TOTAL':>5}  {'FRESH':>5}  {'STALE':>5}  {'BLOCKED':>7}  {'FAILED':>6}"]
@@ -70,15 +149,13 @@ def status_text(plan: Plan, graph: AssetGraph, selected: Iterable[str], database
         lines.append(f"{name:<{width}}  {graph.assets[name].kind.value:<11}  {c['total']:>5}  {c['fresh']:>5}  "
                      f"{c['stale']:>5}  {c['blocked']:>7}  {c['failed']:>6}")
         shown = ap.not_fresh()
-        for key, cat, reasons in shown[:limit]:
-            where = f"{key}: " if key else ""
-            lines.append(f"{'':<{width}}    {cat}: {where}{', '.join(reasons)}")
+        lines.extend(f"{'':<{width}}    {line}" for line in _problem_lines(name, shown[:limit], failed))
         if len(shown) > limit:
             lines.append(f"{'':<{width}}    ... and {len(shown) - limit} more")
         failing = [c for c in by_asset.get(name, []) if not c["passed"]]
-        for c in failing[:limit]:
-            word = "warn" if c["severity"] == "warn" else "check failed"
-            lines.append(f"{'':<{width}}    {word}: {c['check']}" + (f" [{c['partition']}]" if c["partition"] else ""))
+        for (check, severity), same in _grouped(failing, lambda c: (c["check"], c["severity"]))[:limit]:
+            word = "warn" if severity == "warn" else "check failed"
+            lines.append(f"{'':<{width}}    {word}: {check}" + _where([c["partition"] for c in same]))
     orphans = list(orphans)
     if orphans:
         lines.append("orphans: no asset defines these any more (`assetflow clean` lists them with their state, "
@@ -106,26 +183,36 @@ def plan_text(plan: Plan, limit: int = 50) -> str:
     return "\n".join(lines)
 
 
+def _where(keys: list[str | None]) -> str:
+    keys = sorted(k for k in keys if k)
+    if not keys:
+        return ""
+    return f" [{keys[0]}]" if len(keys) == 1 else f" in {len(keys)} partitions ({keys[0]} .. {keys[-1]})"
+
+
 def step_line(result: StepResult) -> str:
     word = STATUS_WORD.get(result.status, result.status.upper())
     where = result.partition if not result.batch else f"{result.batch[0][0]} .. {result.batch[-1][0]}"
     text = f"{word:<4} {label(result.asset, where)}"
     if result.status == "success":
         retried = f", {result.attempts} attempts" if result.attempts > 1 else ""
-        return f"{text}  {result.rows if result.rows is not None else '-'} rows  {result.seconds:.2f}s{retried}"
+        rows = f"  {result.rows} rows" if result.rows is not None else ""     # a view has no row count
+        return f"{text}{rows}  {result.seconds:.2f}s{retried}"
     first_line = (result.error or "").splitlines()[0] if result.error else ""
     return f"{text}  {first_line}"
 
 
 def check_lines(outcomes: Iterable[Any]) -> list[str]:
+    """One line per asset and check result, with the partitions it holds for."""
     lines = []
-    for o in outcomes:
-        r = o.result
-        word = "PASS" if r.passed else ("WARN" if r.severity == "warn" else "FAIL")
-        detail = "" if r.passed else f"  ({r.failing} {'rows' if r.name.startswith('row_count') else 'failing rows'})"
-        if r.error:
-            detail = f"  (not run: {r.error})"
-        lines.append(f"  {word} {label(o.asset, o.partition)}: {r.name}{detail}")
+    for (asset, name, severity, passed, error), same in _grouped(
+            outcomes, lambda o: (o.asset, o.result.name, o.result.severity, o.result.passed, o.result.error)):
+        word = "PASS" if passed else ("WARN" if severity == "warn" else "FAIL")
+        failing = sum(max(o.result.failing, 0) for o in same)
+        detail = "" if passed else f"  ({failing} {'rows' if name.startswith('row_count') else 'failing rows'})"
+        if error:
+            detail = f"  (not run: {error})"
+        lines.append(f"  {word} {asset}: {name}{_where([o.partition for o in same])}{detail}")
     return lines
 
 
@@ -138,9 +225,10 @@ def run_summary(run_id: str | None, results: Iterable[StepResult], database: str
     failures = [r for r in results if r.status == "failed"]
     if failures:
         lines.append("Failures:")
-        for r in failures:
-            lines.append(f"  {label(r.asset, r.partition)} after {r.attempts} attempt(s):")
-            lines.extend(f"    {line}" for line in (r.error or "").splitlines())
+        for (asset, error, attempts), same in _grouped(failures, lambda r: (r.asset, r.error or "", r.attempts)):
+            each = " each" if len(same) > 1 else ""
+            lines.append(f"  {label_many(asset, [r.partition for r in same])} after {attempts} attempt(s){each}:")
+            lines.extend(f"    {line}" for line in error.splitlines())
     notes = check_lines(checks)
     if notes:
         lines.append("Checks:")
@@ -181,16 +269,26 @@ def dry_run_json(plan: Plan) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- graph
 
-def graph_json(graph: AssetGraph) -> dict[str, Any]:
+def _shown(graph: AssetGraph, names: frozenset[str] | None) -> tuple[list[str], list[str]]:
+    """The assets to draw (in dependency order) and the sources they read: everything without a
+    selection; with one, the selected assets and the sources those read."""
+    if names is None:
+        return list(graph.order), sorted(graph.sources)
+    assets = [n for n in graph.order if n in names]
+    return assets, sorted({up for n in assets for up in graph.upstream[n] if up in graph.sources})
+
+
+def graph_json(graph: AssetGraph, names: frozenset[str] | None = None) -> dict[str, Any]:
+    assets, sources = _shown(graph, names)
     return {"assets": [{"name": n, "kind": graph.assets[n].kind.value, "upstream": list(graph.upstream[n]),
                         "path": graph.assets[n].path, "tags": list(graph.assets[n].settings.tags)}
-                       for n in graph.order],
-            "sources": sorted(graph.sources)}
+                       for n in assets],
+            "sources": sources}
 
 
-def graph_text(graph: AssetGraph) -> str:
+def graph_text(graph: AssetGraph, names: frozenset[str] | None = None) -> str:
     lines = []
-    for name in graph.order:
+    for name in _shown(graph, names)[0]:
         ups = graph.upstream[name]
         lines.append(f"{name} ({graph.assets[name].kind.value})" + (f" <- {', '.join(ups)}" if ups else ""))
     return "\n".join(lines)
@@ -200,28 +298,27 @@ def _node_id(name: str, ids: dict[str, str]) -> str:
     return ids.setdefault(name, f"n{len(ids)}")
 
 
-def graph_mermaid(graph: AssetGraph) -> str:
+def _edges(graph: AssetGraph, assets: list[str], sources: list[str]) -> list[tuple[str, str]]:
+    drawn = set(assets) | set(sources)
+    return [(up, name) for name in assets for up in graph.upstream[name] if up in drawn]
+
+
+def graph_mermaid(graph: AssetGraph, names: frozenset[str] | None = None) -> str:
+    assets, sources = _shown(graph, names)
     ids: dict[str, str] = {}
     lines = ["graph LR"]
-    for name in sorted(graph.sources):
-        lines.append(f'  {_node_id(name, ids)}[("{name}")]')
-    for name in graph.order:
-        lines.append(f'  {_node_id(name, ids)}["{name}"]')
-    for name in graph.order:
-        for up in graph.upstream[name]:
-            lines.append(f"  {_node_id(up, ids)} --> {_node_id(name, ids)}")
+    lines.extend(f'  {_node_id(name, ids)}[("{name}")]' for name in sources)
+    lines.extend(f'  {_node_id(name, ids)}["{name}"]' for name in assets)
+    lines.extend(f"  {_node_id(up, ids)} --> {_node_id(name, ids)}" for up, name in _edges(graph, assets, sources))
     return "\n".join(lines)
 
 
-def graph_dot(graph: AssetGraph) -> str:
+def graph_dot(graph: AssetGraph, names: frozenset[str] | None = None) -> str:
+    assets, sources = _shown(graph, names)
     lines = ["digraph assetflow {", "  rankdir=LR;"]
-    for name in sorted(graph.sources):
-        lines.append(f'  "{name}" [shape=cylinder];')
-    for name in graph.order:
-        lines.append(f'  "{name}" [shape=box];')
-    for name in graph.order:
-        for up in graph.upstream[name]:
-            lines.append(f'  "{up}" -> "{name}";')
+    lines.extend(f'  "{name}" [shape=cylinder];' for name in sources)
+    lines.extend(f'  "{name}" [shape=box];' for name in assets)
+    lines.extend(f'  "{up}" -> "{name}";' for up, name in _edges(graph, assets, sources))
     lines.append("}")
     return "\n".join(lines)
 
@@ -291,3 +388,26 @@ def clean_text(report: Any) -> str:
 def clean_json(report: Any) -> dict[str, Any]:
     return {"orphans": [{"name": o.name, "kind": o.kind, "records": o.records} for o in report.orphans],
             "out_of_range": outside_json(report.out_of_range), "cleaned": report.cleaned, "run_id": report.run_id}
+
+
+# ---------------------------------------------------------------- runs
+
+def _slots(record: Any) -> dict[str, Any]:
+    return {s: getattr(record, s) for s in record.__slots__}
+
+
+def run_record_json(record: Any, attempts: Iterable[Any]) -> dict[str, Any]:
+    return {"run": _slots(record), "attempts": [_slots(a) for a in attempts]}
+
+
+def run_record_text(record: Any, attempts: Iterable[Any]) -> str:
+    """A run and every attempt, with the whole error (traceback included) and the asset's log."""
+    ended = utc_text(record.ended_at) if record.ended_at else "-"
+    lines = [f"run {record.run_id}  {record.status}  {record.command}",
+             f"started {utc_text(record.started_at)}  ended {ended}"]
+    for a in attempts:
+        rows = f"  {a.rows} rows" if a.rows is not None else ""
+        lines.append(f"  {a.status:<8} {label(a.asset, a.partition)}  attempt {a.attempt}{rows}")
+        lines.extend(f"           | {line}" for entry in a.log for line in entry.splitlines())
+        lines.extend(f"           {line}" for line in (a.error or "").splitlines())
+    return "\n".join(lines)

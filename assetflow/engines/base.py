@@ -41,7 +41,7 @@ class BuildRequest:
 
 @dataclass(frozen=True, slots=True)
 class BuildOutcome:
-    rows: int
+    rows: int | None                           # None for a view: it holds no rows of its own
     rows_each: tuple[int, ...] = ()            # per partition of a batch
     checks: tuple[CheckResult, ...] = ()
 

@@ -27,7 +27,7 @@ from assetflow.engines.duckdb_sql import Source, params_of, rows_written, run_ch
 from assetflow.engines.duckdb_views import MovedView, ensure_source_view, moved_source_views
 from assetflow.errors import AssetflowError, FailureKind, LockError, TargetError
 from assetflow.plan.freshness import Expectation
-from assetflow.state import AttemptRecord, RunRecord, SourceVersion, StateSnapshot, StoredVersions
+from assetflow.state import AttemptRecord, FailureRecord, RunRecord, SourceVersion, StateSnapshot, StoredVersions
 
 run = store.run
 _CONFLICT_RETRIES = 8
@@ -180,6 +180,9 @@ class DuckDBEngine:
     def run_attempts(self, run_id: str) -> list[AttemptRecord]:
         return store.run_attempts(self.connection(), run_id)
 
+    def failures(self) -> list[FailureRecord]:
+        return store.failures(self.connection())
+
     def mark_abandoned_runs(self, now: datetime) -> int:
         return store.mark_abandoned(self.connection(), now)
 
@@ -292,7 +295,7 @@ class DuckDBEngine:
     def _replace_relation(self, cur, request: BuildRequest, source: str) -> BuildOutcome:
         """A table or view is built into a new relation that replaces the old one at COMMIT."""
         target = request.key.quoted()
-        rows, results = [0], []
+        rows, results = [None if request.kind is Kind.VIEW else 0], []   # a view has no row count
 
         def work():
             self._catalog.drop_other_kind(cur, request.key, view=request.kind is Kind.VIEW)

@@ -22,10 +22,10 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from assetflow.state import (SUCCESS, AssetState, AttemptRecord, RunRecord,
+from assetflow.state import (SUCCESS, UNPARTITIONED, AssetState, AttemptRecord, FailureRecord, RunRecord,
                              SourceVersion, StateSnapshot, StoredVersions)
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 STAGED = "staged"           # built into a rebuild's staging table, not (yet) swapped in
 DISCARDED = "discarded"     # built into a staging table that was dropped (the rebuild failed or died)
 
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS _assetflow.partitions (
 CREATE TABLE IF NOT EXISTS _assetflow.attempts (
     run_id VARCHAR, asset VARCHAR, partition VARCHAR, attempt INTEGER, status VARCHAR,
     started_at TIMESTAMP, ended_at TIMESTAMP, rows BIGINT, error VARCHAR, code_version VARCHAR,
-    data_version BIGINT, input_versions VARCHAR);
+    data_version BIGINT, input_versions VARCHAR, log VARCHAR[]);
 CREATE TABLE IF NOT EXISTS _assetflow.sources (
     name VARCHAR PRIMARY KEY, fingerprint VARCHAR, data_version BIGINT);
 CREATE TABLE IF NOT EXISTS _assetflow.check_results (
@@ -59,6 +59,8 @@ def run(cur: Any, sql: str, params: Any = None) -> list[tuple]:
 # From version 2, where every build also wrote its `partitions` row: every run is folded already.
 _UPGRADE_FROM_2 = ("ALTER TABLE _assetflow.runs ADD COLUMN folded BOOLEAN DEFAULT false",
                    "UPDATE _assetflow.runs SET folded = true")
+# From version 3: attempts keep what a Python asset logged (older attempts have none).
+_UPGRADE_TO_4 = ("ALTER TABLE _assetflow.attempts ADD COLUMN IF NOT EXISTS log VARCHAR[]",)
 
 
 def ensure_schema(cur: Any) -> None:
@@ -68,9 +70,16 @@ def ensure_schema(cur: Any) -> None:
         for statement in DDL.split(";"):
             if statement.strip():
                 run(cur, statement)
-        for statement in _UPGRADE_FROM_2 if found == "2" else ():
+        for statement in (*(_UPGRADE_FROM_2 if found == "2" else ()), *_UPGRADE_TO_4):
             run(cur, statement)
         run(cur, "INSERT OR REPLACE INTO _assetflow.meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+
+
+def _has_logs(cur: Any) -> bool:
+    """Whether the attempts table has its `log` column: a read-only command on a store written by
+    an older version cannot add it, and reads NULL instead."""
+    version = schema_version(cur)
+    return version is not None and version.isdigit() and int(version) >= 4
 
 
 def has_schema(cur: Any) -> bool:
@@ -180,9 +189,13 @@ def write_failure(cur: Any, attempt: AttemptRecord) -> None:
 
 
 def _insert_attempt(cur: Any, a: AttemptRecord, status: str, rows: int | None) -> None:
-    run(cur, "INSERT INTO _assetflow.attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    run(cur, f"INSERT INTO _assetflow.attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [a.run_id, a.asset, a.partition, a.attempt, status, a.started_at, a.ended_at, rows, a.error,
-         a.code_version, a.data_version, json.dumps(dict(a.input_versions), sort_keys=True)])
+         a.code_version, a.data_version, json.dumps(dict(a.input_versions), sort_keys=True), list(a.log) or None])
+
+
+_ATTEMPT_COLUMNS = ("run_id, asset, partition, attempt, status, started_at, ended_at, rows, error, code_version, "
+                    "data_version, input_versions, log")
 
 
 def record_run(cur: Any, r: RunRecord, folded: bool = False) -> None:
@@ -265,10 +278,27 @@ def list_runs(cur: Any, limit: int) -> list[RunRecord]:
 def run_attempts(cur: Any, run_id: str) -> list[AttemptRecord]:
     if not has_schema(cur):
         return []
-    rows = run(cur, "SELECT run_id, asset, partition, attempt, status, started_at, ended_at, rows, error, "
-                    "code_version, data_version, input_versions FROM _assetflow.attempts WHERE run_id = ? "
+    columns = _ATTEMPT_COLUMNS if _has_logs(cur) else _ATTEMPT_COLUMNS.replace(", log", ", NULL")
+    rows = run(cur, f"SELECT {columns} FROM _assetflow.attempts WHERE run_id = ? "
                     "ORDER BY started_at, asset, partition, attempt", [run_id])
-    return [AttemptRecord(*r[:11], json.loads(r[11] or "{}")) for r in rows]
+    return [AttemptRecord(*r[:11], json.loads(r[11] or "{}"), tuple(r[12] or ())) for r in rows]
+
+
+def failures(cur: Any) -> list[FailureRecord]:
+    """Every partition whose last attempt failed, with its error, run and the time it failed.
+    Only failed partitions cross into Python; their attempts are found by run id."""
+    if not has_schema(cur):
+        return []
+    current = current_partitions(cur)
+    rows = run(cur, f"""
+        WITH failed AS (SELECT asset, partition, error, run_id FROM {current} WHERE status = 'failed')
+        SELECT f.asset, f.partition, f.error, f.run_id, max(a.ended_at)
+        FROM failed f LEFT JOIN _assetflow.attempts a
+          ON a.run_id = f.run_id AND a.asset = f.asset AND coalesce(a.partition, '') = f.partition
+             AND a.status = 'failed'
+        GROUP BY ALL ORDER BY f.asset, f.partition""")
+    return [FailureRecord(asset, None if key == UNPARTITIONED else key, error or "", at, run_id)
+            for asset, key, error, run_id, at in rows]
 
 
 def find_run(cur: Any, prefix: str) -> list[str]:
@@ -296,7 +326,7 @@ def write_checks(cur: Any, run_id: str, asset: str, partition: str | None, resul
 
 def latest_checks(cur: Any) -> list[tuple]:
     """The latest result of every (asset, partition, check)."""
-    if schema_version(cur) not in ("2", SCHEMA_VERSION):       # older stores have no check results yet
+    if schema_version(cur) not in ("2", "3", SCHEMA_VERSION):       # older stores have no check results yet
         return []
     return run(cur, "SELECT asset, partition, check_name, severity, passed, failing FROM _assetflow.check_results "
                     "QUALIFY row_number() OVER (PARTITION BY asset, partition, check_name "

@@ -3,10 +3,13 @@
 Grammar: terms separated by spaces are unioned; `a,b` intersects; each term is
 `[+]method:value[+]` with methods `name` (default; `schema.name`, bare name, or a `*` glob),
 `tag` and `path`. A leading `+` adds upstream assets, a trailing `+` adds downstream assets.
+`path:` values are relative to the project root here; `rebase_paths` turns what a user typed
+relative to the current folder into that.
 """
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from dataclasses import dataclass
 from typing import Iterable
@@ -54,6 +57,26 @@ def _parse_term(text: str, word: str) -> Term:
     return Term(method, match.group("value"), bool(match.group("up")), bool(match.group("down")), text)
 
 
+def rebase_paths(parts: Iterable[str], cwd: str, root: str) -> tuple[str, ...]:
+    """The selection with its `path:` terms made relative to the project root `root`.
+
+    A relative path is read from the current folder `cwd` (as a shell completes it:
+    `path:marts` inside `assets/`), or from the root when the command runs outside the project
+    (`--project DIR`); an absolute path is taken as it is. Both folders are absolute."""
+    inside = os.path.commonpath([cwd, root]) == root
+    base = cwd if inside else root
+
+    def rebase(text: str) -> str:
+        match = _TERM.match(text)
+        if match is None or match.group("method") != "path":
+            return text
+        full = os.path.normpath(os.path.join(base, match.group("value")))
+        rel = os.path.relpath(full, root).replace(os.sep, "/")
+        return f"{match.group('up')}path:{rel}{match.group('down')}"
+
+    return tuple(",".join(rebase(t) for t in word.split(",")) for part in parts for word in part.split())
+
+
 def resolve_selection(selection: Selection, graph: AssetGraph) -> frozenset[str]:
     """The assets a selection names; an empty selection names every asset."""
     if not selection.groups:
@@ -84,6 +107,8 @@ def _match(term: Term, graph: AssetGraph) -> set[str]:
         return {n for n, a in graph.assets.items() if value in (t.lower() for t in a.settings.tags)}
     if term.method == "path":
         prefix = value.rstrip("/").removeprefix("./")
+        if prefix in ("", "."):                       # the project root itself
+            return set(graph.assets)
         return {n for n, a in graph.assets.items()
                 if a.path.lower() == prefix or a.path.lower().startswith(prefix + "/")}
     if any(ch in value for ch in "*?["):
@@ -99,6 +124,7 @@ def _hint(term: Term, graph: AssetGraph) -> str | None:
         tags = sorted({t for a in graph.assets.values() for t in a.settings.tags})
         return f"known tags: {', '.join(tags)}" if tags else "no asset has tags"
     if term.method == "path":
-        return "paths start with assets/, e.g. path:assets/marts"
+        return ("path: is relative to the current folder (the path above is what that gives from the "
+                "project root); from the root, write e.g. path:assets/marts")
     names = sorted(graph.assets) + sorted({n.rpartition('.')[2] for n in graph.assets})
     return suggest(term.value, names)

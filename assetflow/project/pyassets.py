@@ -8,7 +8,9 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import inspect
+import logging
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -123,21 +125,26 @@ def _has_source(function: Callable[..., Any]) -> bool:
 # ---------------------------------------------------------------------------- calling an asset
 
 class UserCodeError(Exception):
-    """A Python asset raised or returned something unusable; the message holds the user's traceback.
+    """A Python asset raised or returned something unusable.
 
     What the function raised may pass on the next attempt (a flaky API), so it is transient, and
     `error_names` lets the asset's `retry_on` narrow that; an unusable return value is permanent.
+    The message (`summary`) is what run output, --json and alerts show: the error's own lines and
+    the frames of the user's project files. `full` is stored with the attempt (`runs show`): every
+    frame from the asset function down, the libraries' included.
     """
 
     def __init__(self, message: str, failure_kind: FailureKind = FailureKind.TRANSIENT,
-                 error_names: tuple[str, ...] = ()):
+                 error_names: tuple[str, ...] = (), full: str | None = None):
         super().__init__(message)
         self.failure_kind = failure_kind
         self.error_names = error_names
+        self.summary = message
+        self.full = full or message
 
 
 def call_asset(function: Callable[..., Any], spec: AssetSpec, inputs: dict[str, Any],
-               context: AssetContext | None):
+               context: AssetContext | None, root: Path):
     """Call the user's function and return its output as a pyarrow Table."""
     body = spec.body
     assert isinstance(body, PythonBody)
@@ -147,7 +154,8 @@ def call_asset(function: Callable[..., Any], spec: AssetSpec, inputs: dict[str, 
     try:
         result = function(**kwargs)
     except (Exception, SystemExit) as exc:  # user code may even call sys.exit(): only its partition fails
-        raise UserCodeError(_user_traceback(exc, function), error_names=exception_names(type(exc))) from None
+        summary, full = describe_failure(exc, function, root)
+        raise UserCodeError(summary, error_names=exception_names(type(exc)), full=full) from None
     return to_arrow(result, spec)
 
 
@@ -191,10 +199,75 @@ def _with_index_columns(frame, spec: AssetSpec):
                             "(reset_index(drop=True))", FailureKind.PERMANENT) from None
 
 
-def _user_traceback(exc: BaseException, function: Callable[..., Any]) -> str:
-    """The traceback from the user's function down, without assetflow's own frames."""
+def describe_failure(exc: BaseException, function: Callable[..., Any], root: Path) -> tuple[str, str]:
+    """(summary, full) of an exception raised by an asset function; see UserCodeError."""
     frames = traceback.extract_tb(exc.__traceback__)
     user_file = inspect.getsourcefile(function) or ""
     start = next((i for i, f in enumerate(frames) if f.filename == user_file), 0)
-    lines = traceback.format_list(frames[start:])
-    return f"{type(exc).__name__}: {exc}\nTraceback (most recent call last, user code):\n" + "".join(lines).rstrip()
+    frames = frames[start:]                        # the asset function down: no assetflow frames
+    error = "\n".join([f"{type(exc).__name__}: {exc}".strip(), *getattr(exc, "__notes__", ())])
+    mine = [f for f in frames if _is_project_file(f.filename, root)]
+    summary = error + ("\nTraceback (most recent call last, project files only):\n" + _frames_text(mine, root)
+                       if mine else "")
+    full = error + "\nTraceback (most recent call last, from the asset function):\n" + _frames_text(frames, root)
+    return summary, full
+
+
+def _is_project_file(filename: str, root: Path) -> bool:
+    """A file of the user's project: under its root, and not a library (a virtualenv may live in
+    the project folder too)."""
+    path = Path(filename)
+    if not path.is_absolute() or not path.is_relative_to(root):
+        return False
+    libraries = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    return not any(path.is_relative_to(lib) for lib in libraries) and not (
+        {"site-packages", "dist-packages"} & set(path.parts))
+
+
+def _frames_text(frames: list[traceback.FrameSummary], root: Path) -> str:
+    lines = []
+    for frame in frames:
+        path = Path(frame.filename)
+        shown = path.relative_to(root).as_posix() if path.is_absolute() and path.is_relative_to(root) else frame.filename
+        lines.append(f'  File "{shown}", line {frame.lineno}, in {frame.name}')
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- the asset's log
+
+class AssetLog(logging.Handler):
+    """`context.log` of one attempt: INFO and above, each line prefixed with the time (UTC), the
+    level, the asset and its partition, with the project's secrets masked; the lines are kept for
+    the attempt's record and handed to `echo` as they come (the CLI prints them on stderr).
+
+    The logger is made per attempt and kept out of logging's registry, so attempts running in
+    parallel never share lines. It does not propagate: `echo` is where the lines go (a program
+    using the library passes `RunEvents.on_log`), and the CLI's own handler on `assetflow` would
+    print them a second time, bare."""
+
+    def __init__(self, asset: str, partition: str | None, echo: Callable[[str], None] = lambda line: None,
+                 mask: Callable[[str], str] = lambda text: text):
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self._echo, self._mask = echo, mask
+        where = asset + (f" [{partition}]" if partition else "")
+        self.setFormatter(_UtcFormatter(f"%(asctime)s %(levelname)s {where.replace('%', '%%')}: %(message)s"))
+        self.logger = logging.Logger(f"assetflow.asset.{asset}", logging.INFO)
+        self.logger.propagate = False
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self._mask(self.format(record))
+        except Exception:  # a bad format string in user code must not fail the asset
+            self.handleError(record)
+            return
+        self.lines.append(line)
+        self._echo(line)
+
+
+class _UtcFormatter(logging.Formatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))

@@ -175,7 +175,7 @@ def check(project: Project, selection: tuple[str, ...], target_name: str | None,
     import secrets
     from datetime import datetime, timezone
 
-    from assetflow.engines import open_engine
+    from assetflow.engines import open_engine, prepare_database_folder
     from assetflow.run.lock import run_lock
     from assetflow.plan.graph import build_graph
     from assetflow.plan.select import parse_selection, resolve_selection
@@ -183,7 +183,9 @@ def check(project: Project, selection: tuple[str, ...], target_name: str | None,
     graph = build_graph(project.assets, project.config.sources)
     names = resolve_selection(parse_selection(selection), graph)
     target = project.config.target(target_name)
-    with run_lock(target.path, "check", wait), open_engine(target, read_only=False) as engine:
+    prepare_database_folder(target, project.root)
+    command = " ".join(("check", *selection))
+    with run_lock(target.path, command, wait), open_engine(target, read_only=False) as engine:
         engine.prepare(set(), [])
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
@@ -193,7 +195,6 @@ def check(project: Project, selection: tuple[str, ...], target_name: str | None,
             engine.record_checks(run_id, o.asset, o.partition, [o.result])
         report = CheckReport(run_id, tuple(outcomes))
         status = FAILED if report.failed else SUCCESS
-        command = " ".join(("check", *selection))
         engine.record_run(RunRecord(run_id, command, now, status, now, os.getpid(), target.name), folded=True)
         if report.failed and project.config.alerts.on_failure:
             report = replace(report, alert_problems=_send_alerts(project, run_id, command, report.outcomes, now))

@@ -232,7 +232,8 @@ def _run_with_retries(step: Step, run_step: Callable[[Step, int], int | tuple[in
             rows = run_step(step, attempt)
             each = rows if isinstance(rows, tuple) else (rows,)
             batch = tuple(zip(step.keys, each)) if step.count > 1 else ()
-            return StepResult(step.asset, step.partition, SUCCESS, attempt, sum(each), None,
+            total = None if None in each else sum(each)        # None: a view, which holds no rows
+            return StepResult(step.asset, step.partition, SUCCESS, attempt, total, None,
                               time.perf_counter() - started, batch)
         except StepFailed as exc:
             error = str(exc)

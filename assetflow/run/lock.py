@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from assetflow.errors import LockError
+from assetflow.errors import LockError, TargetError
 
 
 @contextmanager
@@ -23,8 +23,11 @@ def run_lock(database: str, command: str, wait: float) -> Iterator[None]:
         yield
         return
     path = Path(database + ".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:        # the folder is checked before; this is a race or an odd mount
+        raise TargetError(f"cannot create the run lock {path}: {exc.strerror}",
+                          hint="the folder of the target's database must be writable") from None
     try:
         _acquire(fd, path, wait)
         holder = {"pid": os.getpid(), "command": command,

@@ -37,6 +37,7 @@ class StepRunner:
     cancelled: threading.Event | None = None        # set on Ctrl-C: nothing more may commit
     source_versions: dict[str, int] | None = None   # data versions of the sources, for attempt records
     planned: frozenset[str] = frozenset()           # assets this run builds (some partitions of)
+    on_log: Callable[[str], None] = lambda line: None   # each line a Python asset logs, as it comes
 
     def __post_init__(self) -> None:
         self._compiled: dict[str, compiler.CompiledSql] = {}
@@ -60,8 +61,9 @@ class StepRunner:
                                  spec.code_version, version, self._input_versions(spec, index))
                    for key, version, index in zip(step.keys, versions, indices)]
         inline, deferred = self._split_checks(spec)
+        log = self._log_for(spec, step)
         try:
-            outcome = self.engine.build(self._request(spec, step, records, inline))
+            outcome = self.engine.build(self._request(spec, step, records, inline, log))
         except Interrupted:
             raise
         except Exception as exc:  # every failure of an attempt is recorded, then reported
@@ -70,13 +72,13 @@ class StepRunner:
             if getattr(exc, "results", None):
                 self.engine.record_checks(self.run_id, step.asset, step.partition, exc.results)
                 self._note(step.asset, step.partition, exc.results)
-            message = _message(exc)
+            summary, full = _messages(exc)
             if isinstance(exc, AssetflowError) and isinstance(spec.body, PythonBody):
-                message = f"{spec.body.function}() in {spec.path}: {message}"
+                summary = full = f"{spec.body.function}() in {spec.path}: {summary}"
             kind, note = self._retry_verdict(spec, exc)
-            for record in records:
-                self.engine.record_failure(_finished(record, FAILED, message + note))
-            raise StepFailed(message + note, kind) from None
+            for record in records:        # the whole traceback is kept for `runs show`
+                self.engine.record_failure(_finished(record, FAILED, full + note, _lines(log)))
+            raise StepFailed(summary + note, kind) from None
         if outcome.checks:
             self.engine.record_checks(self.run_id, step.asset, step.partition, outcome.checks)
             self._note(step.asset, step.partition, outcome.checks)
@@ -107,7 +109,7 @@ class StepRunner:
             except Exception as exc:       # the swap rolled back: the old table is still there
                 if _is_interrupt(exc):
                     raise Interrupted() from None
-                problems = (f"the swap failed: {_message(exc)}",)
+                problems = (f"the swap failed: {_messages(exc)[0]}",)
         self.engine.discard_rebuild(key)
         return (f"not swapped in: {asset} was rebuilt beside its table because its columns changed, "
                 f"which needs every partition to succeed ({'; '.join(problems)}); the table, its rows "
@@ -179,9 +181,22 @@ class StepRunner:
                 else:
                     self._notes[key] = CheckOutcome(asset, partition, r)
 
-    def _request(self, spec: AssetSpec, step: Step, records: list[AttemptRecord], checks: tuple) -> BuildRequest:
-        records = [_finished(r, "success", None) for r in records]
+    def _log_for(self, spec: AssetSpec, step: Step):
+        """The attempt's `context.log` (Python assets only: nothing else can log)."""
+        if not isinstance(spec.body, PythonBody):
+            return None
+        from assetflow.project.pyassets import AssetLog
+        return AssetLog(step.asset, step.partition, self.on_log, self.project.config.masks.mask)
+
+    def _request(self, spec: AssetSpec, step: Step, records: list[AttemptRecord], checks: tuple,
+                 log) -> BuildRequest:
         window = compiler.partition_window(spec, step.index, step.count)
+        table = None
+        if isinstance(spec.body, PythonBody):
+            table = self._call_python(spec, step, window, log.logger)
+            if self.cancelled is not None and self.cancelled.is_set():
+                raise Interrupted()          # the function finished after Ctrl-C: do not commit it
+        records = [_finished(r, "success", None, _lines(log)) for r in records]
         batch = ()
         if step.count > 1:
             batch = tuple((r, compiler.partition_window(spec, step.index + n))
@@ -191,10 +206,7 @@ class StepRunner:
         if isinstance(spec.body, SeedBody):
             return BuildRequest(**base, seed_file=str(self.project.root / spec.body.file),
                                 seed_options=spec.body.options)
-        if isinstance(spec.body, PythonBody):
-            table = self._call_python(spec, step, window)
-            if self.cancelled is not None and self.cancelled.is_set():
-                raise Interrupted()          # the function finished after Ctrl-C: do not commit it
+        if table is not None:
             return BuildRequest(**base, arrow=table)
         compiled = self._compile(spec)
         return BuildRequest(**base, sql=compiled.sql,
@@ -208,15 +220,15 @@ class StepRunner:
                                                             self.project.config.dialect, cache=self.compile_cache)
             return self._compiled[name]
 
-    def _call_python(self, spec: AssetSpec, step: Step, window: PartitionWindow | None):
+    def _call_python(self, spec: AssetSpec, step: Step, window: PartitionWindow | None, log: logging.Logger):
         from assetflow.project.pyassets import call_asset
         name = str(spec.key)
         inputs = {param: self._read_input(spec, step, node)
                   for param, node in self.graph.params[name].items()}
         context = AssetContext(asset=name, partition=step.partition,
                                start=window.start if window else None, end=window.end if window else None,
-                               log=logging.getLogger(f"assetflow.asset.{name}"), con=self.engine.python_connection())
-        return call_asset(self.project.functions[spec.key], spec, inputs, context)
+                               log=log, con=self.engine.python_connection())
+        return call_asset(self.project.functions[spec.key], spec, inputs, context, self.project.root)
 
     def _read_input(self, spec: AssetSpec, step: Step, node: str):
         if node not in self.graph.assets:
@@ -272,19 +284,27 @@ def input_versions(graph: AssetGraph, engine: Engine, plan: Plan, keys) -> dict[
     return out
 
 
-def _finished(record: AttemptRecord, status: str, error: str | None) -> AttemptRecord:
+def _finished(record: AttemptRecord, status: str, error: str | None, log: tuple[str, ...] = ()) -> AttemptRecord:
     return AttemptRecord(record.run_id, record.asset, record.partition, record.attempt, status, record.started_at,
                          _utcnow(), record.rows, error, record.code_version, record.data_version,
-                         record.input_versions)
+                         record.input_versions, log)
 
 
-def _message(exc: BaseException) -> str:
+def _lines(log) -> tuple[str, ...]:
+    return tuple(log.lines) if log is not None else ()
+
+
+def _messages(exc: BaseException) -> tuple[str, str]:
+    """(what run output shows, what the attempt records): they differ for a Python asset's
+    traceback, which is shown with the user's frames only."""
     if isinstance(exc, AssetflowError):
-        return exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+        message = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+        return message, message
     from assetflow.project.pyassets import UserCodeError
     if isinstance(exc, UserCodeError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}".strip()
+        return exc.summary, exc.full
+    message = f"{type(exc).__name__}: {exc}".strip()
+    return message, message
 
 
 def _is_interrupt(exc: BaseException) -> bool:

@@ -258,8 +258,9 @@ class Background:
         return done
 
 
-PY_TRACEBACK = "Traceback (most recent call last):"   # Python's own; a user asset's error quotes
-                                                     # its traceback as "(most recent call last, user code)"
+PY_TRACEBACK = "Traceback (most recent call last):"   # Python's own; a user asset's error quotes its
+                                                     # traceback as "(most recent call last, project files
+                                                     # only)" or, stored, "(..., from the asset function)"
 
 
 def ok(r: CliResult, code: int = 0) -> CliResult:

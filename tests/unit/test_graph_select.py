@@ -229,7 +229,7 @@ def test_path_does_not_match_a_sibling_prefix():
     ("colour:red", "unknown selection method 'colour:'", "name:, tag:, path:"),
     ("stg_ordrs", "matches no asset", "did you mean"),
     ("tag:nope", "matches no asset", "known tags: Finance, core, finance, ml, pii"),
-    ("path:models/x", "matches no asset", "paths start with assets/"),
+    ("path:models/x", "matches no asset", "path: is relative to the current folder"),
     ("+", "cannot parse selection term", "tag:x"),
     ("a,,b", "cannot parse selection term", "name+"),
 ])
@@ -265,3 +265,23 @@ def test_plus_operators_add_closures(graph, data):
     tags = {t for a in graph.assets.values() for t in a.settings.tags}
     for tag in tags:
         assert resolve(f"tag:{tag}") == {n for n, a in graph.assets.items() if tag in a.settings.tags}
+
+
+@pytest.mark.parametrize("typed, cwd, expected", [
+    ("path:.", "/p/assets/marts", "path:assets/marts"),
+    ("+path:x.sql+", "/p/assets/marts", "+path:assets/marts/x.sql+"),
+    ("path:../staging,tag:a", "/p/assets/marts", "path:assets/staging,tag:a"),
+    ("path:assets/marts", "/p", "path:assets/marts"),
+    ("path:assets/marts", "/elsewhere", "path:assets/marts"),       # outside the project: from its root
+    ("path:/p/assets/x", "/p/assets/marts", "path:assets/x"),
+    ("path:..", "/p/assets", "path:."),
+    ("marts.x tag:path", "/p/assets", "marts.x tag:path"),             # other methods are left alone
+])
+def test_rebase_paths_reads_path_terms_from_the_current_folder(typed, cwd, expected):
+    from assetflow.plan.select import rebase_paths
+    assert " ".join(rebase_paths([typed], cwd, "/p")) == expected
+
+
+def test_path_dot_at_the_root_selects_every_asset():
+    graph = make_graph(make_spec("main.a", path="assets/a.sql"), make_spec("x.b", path="assets/x/b.sql"))
+    assert resolve_selection(parse_selection(["path:."]), graph) == {"main.a", "x.b"}
