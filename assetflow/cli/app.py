@@ -254,16 +254,10 @@ def lineage(ctx, asset_name: str, target: str | None, as_json: bool) -> None:
     name, column = lin.split_target(g, asset_name)
     if column is None:
         info = lin.asset_lineage(g, name)
-        if as_json:
-            emit(render.to_json(info.__dict__))
-            return
-        emit(f"{name}\n  upstream:       {', '.join(info.upstream) or '-'}"
-              f"\n  downstream:     {', '.join(info.downstream) or '-'}"
-              f"\n  all upstream:   {', '.join(info.all_upstream) or '-'}"
-              f"\n  all downstream: {', '.join(info.all_downstream) or '-'}")
+        emit(render.to_json(info.__dict__) if as_json else lin.render_asset(info))
         return
     root = lin.column_lineage(project, g, name, column, api.table_columns(project, target))
-    emit(render.to_json(lin.column_json(root)) if as_json else lin.render_columns(root))
+    emit(render.to_json(lin.column_json(root, g)) if as_json else lin.render_columns(root, g))
 
 
 @main.command(name="compile", context_settings=CONTEXT, epilog=examples(
