@@ -71,3 +71,13 @@ def test_state_modified_selects_what_changed_since_it_was_built(tmp_path):
     assert {a["name"] for a in r.json()["assets"]} == {M1}
     assert run_cli(p, "materialize", "state:modified+").exit_code == 0
     assert plan(p, "state:modified") == set()            # rebuilt: no longer modified
+
+
+def test_graph_takes_exclude_and_state(built):
+    r = run_cli(built, "graph", "+m2", "--exclude", "stg_b", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert {a["name"] for a in r.json()["assets"]} == {STG_A, M1, M2}
+    r = run_cli(built, "graph", "state:modified", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert r.json()["assets"] == []
+    assert "state:modified" in run_cli(built, "materialize", "--help").stdout
