@@ -18,7 +18,7 @@ from assetflow.engines import open_engine, prepare_database_folder
 from assetflow.engines.base import SourceView
 from assetflow.errors import Interrupted, UsageError
 from assetflow.plan.graph import AssetGraph, build_graph
-from assetflow.run.assess import Assessment, assess
+from assetflow.run.assess import Assessment, assess, select_assets
 from assetflow.project.loader import Project
 from assetflow.plan.planner import Plan, Step
 from assetflow.plan.select import parse_selection, resolve_selection
@@ -49,6 +49,7 @@ class MaterializeOptions:
     grace: float = 30.0                             # seconds in-flight steps get after a stop request
     names: frozenset[str] | None = None             # resolved selection (overrides `selection`)
     trigger: str = "manual"                         # what started the run: manual | schedule:NAME
+    exclude: tuple[str, ...] = ()                   # --exclude: a selection removed from `selection`
 
 
 @dataclass(frozen=True)
@@ -89,16 +90,20 @@ def graph_of(project: Project) -> AssetGraph:
     return build_graph(project.assets, project.config.sources)
 
 
-def select(graph: AssetGraph, selection: tuple[str, ...]) -> frozenset[str]:
-    """The assets a SELECTION names (every asset for an empty one)."""
-    return resolve_selection(parse_selection(selection), graph)
+def select(graph: AssetGraph, selection: tuple[str, ...], exclude: tuple[str, ...] = (),
+           target: Target | None = None) -> frozenset[str]:
+    """The assets a SELECTION names (every asset for an empty one) minus those `exclude` names;
+    `state:` terms read `target`."""
+    if target is None:
+        return resolve_selection(parse_selection(selection), graph, exclude=parse_selection(exclude))
+    return select_assets(graph, selection, exclude, target)
 
 
 def status(project: Project, selection: tuple[str, ...] = (), target_name: str | None = None,
-           verify: bool = False) -> StatusReport:
+           verify: bool = False, exclude: tuple[str, ...] = ()) -> StatusReport:
     graph = graph_of(project)
-    selected = resolve_selection(parse_selection(selection), graph)
     target = project.config.target(target_name)
+    selected = select_assets(graph, selection, exclude, target)
     with open_engine(target, read_only=True) as engine:
         now = engine.now() if engine else _utcnow()
         found = assess(project, graph, engine, frozenset(graph.assets), {}, frozenset(), True, now)
@@ -126,9 +131,9 @@ def _failures(the_plan: Plan, selected: frozenset[str], engine) -> tuple[Failure
 
 def materialize(project: Project, options: MaterializeOptions, events: RunEvents = RunEvents()) -> RunOutcome:
     graph = graph_of(project)
-    selected = options.names if options.names is not None else \
-        resolve_selection(parse_selection(options.selection), graph)
     target = project.config.target(options.target)
+    selected = options.names if options.names is not None else \
+        select_assets(graph, options.selection, options.exclude, target)
     if options.dry_run:
         return _dry_run(project, graph, selected, target, options)
     from assetflow.project.config import fault_injector

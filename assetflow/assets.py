@@ -80,6 +80,9 @@ class AssetSettings:
     batch_size: int = 1
     max_age: Duration | None = None     # stale once the last good build is this old (latest partition)
     retry_on: tuple[str, ...] = ()            # exception class names worth a retry; empty: every transient one
+    description: str | None = None      # documentation: what the asset holds (metadata only)
+    owner: str | None = None            # who to ask about it: a person, team or address
+    columns: tuple[tuple[str, str], ...] = ()   # (column, description), in the order written
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +172,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "kind": (str,), "partition_by": (str,), "time_column": (str,), "start": (str,), "end": (str,),
     "partition_column": (str,), "partitions": (list,), "retries": (int,), "retry_delay": (int, float),
     "tags": (list,), "checks": (list,), "deps": (list,), "lookback": (int,), "batch_size": (int,),
-    "max_age": (str,),
+    "max_age": (str,), "description": (str,), "owner": (str,), "columns": (dict,),
     "retry_on": (list,),
 }
 SETTING_KEYS = frozenset(_SETTING_TYPES)
@@ -214,7 +217,27 @@ def parse_settings(raw: dict[str, Any], *, path: str, line: int | None = None) -
         checks=tuple(parse_check(c, path=path, line=line) for c in raw.get("checks", ())),
         deps=tuple(raw.get("deps", ())), lookback=raw.get("lookback", 0),
         batch_size=raw.get("batch_size", 1), max_age=_max_age(raw, kind, path=path, line=line),
-        retry_on=tuple(raw.get("retry_on", ())))
+        retry_on=tuple(raw.get("retry_on", ())),
+        description=_text(raw, "description"), owner=_text(raw, "owner"),
+        columns=_columns(raw.get("columns", {}), path=path, line=line))
+
+
+def _text(raw: dict[str, Any], key: str) -> str | None:
+    """A documentation string, trimmed; blank is the same as absent."""
+    value = raw.get(key, "").strip()
+    return value or None
+
+
+def _columns(raw: dict[str, Any], *, path: str, line: int | None) -> tuple[tuple[str, str], ...]:
+    """`columns = {name = "description"}`: every value a string (a nested table is a common slip
+    from dbt's `columns: [{name, description}]`)."""
+    out = []
+    for name, text in raw.items():
+        if not isinstance(text, str):
+            raise ProjectError(f"columns.{name} must be a description string, not {type(text).__name__}",
+                               path=path, line=line, hint=f'write columns = {{{name} = "what it holds"}}')
+        out.append((name, text.strip()))
+    return tuple(out)
 
 
 def _max_age(raw: dict[str, Any], kind: Kind, *, path: str, line: int | None) -> Duration | None:

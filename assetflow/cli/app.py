@@ -12,6 +12,7 @@ from assetflow.cli.common import (CONTEXT, AssetflowGroup, command_line, common_
 from assetflow.cli.clean import command as clean_command
 from assetflow.cli.import_dbt import import_dbt
 from assetflow.cli.masks import mask, use_masks, warn
+from assetflow.cli.options import exclude_option
 from assetflow.cli.runs import runs
 from assetflow.errors import EXIT_TERMINATED
 
@@ -56,14 +57,17 @@ def init(directory: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--target", help="Target from assetflow.toml (default: the first).")
 @click.option("--verify", is_flag=True, help="Also compare recorded row counts with the data, per partition.")
+@exclude_option
 @common_options()
 @click.pass_context
-def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target: str | None, verify: bool) -> None:
+def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target: str | None, verify: bool,
+           exclude: tuple[str, ...]) -> None:
     """Show each asset's partitions: fresh, stale, blocked or failed, and why."""
     from assetflow.cli import render
     from assetflow import api
     project = load(ctx)
-    report = api.status(project, rooted(selection, project.root), target, verify)
+    report = api.status(project, rooted(selection, project.root), target, verify,
+                        rooted(exclude, project.root))
     if as_json:
         data = render.status_json(report.plan, report.graph, report.selected, report.checks, report.orphans,
                                   report.outside, report.failures)
@@ -107,14 +111,16 @@ def _run_options(func):
 @click.option("--to", "to_key", help="Last partition key (inclusive).")
 @click.option("--full-refresh", is_flag=True, help="Rebuild the selected partitions whatever their state.")
 @_run_options
+@exclude_option
 @common_options()
 @click.pass_context
 def materialize(ctx, selection, partition, from_key, to_key, full_refresh, threads, target, wait, as_json,
-                dry_run) -> None:
+                dry_run, exclude) -> None:
     """Build the stale partitions of the selected assets, in dependency order, in parallel."""
     from assetflow.api import MaterializeOptions
     options = MaterializeOptions(rooted(selection, project_root(ctx)), partition, from_key, to_key, full_refresh, threads, dry_run,
-                                 target, wait, command=command_line())
+                                 target, wait, command=command_line(),
+                                 exclude=rooted(exclude, project_root(ctx)))
     _materialize(ctx, options, as_json)
 
 
@@ -216,15 +222,17 @@ class _Progress:
 @click.argument("selection", nargs=-1)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "mermaid", "dot"]), default="text",
               show_default=True)
+@exclude_option
 @common_options()
 @click.pass_context
-def graph(ctx, selection: tuple[str, ...], fmt: str) -> None:
+def graph(ctx, selection: tuple[str, ...], fmt: str, exclude: tuple[str, ...]) -> None:
     """Print the asset graph (the DAG), or the selected part of it, as text, JSON, Mermaid or dot."""
     from assetflow.cli import render
     from assetflow import api
     project = load(ctx)
     g = api.graph_of(project)
-    names = api.select(g, rooted(selection, project.root)) if selection else None
+    names = api.select(g, rooted(selection, project.root), rooted(exclude, project.root),
+                       project.config.target(None)) if selection or exclude else None
     out = {"text": render.graph_text, "mermaid": render.graph_mermaid, "dot": render.graph_dot}
     emit(render.to_json(render.graph_json(g, names)) if fmt == "json" else out[fmt](g, names))
 
@@ -246,16 +254,10 @@ def lineage(ctx, asset_name: str, target: str | None, as_json: bool) -> None:
     name, column = lin.split_target(g, asset_name)
     if column is None:
         info = lin.asset_lineage(g, name)
-        if as_json:
-            emit(render.to_json(info.__dict__))
-            return
-        emit(f"{name}\n  upstream:       {', '.join(info.upstream) or '-'}"
-              f"\n  downstream:     {', '.join(info.downstream) or '-'}"
-              f"\n  all upstream:   {', '.join(info.all_upstream) or '-'}"
-              f"\n  all downstream: {', '.join(info.all_downstream) or '-'}")
+        emit(render.to_json(info.__dict__) if as_json else lin.render_asset(info))
         return
     root = lin.column_lineage(project, g, name, column, api.table_columns(project, target))
-    emit(render.to_json(lin.column_json(root)) if as_json else lin.render_columns(root))
+    emit(render.to_json(lin.column_json(root, g)) if as_json else lin.render_columns(root, g))
 
 
 @main.command(name="compile", context_settings=CONTEXT, epilog=examples(
@@ -277,14 +279,16 @@ def compile_command(ctx, asset_name: str, partition: str | None, target: str | N
 @click.option("--target", help="Target from assetflow.toml (default: the first).")
 @click.option("--wait", type=click.FloatRange(min=0), default=0.0, help="Seconds to wait for another run's lock.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@exclude_option
 @common_options()
 @click.pass_context
-def check(ctx, selection: tuple[str, ...], target: str | None, wait: float, as_json: bool) -> None:
+def check(ctx, selection: tuple[str, ...], target: str | None, wait: float, as_json: bool, exclude) -> None:
     """Run the checks of the selected assets against their current data."""
     from assetflow.cli import render
     from assetflow.run.checks_runner import check as run_checks
     project = load(ctx)
-    report = run_checks(project, rooted(selection, project.root), target, wait)
+    report = run_checks(project, rooted(selection, project.root), target, wait,
+                         rooted(exclude, project.root))
     if as_json:
         emit(render.to_json({"run_id": report.run_id, "status": "failed" if report.failed else "success",
                               "checks": render.check_json(report.outcomes)}))
@@ -305,16 +309,18 @@ def check(ctx, selection: tuple[str, ...], target: str | None, wait: float, as_j
               help="Rebuild the latest N partitions of partitioned assets.")
 @click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: the target's).")
 @click.option("--target", help="Target from assetflow.toml (default: the first).")
+@exclude_option
 @common_options()
 @click.pass_context
-def dev(ctx, selection, partition, last, threads, target) -> None:
+def dev(ctx, selection, partition, last, threads, target, exclude) -> None:
     """Build what is stale, then watch the project and rebuild what each save makes stale."""
     from assetflow.project.config import load_config
     from assetflow.cli.dev import DevOptions, run_dev
     root = project_root(ctx)
     config = load_config(root)
     use_masks(ctx, config.masks)
-    options = DevOptions(rooted(selection, root), partition, last, threads, target)
+    options = DevOptions(rooted(selection, root), partition, last, threads, target,
+                         exclude=rooted(exclude, root))
     try:
         run_dev(root, config.target(target).path, options, lambda line: click.echo(mask(line)))
     except KeyboardInterrupt:

@@ -16,8 +16,9 @@ from assetflow.errors import EXIT_INTERRUPTED, AssetflowError, Interrupted, Usag
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 SELECTION_HELP = ("SELECTION: names (schema.name or name, globs), +name (with upstream), name+ (with "
-                  "downstream), tag:x, path:dir (relative to the current folder); several are unioned, "
-                  "a,b intersects. The grammar: docs/cli.md#selection")
+                  "downstream), 2+name / name+1 (limited depth), @name, tag:x, path:dir (relative to the "
+                  "current folder), state:modified; several are unioned, a,b intersects; --exclude "
+                  "SELECTION removes. The grammar: docs/cli.md#selection")
 
 
 def examples(*lines: str, selection: bool = False) -> str:

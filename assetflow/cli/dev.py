@@ -26,6 +26,7 @@ class DevOptions:
     threads: int | None = None
     target: str | None = None
     debounce_ms: int = 50
+    exclude: tuple[str, ...] = ()
 
 
 def watch_filter(root: Path, database: str) -> Callable[[object, str], bool]:
@@ -86,13 +87,13 @@ def build_once(root: Path, options: DevOptions, say: Callable[[str], None], limi
     from assetflow.cli import render
     from assetflow.project.loader import load_project
     from assetflow.api import MaterializeOptions, RunEvents, graph_of, materialize
-    from assetflow.plan.select import parse_selection, resolve_selection
+    from assetflow.run.assess import select_assets
     from assetflow.plan.windows import partition_ranges
     started = time.perf_counter()
     try:
         project = load_project(root)
         graph = graph_of(project)
-        selected = resolve_selection(parse_selection(options.selection), graph)
+        selected = select_assets(graph, options.selection, options.exclude, project.config.target(options.target))
         now = _utcnow()
         ranges = {}
         if limit:

@@ -281,9 +281,15 @@ def _shown(graph: AssetGraph, names: frozenset[str] | None) -> tuple[list[str], 
 def graph_json(graph: AssetGraph, names: frozenset[str] | None = None) -> dict[str, Any]:
     assets, sources = _shown(graph, names)
     return {"assets": [{"name": n, "kind": graph.assets[n].kind.value, "upstream": list(graph.upstream[n]),
-                        "path": graph.assets[n].path, "tags": list(graph.assets[n].settings.tags)}
+                        "path": graph.assets[n].path, "tags": list(graph.assets[n].settings.tags),
+                        **docs_json(graph.assets[n].settings)}
                        for n in assets],
             "sources": sources}
+
+
+def docs_json(settings) -> dict[str, Any]:
+    """An asset's documentation: description and owner (null when not written), columns by name."""
+    return {"description": settings.description, "owner": settings.owner, "columns": dict(settings.columns)}
 
 
 def graph_text(graph: AssetGraph, names: frozenset[str] | None = None) -> str:

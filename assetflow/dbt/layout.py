@@ -145,7 +145,7 @@ def resolve(sql: str, relations: Mapping[str, str]) -> str:
     return SENTINEL.sub(part, sql)
 
 
-def model_file(plan: ModelPlan, relations: Mapping[str, str], checks: list[str], description: str | None) -> str:
+def model_file(plan: ModelPlan, relations: Mapping[str, str], checks: list[str], entry) -> str:
     """The asset file: header, a line naming the dbt model, and the query with names resolved."""
     assert plan.shape is not None
     read = strip_comments(plan.sql)
@@ -154,9 +154,8 @@ def model_file(plan: ModelPlan, relations: Mapping[str, str], checks: list[str],
     if plan.shape.kind == "partitioned" and plan.shape.time_column:
         body = wrap_partitioned(body, plan.shape.time_column)
     about = f"-- converted from dbt model {plan.rel}\n"
-    if description:
-        about += "".join(f"-- {line}\n" for line in str(description).strip().splitlines())
-    return header(plan.shape, list(plan.tags), deps, checks) + about + body + "\n"
+    docs = (entry.description, entry.columns) if entry is not None else (None, ())
+    return header(plan.shape, list(plan.tags), deps, checks, *docs) + about + body + "\n"
 
 
 def assemble(project: DbtProject, plans: list[ModelPlan], relations: dict[str, str], seeds: SeedPlan,
@@ -178,7 +177,7 @@ def assemble(project: DbtProject, plans: list[ModelPlan], relations: dict[str, s
             frozenset(sources.relations.values())
         checks = _tests(entry.tests if entry else (), relations[plan.model], plan.asset, resolve_to, reads,
                         custom, findings, renderer, names, relations)
-        files[plan.out_file] = model_file(plan, relations, checks, entry.description if entry else None)
+        files[plan.out_file] = model_file(plan, relations, checks, entry)
         models.append(ConvertedModel(plan.model, plan.rel, plan.asset, plan.out_file, plan.materialized,
                                      plan.shape.kind if plan.shape else "", len(checks)))
     for seed, asset in seeds.assets.items():

@@ -109,8 +109,13 @@ def wrap_partitioned(sql: str, column: str) -> str:
             f"where {column} >= $start and {column} < $end")
 
 
-def header(shape: Shape, tags: list[str], deps: list[str], checks: list[str]) -> str:
+def header(shape: Shape, tags: list[str], deps: list[str], checks: list[str], description: str | None = None,
+           columns: tuple[tuple[str, str], ...] = ()) -> str:
     lines = ["/* assetflow", f"kind = {json.dumps(shape.kind)}"]
+    if description and str(description).strip():
+        lines.append(f"description = {_toml_string(str(description).strip())}")
+    if columns:
+        lines.append("columns = { " + ", ".join(f"{_toml_string(c)} = {_toml_string(d)}" for c, d in columns) + " }")
     lines += [f"{key} = {json.dumps(value)}" for key, value in shape.settings]
     if tags:
         lines.append(f"tags = {json.dumps(tags)}")
@@ -119,6 +124,11 @@ def header(shape: Shape, tags: list[str], deps: list[str], checks: list[str]) ->
     if checks:
         lines += ["checks = ["] + [f"  {c}," for c in checks] + ["]"]
     return "\n".join(lines) + "\n*/\n"
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's); `*/` would end the header comment."""
+    return json.dumps(text, ensure_ascii=False).replace("*/", "*\\u002f")
 
 
 def clean_sql(sql: str) -> str:

@@ -34,6 +34,7 @@ class NodeProps:
     config: Mapping[str, Any]
     description: str | None
     tests: tuple[TestUse, ...]
+    columns: tuple[tuple[str, str], ...] = ()     # (column, description) where one is written
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +93,13 @@ def _entries(doc: YamlMap, key: str, file: DbtFile) -> list[NodeProps]:
             raise ProjectError(f"each entry of `{key}:` needs a name", path=file.rel,
                                line=getattr(raw, "line", doc.line_of(key)))
         out.append(NodeProps(raw["name"], f"{file.rel}:{raw.line}", raw.get("config") or {},
-                             raw.get("description"), _tests(raw, file)))
+                             raw.get("description"), _tests(raw, file), _column_docs(raw)))
     return out
+
+
+def _column_docs(node: YamlMap) -> tuple[tuple[str, str], ...]:
+    return tuple((c["name"], str(c["description"]).strip()) for c in node.get("columns") or []
+                 if isinstance(c, Mapping) and isinstance(c.get("name"), str) and c.get("description"))
 
 
 def _tests(node: YamlMap, file: DbtFile) -> tuple[TestUse, ...]:

@@ -189,3 +189,15 @@ def mapping_rows(expectation: Expectation) -> tuple[list, list, list]:
             assert isinstance(m, Ranges)
             pairs.extend((e.down, e.up, i, j) for i, j in m.pairs())
     return shifts, everything, pairs
+
+
+def modified_assets(deviations: Deviations, keys: PartitionKeys) -> frozenset[str]:
+    """The assets `state:modified` selects: some partition was last built with another code
+    version, or no partition was ever built (a new asset is modified, as in dbt)."""
+    out = set()
+    for name, flags in deviations.items():
+        if any(f & CODE_CHANGED for f in flags.values()) or (
+                name in keys.of_asset and len(flags) == len(keys[name])
+                and all(f & NEVER_BUILT for f in flags.values())):
+            out.add(name)
+    return frozenset(out)

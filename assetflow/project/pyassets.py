@@ -5,6 +5,7 @@ collide and nothing leaks into the user's namespace.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.machinery
 import importlib.util
 import inspect
@@ -72,6 +73,9 @@ def _spec(decl: AssetDecl, module: str, rel: str, folder_schema: str) -> AssetSp
     function = decl.function
     line = inspect.getsourcelines(function)[1] if _has_source(function) else 1
     settings = parse_settings(decl.settings, path=rel, line=line)
+    if settings.description is None and inspect.getdoc(function):
+        # as in Dagster: the docstring documents the asset unless `description=` says otherwise
+        settings = dataclasses.replace(settings, description=inspect.getdoc(function))
     explicit, ordering = _split_deps(decl.deps, rel, line)
     params, context_param, references = [], None, []
     for param in inspect.signature(function).parameters.values():

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping
 
-from assetflow.plan.freshness import Deviations, PartitionKeys, deviations_of, edges_of, expect, partition_keys
+from assetflow.plan.freshness import (Deviations, PartitionKeys, deviations_of, edges_of, expect, modified_assets,
+                                      partition_keys)
 from assetflow.plan.graph import AssetGraph
 from assetflow.project.loader import CACHE_DIR, Project
 from assetflow.plan.planner import Plan, PlanRequest, plan
+from assetflow.plan.select import parse_selection, resolve_selection
 from assetflow.run.sources import FileHashes, SourceCheck, check_sources
 from assetflow.state import SourceVersion, StateSnapshot, StoredVersions
 
@@ -48,6 +50,25 @@ def assess(project: Project, graph: AssetGraph, engine, selected: frozenset[str]
     deviations = engine.deviations(expectation) if engine is not None else \
         deviations_of(StateSnapshot(), expectation)
     return Assessment(plan(graph, deviations, request, keys, edges), request, stored, deviations, keys, now)
+
+
+def select_assets(graph: AssetGraph, selection: tuple[str, ...], exclude: tuple[str, ...], target) -> frozenset[str]:
+    """The assets `selection` minus `exclude` names. Only a `state:` term reads the target (read
+    only, one query): the assets whose code version differs from the one they were last built with."""
+    chosen, excluded = parse_selection(selection), parse_selection(exclude)
+    modified = None
+    if chosen.needs_state or excluded.needs_state:
+        from assetflow.engines import open_engine
+        with open_engine(target, read_only=True) as engine:
+            modified = frozenset(graph.assets) if engine is None else _modified(graph, engine, engine.now())
+    return resolve_selection(chosen, graph, modified, excluded)
+
+
+def _modified(graph: AssetGraph, engine, now: datetime) -> frozenset[str]:
+    """Code versions alone decide `state:modified`: sources do not matter, so none are checked."""
+    keys = partition_keys(graph, now)
+    expectation = expect(graph, keys, edges_of(graph, keys), {}, frozenset(), now)
+    return modified_assets(engine.deviations(expectation), keys)
 
 
 def _plan_request(project: Project, graph: AssetGraph, engine, stored: StoredVersions, selected, ranges,

@@ -169,7 +169,8 @@ class CheckReport:
         return any(not o.result.passed and o.result.severity == "error" for o in self.outcomes)
 
 
-def check(project: Project, selection: tuple[str, ...], target_name: str | None, wait: float = 0.0) -> CheckReport:
+def check(project: Project, selection: tuple[str, ...], target_name: str | None, wait: float = 0.0,
+          exclude: tuple[str, ...] = ()) -> CheckReport:
     """Run the checks of the selected assets (and custom checks reading them) against current data."""
     import os
     import secrets
@@ -178,11 +179,11 @@ def check(project: Project, selection: tuple[str, ...], target_name: str | None,
     from assetflow.engines import open_engine, prepare_database_folder
     from assetflow.run.lock import run_lock
     from assetflow.plan.graph import build_graph
-    from assetflow.plan.select import parse_selection, resolve_selection
+    from assetflow.run.assess import select_assets
     from assetflow.state import FAILED, SUCCESS, RunRecord
     graph = build_graph(project.assets, project.config.sources)
-    names = resolve_selection(parse_selection(selection), graph)
     target = project.config.target(target_name)
+    names = select_assets(graph, selection, exclude, target)
     prepare_database_folder(target, project.root)
     command = " ".join(("check", *selection))
     with run_lock(target.path, command, wait), open_engine(target, read_only=False) as engine:

@@ -25,6 +25,9 @@ class AssetLineage:
     downstream: tuple[str, ...]
     all_upstream: tuple[str, ...]
     all_downstream: tuple[str, ...]
+    description: str | None = None
+    owner: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 def split_target(graph: AssetGraph, text: str) -> tuple[str, str | None]:
@@ -46,9 +49,37 @@ def split_target(graph: AssetGraph, text: str) -> tuple[str, str | None]:
 
 
 def asset_lineage(graph: AssetGraph, name: str) -> AssetLineage:
+    settings = graph.assets[name].settings
     return AssetLineage(name, graph.upstream[name], graph.downstream.get(name, ()),
                         tuple(sorted(upstream_closure(graph, [name]))),
-                        tuple(sorted(downstream_closure(graph, [name]))))
+                        tuple(sorted(downstream_closure(graph, [name]))),
+                        settings.description, settings.owner, dict(settings.columns))
+
+
+def render_asset(info: AssetLineage) -> str:
+    lines = [info.name]
+    if info.description:
+        import textwrap
+        lines += [f"  {wrapped}" for line in info.description.splitlines()
+                  for wrapped in (textwrap.wrap(line, 96) or [""])]
+    if info.owner:
+        lines.append(f"  owner:          {info.owner}")
+    lines += [f"  upstream:       {', '.join(info.upstream) or '-'}",
+              f"  downstream:     {', '.join(info.downstream) or '-'}",
+              f"  all upstream:   {', '.join(info.all_upstream) or '-'}",
+              f"  all downstream: {', '.join(info.all_downstream) or '-'}"]
+    if info.columns:
+        lines.append("  columns:")
+        width = max(len(c) for c in info.columns)
+        lines += [f"    {column:<{width}}  {text}" for column, text in info.columns.items()]
+    return "\n".join(lines)
+
+
+def column_description(graph: AssetGraph, node: str, column: str) -> str | None:
+    spec = graph.assets.get(node)
+    if spec is None:
+        return None
+    return next((text for name, text in spec.settings.columns if name.lower() == column.lower()), None)
 
 
 def column_lineage(project: Project, graph: AssetGraph, name: str, column: str,
@@ -76,12 +107,12 @@ def _parts(relation: str) -> tuple[str, ...]:
     return tuple(p.strip('"').lower() for p in relation.split("."))[-2:]
 
 
-def render_columns(root: ColumnNode) -> str:
-    lines = [f"{root.node}.{root.column}"]
+def render_columns(root: ColumnNode, graph: AssetGraph) -> str:
+    lines = [f"{root.node}.{root.column}" + _described(graph, root)]
 
     def walk(node: ColumnNode, depth: int) -> None:
         for child in node.upstream:
-            lines.append(f"{'  ' * depth}<- {child.node}.{child.column}")
+            lines.append(f"{'  ' * depth}<- {child.node}.{child.column}" + _described(graph, child))
             walk(child, depth + 1)
 
     walk(root, 1)
@@ -90,5 +121,12 @@ def render_columns(root: ColumnNode) -> str:
     return "\n".join(lines)
 
 
-def column_json(root: ColumnNode) -> dict:
-    return {"asset": root.node, "column": root.column, "upstream": [column_json(c) for c in root.upstream]}
+def _described(graph: AssetGraph, node: ColumnNode) -> str:
+    text = column_description(graph, node.node, node.column)
+    return f"  -- {text}" if text else ""
+
+
+def column_json(root: ColumnNode, graph: AssetGraph) -> dict:
+    return {"asset": root.node, "column": root.column,
+            "description": column_description(graph, root.node, root.column),
+            "upstream": [column_json(c, graph) for c in root.upstream]}

@@ -132,7 +132,7 @@ def leaves(tree: dict) -> set[str]:
 
 
 def check_shape(tree: dict) -> None:
-    assert set(tree) == {"asset", "column", "upstream"}, tree
+    assert set(tree) == {"asset", "column", "description", "upstream"}, tree
     assert isinstance(tree["upstream"], list)
     for child in tree["upstream"]:
         check_shape(child)
@@ -208,7 +208,7 @@ def test_select_star_cte_traced_with_built_database(af, built):
 
 def test_python_asset_ends_lineage(af, built):
     tree = lineage_json(af, built, "reports.best_score.best")
-    assert tree["upstream"] == [{"asset": "marts.scores", "column": "score", "upstream": []}]
+    assert tree["upstream"] == [{"asset": "marts.scores", "column": "score", "description": None, "upstream": []}]
     r = af(built, "lineage", "marts.scores.score")
     assert r.exit_code == 0, r.output
     assert r.stdout.splitlines()[0] == "marts.scores.score"

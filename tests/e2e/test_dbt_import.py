@@ -207,3 +207,20 @@ def test_not_a_dbt_project_and_a_non_empty_out_dir_exit_2(tmp_path):
     assert (out / "assets" / "a.sql").exists() and (out / "notes.txt").read_text() == "mine"
     bad_var = run_cli(None, "import-dbt", str(root), str(tmp_path / "new"), "--var", "oops")
     assert bad_var.exit_code == 2 and "is not NAME=VALUE" in bad_var.stderr
+
+
+def test_descriptions_become_header_docs(tmp_path):
+    """A model's and its columns' descriptions (schema.yml) become `description` and `columns`:
+    `graph --format json` shows them; a `*/` in the text does not end the header."""
+    root = dbt_dir(tmp_path, "select 1 as id, 'x' as label\n")
+    (root / "models" / "schema.yml").write_text(
+        "version: 2\nmodels:\n  - name: a\n    description: |\n      One row per thing.\n      Ends with */ here.\n"
+        "    columns:\n      - name: id\n        description: the id\n      - name: label\n")
+    result = run_cli(None, "import-dbt", str(root), str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    graph = run_cli(tmp_path / "out", "graph", "--format", "json")
+    assert graph.exit_code == 0, graph.output
+    (a,) = [x for x in graph.json()["assets"] if x["name"] == "main.a"]
+    assert a["description"] == "One row per thing.\nEnds with */ here."
+    assert a["columns"] == {"id": "the id"}
+    assert run_cli(tmp_path / "out", "materialize").exit_code == 0

@@ -33,6 +33,7 @@ def test_every_setting_is_classified_exactly_once():
     {"retries": 3}, {"retry_delay": 9.0}, {"tags": ("x",)}, {"checks": ("not_null(a)",)},
     {"deps": ("raw.t",)}, {"batch_size": 7}, {"max_age": parse_duration("24h")},
     {"retry_on": ("ConnectionError",)},
+    {"description": "what it holds"}, {"owner": "finance"}, {"columns": (("a", "the a"),)},
 ])
 def test_metadata_settings_do_not_change_the_version(change):
     assert set(change) <= METADATA_ONLY

@@ -285,3 +285,141 @@ def test_rebase_paths_reads_path_terms_from_the_current_folder(typed, cwd, expec
 def test_path_dot_at_the_root_selects_every_asset():
     graph = make_graph(make_spec("main.a", path="assets/a.sql"), make_spec("x.b", path="assets/x/b.sql"))
     assert resolve_selection(parse_selection(["path:."]), graph) == {"main.a", "x.b"}
+
+
+# ---------------------------------------------------------------------------- depth, @, exclude, state
+
+
+def generations(graph: AssetGraph, start: str, step, depth: int) -> set[str]:
+    """Nodes at most `depth` steps from start, by plain recursion (independent of select._walk)."""
+    out: set[str] = set()
+
+    def visit(node: str, left: int) -> None:
+        if left == 0:
+            return
+        for nxt in step(node):
+            out.add(nxt)
+            visit(nxt, left - 1)
+
+    visit(start, depth)
+    return out
+
+
+@pytest.mark.parametrize("words,expected", [
+    (["1+daily_revenue"], {"marts.daily_revenue", "staging.stg_orders"}),
+    (["2+report"], {"reports.report", "marts.daily_revenue", "staging.stg_orders"}),
+    (["0+report"], {"reports.report"}),
+    (["stg_orders+1"], {"staging.stg_orders", "marts.daily_revenue", "marts.customer_scores"}),
+    (["1+stg_orders+1"], {"main.raw_orders", "staging.stg_orders", "marts.daily_revenue",
+                          "marts.customer_scores"}),
+    # @: stg_orders, its descendants, and every ancestor of those (stg_customers feeds customer_scores)
+    (["@stg_orders"], {"main.raw_orders", "staging.stg_orders", "marts.daily_revenue", "marts.customer_scores",
+                       "reports.report", "staging.stg_customers"}),
+    (["@stg_customers"], {"staging.stg_customers", "marts.customer_scores", "staging.stg_orders",
+                          "main.raw_orders"}),
+    (["2024_orders_like_names_are_names"], None),
+])
+def test_depth_limits_and_at(words, expected):
+    if expected is None:
+        with pytest.raises(SelectionError, match="matches no asset"):
+            select(*words)
+        return
+    assert select(*words) == expected
+
+
+def test_parse_depths_and_at():
+    (term,), (at,) = parse_selection(["2+tag:x+3 @y"]).groups
+    assert (term.up_depth, term.down_depth, term.with_upstream, term.with_downstream) == (2, 3, True, True)
+    assert at.at and at.value == "y" and not at.with_upstream
+    assert parse_selection(["+x+"]).groups[0][0].up_depth is None
+
+
+def test_exclude_removes_assets():
+    graph = shop()
+    resolve = lambda s, e: set(resolve_selection(parse_selection([s]), graph, exclude=parse_selection([e])))
+    assert resolve("stg_orders+", "reports.report") == {"staging.stg_orders", "marts.daily_revenue",
+                                                        "marts.customer_scores"}
+    assert resolve("", "tag:finance") == set(graph.assets) - {"marts.daily_revenue", "marts.customer_scores"}
+    assert resolve("raw_orders", "raw_orders") == set()
+
+
+def test_state_modified_uses_the_modified_set_passed_in():
+    graph = shop()
+    modified = frozenset({"staging.stg_orders"})
+    resolve = lambda s: set(resolve_selection(parse_selection([s]), graph, modified=modified))
+    assert resolve("state:modified") == {"staging.stg_orders"}
+    assert resolve("state:modified+") == {"staging.stg_orders", "marts.daily_revenue", "marts.customer_scores",
+                                          "reports.report"}
+    assert resolve("state:modified,tag:core") == {"staging.stg_orders"}
+    # nothing modified is an empty answer, not an error (CI: `materialize state:modified+`)
+    assert resolve_selection(parse_selection(["state:modified+"]), graph, modified=frozenset()) == frozenset()
+    assert parse_selection(["state:modified"]).needs_state and not parse_selection(["x"]).needs_state
+    with pytest.raises(SelectionError, match="needs the target's state"):
+        resolve_selection(parse_selection(["state:modified"]), graph)
+
+
+@pytest.mark.parametrize("text,column,message,hint", [
+    ("tag:finance colour:red", 13, "unknown selection method 'colour:'", "name:, tag:, path:, state:"),
+    ("raw_orders stg_ordrs", 12, "matches no asset", "did you mean"),
+    ("x,y,+", 5, "cannot parse selection term '+'", "@name"),
+    ("state:modifed", 1, "unknown state 'modifed'", "state:modified"),
+    ("@+raw_orders", 1, "'@' and a leading '+'", "@raw_orders"),
+    ("stat:modified", 1, "unknown selection method 'stat:'", "did you mean state"),
+])
+def test_errors_point_at_the_bad_term(text, column, message, hint):
+    with pytest.raises(SelectionError) as info:
+        select(text)
+    assert message in info.value.message
+    assert f"(column {column})" in info.value.message
+    caret_line = info.value.message.splitlines()[-1]
+    assert caret_line.index("^") - 4 == column - 1        # the caret sits under the term
+    assert hint in (info.value.hint or "")
+
+
+@settings(max_examples=100)
+@given(graph=dags(), data=st.data())
+def test_depth_limits_match_generations(graph, data):
+    name = data.draw(st.sampled_from(sorted(graph.assets)))
+    depth = data.draw(st.integers(0, 4))
+    ups = generations(graph, name, graph.upstream_assets, depth)
+    downs = generations(graph, name, lambda n: graph.downstream.get(n, ()), depth)
+
+    def resolve(text: str) -> frozenset[str]:
+        return resolve_selection(parse_selection([text]), graph)
+
+    assert resolve(f"{depth}+{name}") == {name} | ups
+    assert resolve(f"{name}+{depth}") == {name} | downs
+    assert resolve(f"{depth}+{name}") <= resolve(f"+{name}")
+    assert resolve(f"{depth + 1}+{name}") >= resolve(f"{depth}+{name}")   # deeper never selects less
+
+
+@settings(max_examples=100)
+@given(graph=dags(), data=st.data())
+def test_at_is_descendants_and_their_ancestors(graph, data):
+    name = data.draw(st.sampled_from(sorted(graph.assets)))
+    descendants = {name} | reachable(graph, name, lambda n: graph.downstream.get(n, ()))
+    expected = set(descendants)
+    for d in descendants:
+        expected |= reachable(graph, d, graph.upstream_assets)
+    got = resolve_selection(parse_selection([f"@{name}"]), graph)
+    assert got == expected
+    # closed under ancestors: building @name never reads an unselected asset
+    assert all(set(graph.upstream_assets(n)) <= got for n in got)
+
+
+@settings(max_examples=100)
+@given(graph=dags(), data=st.data())
+def test_exclude_is_set_difference_and_state_is_the_given_set(graph, data):
+    names = sorted(graph.assets)
+    a = data.draw(st.sampled_from(names))
+    b = data.draw(st.sampled_from(names))
+    modified = frozenset(data.draw(st.sets(st.sampled_from(names))))
+
+    def resolve(text: str, exclude: str = "") -> frozenset[str]:
+        return resolve_selection(parse_selection([text]), graph, modified, parse_selection([exclude]))
+
+    assert resolve(f"{a}+", f"+{b}") == resolve(f"{a}+") - resolve(f"+{b}")
+    assert resolve(a, a) == frozenset()
+    assert resolve("state:modified") == modified
+    assert resolve("state:modified+") == modified | downstream_closure(graph, modified)
+    assert resolve("", "state:modified") == frozenset(names) - modified

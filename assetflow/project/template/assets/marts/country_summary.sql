@@ -1,5 +1,7 @@
 /* assetflow
 kind = "view"
+description = "Customers and lifetime value per country and region; a view, so it is always as fresh as its inputs."
+owner = "analytics"
 */
 -- Customers and lifetime value per country; a view, so it is always as fresh as its inputs.
 select

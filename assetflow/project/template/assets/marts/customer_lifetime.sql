@@ -1,6 +1,9 @@
 /* assetflow
 tags = ["finance"]
 checks = ["not_null(customer_id)", "unique(customer_id)"]
+description = "Lifetime value per customer in USD: orders, revenue of placed and shipped orders, returns, first and last order. Customers without orders are kept with zeros."
+owner = "analytics"
+columns = { customer_id = "the customer (one row each)", lifetime_value = "sum of placed and shipped orders, USD", returned_value = "sum of returned orders, USD" }
 */
 -- Lifetime value per customer (USD). Customers without orders are kept with zeros.
 with orders as (

@@ -6,6 +6,9 @@ start = "2024-01-01"
 end = "2024-03-31"
 tags = ["finance"]
 checks = ["not_null(order_date)"]
+description = "Revenue per day and sales region, in USD and in the region's reporting currency. Placed and shipped orders count as revenue; returned and cancelled orders are counted, not summed."
+owner = "finance"
+columns = { order_date = "the day (the partition)", region = "sales region of the customer's country, UNKNOWN when not in seeds.countries", revenue_usd = "placed and shipped orders, USD" }
 */
 -- Revenue per day and sales region, in USD and in the region's reporting currency.
 -- Revenue counts placed and shipped orders; returned and cancelled orders are counted, not summed.

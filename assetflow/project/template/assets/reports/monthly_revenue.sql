@@ -1,5 +1,7 @@
 /* assetflow
 tags = ["finance"]
+description = "Monthly revenue per region, with month-over-month growth."
+owner = "finance"
 */
 -- Monthly revenue per region, with month-over-month growth. Reads daily_revenue by its bare name.
 with monthly as (

@@ -1,5 +1,7 @@
 /* assetflow
 tags = ["finance"]
+description = "The five most valuable customers of each region, with their RFM score."
+owner = "analytics"
 */
 -- The five most valuable customers of each region, with their RFM score.
 select

@@ -1,6 +1,9 @@
 /* assetflow
 tags = ["staging"]
 checks = ["not_null(customer_id)", "unique(customer_id)"]
+description = "One row per customer from the CRM export, cleaned: trimmed names, lower-case e-mail, upper-case country code."
+owner = "data-platform"
+columns = { customer_id = "the CRM's customer id", email = "lower-case, trimmed" }
 */
 -- One row per customer, cleaned: trimmed names, lower-case e-mail, upper-case country code.
 select

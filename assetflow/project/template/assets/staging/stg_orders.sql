@@ -4,6 +4,9 @@ partition_by = "day"
 time_column = "order_date"
 start = "2024-01-01"
 end = "2024-03-31"
+description = "Orders from the shop's daily export, one day per partition, cleaned: status lower-case, country codes upper-case, refund adjustments (negative orders) dropped."
+owner = "data-platform"
+columns = { order_ts = "when the order was placed, UTC", status = "placed, shipped, returned or cancelled" }
 */
 -- Orders, one day per partition. Cleans the export's quirks: status in mixed case with stray
 -- spaces, lower-case country codes, and refund adjustments booked as negative orders (dropped).
