@@ -72,7 +72,7 @@ def _command_line() -> str:
 
 def _load(ctx: click.Context):
     from assetflow.project.config import find_project_root
-    from assetflow.project.loader import load_project
+    from assetflow.api import load_project
     start = ctx.obj.get("project_dir")
     if start is not None and not Path(start).exists():
         raise UsageError(f"project folder {start} does not exist")
