@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -117,4 +118,4 @@ def compile_for_display(spec: AssetSpec, graph: AssetGraph, root: Path, dialect:
     if index is not None and compiled.parameters:
         from assetflow.project import sql
         text = sql.inline_parameters(text, bound_parameters(spec, index, compiled.parameters), target_dialect)
-    return text.lstrip("\n")           # the blank lines a header leaves, so line numbers match the file
+    return re.sub(r"\A(?:[ \t]*\n)+", "", text)    # the blank lines a header leaves (they keep file lines)
