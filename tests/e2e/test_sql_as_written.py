@@ -75,7 +75,7 @@ SPY = textwrap.dedent("""\
     calls = []
     real = judge.syntax_error
     judge.syntax_error = lambda sql, con: calls.append(sql) or real(sql, con)
-    from assetflow.cli import main
+    from assetflow.cli.app import main
     try:
         main(["--project", sys.argv[1], "materialize"])
     except SystemExit as exc:
