@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from assetflow.assets import AssetContext, AssetKey, asset
     from assetflow.errors import AssetflowError, ProjectError, UsageError
-    from assetflow.project.loader import load_project
-    from assetflow.api import MaterializeOptions, materialize, status
+    from assetflow.api import MaterializeOptions, load_project, materialize, status
 
 __all__ = ["asset", "AssetContext", "AssetKey", "AssetflowError", "ProjectError", "UsageError",
            "load_project", "materialize", "status", "MaterializeOptions"]
@@ -20,7 +19,7 @@ __version__ = "0.1.0"
 
 _LAZY = {"asset": "assetflow.assets", "AssetContext": "assetflow.assets", "AssetKey": "assetflow.assets",
          "AssetflowError": "assetflow.errors", "ProjectError": "assetflow.errors", "UsageError": "assetflow.errors",
-         "load_project": "assetflow.project.loader", "materialize": "assetflow.api", "status": "assetflow.api",
+         "load_project": "assetflow.api", "materialize": "assetflow.api", "status": "assetflow.api",
          "MaterializeOptions": "assetflow.api"}
 
 

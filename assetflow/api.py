@@ -11,7 +11,8 @@ import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from assetflow.project.config import Target
 from assetflow.engines import open_engine, prepare_database_folder
@@ -84,6 +85,15 @@ class StatusReport:
     orphans: tuple = ()                # tables and views assetflow built that no asset defines now
     outside: tuple | None = None       # with --verify: rows and records outside a partition range
     failures: tuple[FailureRecord, ...] = ()   # why the selected failed partitions failed
+
+
+def load_project(root: Path, environ: Mapping[str, str] | None = None) -> Project:
+    """Load the project, its SQL judged by the parser of the engine that runs its dialect (SPEC 8):
+    the loader sits below the engines, so the use cases hand it the engine's check. `environ`
+    gives `${VAR}` in assetflow.toml its values (default: this process's environment)."""
+    from assetflow.engines import syntax_checker
+    from assetflow.project.loader import load_project as load
+    return load(root, environ, syntax_checker=syntax_checker)
 
 
 def graph_of(project: Project) -> AssetGraph:

@@ -116,7 +116,7 @@ def rooted(selection: Sequence[str], root: Path) -> tuple[str, ...]:
 
 
 def load(ctx: click.Context):
-    from assetflow.project.loader import load_project
+    from assetflow.api import load_project
     project = load_project(project_root(ctx))
     use_masks(ctx, project.config.masks)
     return project

@@ -85,8 +85,7 @@ def build_once(root: Path, options: DevOptions, say: Callable[[str], None], limi
     limited rebuilds are not rebuilt on every save.
     """
     from assetflow.cli import render
-    from assetflow.project.loader import load_project
-    from assetflow.api import MaterializeOptions, RunEvents, graph_of, materialize
+    from assetflow.api import MaterializeOptions, RunEvents, graph_of, load_project, materialize
     from assetflow.run.assess import select_assets
     from assetflow.plan.windows import partition_ranges
     started = time.perf_counter()

@@ -79,6 +79,15 @@ def _inside(folder: Path, root: Path) -> bool:
     return folder.resolve().is_relative_to(root.resolve())
 
 
+def syntax_checker(dialect: str):
+    """The syntax check of the engine that parses this dialect, for the loader (`loader.SyntaxCheck`):
+    DuckDB's parser for the duckdb dialect; None for others, which sqlglot alone reads."""
+    if dialect != "duckdb":
+        return None
+    from assetflow.engines.duckdb_syntax import DuckDBSyntax
+    return DuckDBSyntax()
+
+
 def _open_waiting(path: str, read_only: bool, fault, wait: float):
     """Open the database, retrying for up to `wait` seconds while another process holds its file
     (a notebook or `status` reading it): DuckDB itself fails at once on a conflicting lock."""

@@ -8,9 +8,9 @@ import os
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
-from assetflow.project import fingerprint
+from assetflow.project import asset_rules, fingerprint
 from assetflow.project import header
 from assetflow.project.cache import JsonCache
 from assetflow.assets import (AssetKey, AssetSettings, AssetSpec, Kind, Reference, SeedBody, SeedOptions, SqlBody,
@@ -19,14 +19,24 @@ from assetflow.project.config import CONFIG_FILE, ProjectConfig, load_config
 from assetflow.project.seed_options import SeedConfig
 from assetflow.errors import ProjectError
 from assetflow.names import suggest
-from assetflow.project.header import QueryFacts
+from assetflow.project.header import Parameter, QueryFacts
 
 ASSETS_DIR = "assets"
 SEEDS_DIR = "seeds"
 CHECKS_DIR = "checks"
-PARSE_CACHE_FORMAT = 2          # bump when QueryFacts changes shape
+PARSE_CACHE_FORMAT = 3          # bump when QueryFacts changes shape or meaning (3: templates are the user's text)
 CACHE_DIR = ".assetflow"
 SEED_SUFFIXES = (".csv", ".parquet")
+
+
+class SyntaxCheck(Protocol):
+    """The project dialect's own engine judging a query's syntax (engines.syntax_checker): the
+    loader is below the engines, so the caller hands it in."""
+
+    name: str                       # which parser judged: a verdict is cached under this name
+
+    def __call__(self, sql: str) -> tuple[str, int | None] | None:
+        """(message, line) when the engine's parser rejects `sql`, else None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +48,8 @@ class CustomCheck:
     sql: str
     severity: str
     references: tuple[Reference, ...]
+    template: str = ""              # the query with sentinels for the tables it reads (sql.analyze)
+    file_reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,14 +75,18 @@ class Project:
         return cached
 
 
-def load_project(root: Path, environ: Mapping[str, str] | None = None) -> Project:
-    """`environ` gives `${VAR}` in assetflow.toml its values (default: this process's environment)."""
+def load_project(root: Path, environ: Mapping[str, str] | None = None,
+                 syntax_checker: Callable[[str], SyntaxCheck | None] | None = None) -> Project:
+    """Load and validate the project at `root`. `environ` gives `${VAR}` in assetflow.toml its
+    values (default: this process's environment); `syntax_checker(dialect)` gives the engine's own
+    syntax check for the project's dialect (None where there is none; then sqlglot alone judges)."""
     config = load_config(root, environ)
     assets_dir = root / ASSETS_DIR
     if not assets_dir.is_dir():
         raise ProjectError(f"the project has no {ASSETS_DIR}/ folder", path=ASSETS_DIR,
                            hint=f"create {root / ASSETS_DIR} and put .sql or .py asset files in it")
-    cache = ParseCache(root / CACHE_DIR / f"parse-cache-v{PARSE_CACHE_FORMAT}-{_sqlglot_version()}.json")
+    cache = ParseCache(root / CACHE_DIR / f"parse-cache-v{PARSE_CACHE_FORMAT}-{_sqlglot_version()}.json",
+                       syntax_checker(config.dialect) if syntax_checker else None)
     specs: list[AssetSpec] = []
     functions: dict[AssetKey, Callable[..., Any]] = {}
     headers = _Headers()
@@ -93,6 +109,7 @@ def load_project(root: Path, environ: Mapping[str, str] | None = None) -> Projec
     specs.extend(load_seeds(root, config.seeds))
     checks = load_custom_checks(root, config.dialect, cache)
     cache.save()
+    asset_rules.check_names(specs)
     _check_unique(specs, config)
     return Project(config=config, assets=tuple(sorted(specs, key=lambda s: s.key)), functions=functions,
                    checks=checks)
@@ -137,18 +154,30 @@ def load_custom_checks(root: Path, dialect: str, cache: ParseCache) -> tuple[Cus
         facts = _facts(cache, fingerprint.content_hash(data), parsed.query, dialect, rel)
         if not facts.references:
             raise ProjectError("this check reads no asset", path=rel, hint="a check selects failing rows from an asset")
-        checks.append(CustomCheck(path.stem, rel, parsed.query, severity, facts.references))
+        checks.append(CustomCheck(path.stem, rel, parsed.query, severity, facts.references,
+                                  facts.template, facts.file_reads))
     return tuple(checks)
 
 
 def _facts(cache: ParseCache, digest: str, query: str, dialect: str, rel: str) -> QueryFacts:
+    """The query's parse facts, from the cache when this file (by content) was parsed and judged
+    before. The engine's syntax check runs first, so its verdict, not sqlglot's, names a syntax
+    error; each runs only when the cache lacks its result (an upgraded DuckDB re-judges files
+    without parsing them again)."""
     key = digest + dialect
     facts = cache.get(key)
+    if facts is not None and cache.judged(key):
+        return facts
+    check = cache.syntax_check
+    problem = check(query) if check is not None else None
+    if problem is not None:
+        raise ProjectError(problem[0], path=rel, line=problem[1],
+                           hint="fix the SQL; the project dialect's engine rejects it as written")
     if facts is None:
         from assetflow.project import sql                     # sqlglot loads only when a file is new or changed
         sql.check_dialect(dialect)
         facts = sql.analyze(query, dialect, rel)
-        cache.put(key, facts)
+    cache.put(key, facts, check.name if check is not None else None)
     return facts
 
 
@@ -188,9 +217,10 @@ class _Headers:
         if not parsed.header:
             return _DEFAULT_SETTINGS
         found = self.settings.get(parsed.header)
-        if found is None:
+        if found is None:     # an error raises here, for the first file with this header, at its lines
             found = self.settings[parsed.header] = parse_settings(parsed.settings, path=rel,
-                                                                  line=parsed.header_line)
+                                                                  line=parsed.header_line,
+                                                                  key_line=parsed.key_line)
         return found
 
     def settings_text(self, settings: AssetSettings) -> str:
@@ -236,8 +266,10 @@ def _sql_spec(file: _SqlFile, stem: str, schema: str, dialect: str, cache: Parse
               settings_text: Callable[[AssetSettings], str]) -> AssetSpec:
     settings, parsed = file.settings, file.parsed
     facts = _facts(cache, file.digest, parsed.query, dialect, file.rel)
-    references = facts.references + tuple(
-        Reference(parts=tuple(d.split(".")), line=parsed.header_line) for d in settings.deps)
+    asset_rules.check_parameters(settings, facts.parameters, file.rel, parsed.key_line)
+    deps_line = parsed.key_line("deps")
+    references = facts.references + tuple(Reference(parts=tuple(d.split(".")), line=deps_line)
+                                          for d in settings.deps)
     return AssetSpec(
         key=AssetKey.of(schema, stem), settings=settings,
         body=SqlBody(sql=parsed.query, file_reads=facts.file_reads, template=facts.template,
@@ -301,17 +333,31 @@ def _identity(name: str) -> str:
 
 
 class ParseCache(JsonCache):
-    """Parsed query facts keyed by content hash, so an unchanged file is never parsed twice."""
+    """Parsed query facts keyed by content hash, so an unchanged file is never parsed twice, and
+    the engine's syntax verdict on it (`syntax`: the name of the parser that accepted it)."""
+
+    def __init__(self, path: Path, syntax_check: SyntaxCheck | None = None):
+        super().__init__(path)
+        self.syntax_check = syntax_check
 
     def get(self, key: str) -> QueryFacts | None:
         entry = self.entries.get(key)
         if entry is None:
             return None
         refs = tuple(Reference(parts=tuple(r[0]), line=r[1]) for r in entry["references"])
-        return QueryFacts(entry["normalized"], refs, tuple(entry["file_reads"]), entry["template"],
-                          tuple(entry["placeholders"]))
+        parameters = tuple(Parameter(name, line) for name, line in entry["parameters"])
+        return QueryFacts(entry["normalized"], refs, tuple(entry["file_reads"]), entry["template"], parameters)
 
-    def put(self, key: str, facts: QueryFacts) -> None:
+    def judged(self, key: str) -> bool:
+        """Whether this load's syntax check already accepted the query (trivially, without one)."""
+        if self.syntax_check is None:
+            return key in self.entries
+        entry = self.entries.get(key)
+        return entry is not None and entry.get("syntax") == self.syntax_check.name
+
+    def put(self, key: str, facts: QueryFacts, syntax: str | None = None) -> None:
+        """Store facts, with the name of the syntax check that accepted the query (None: unjudged)."""
         self.set(key, {"normalized": facts.normalized, "file_reads": list(facts.file_reads),
                        "references": [[list(r.parts), r.line] for r in facts.references],
-                       "template": facts.template, "placeholders": list(facts.placeholders)})
+                       "template": facts.template,
+                       "parameters": [[p.name, p.line] for p in facts.parameters], "syntax": syntax})

@@ -16,12 +16,13 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
+from sqlglot.tokens import TokenType
 
 from assetflow.assets import Reference
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)   # its scope warnings are not the user's business
 from assetflow.errors import ProjectError
-from assetflow.project.header import FILE_SENTINEL, REF_SENTINEL, QueryFacts
+from assetflow.project.header import FILE_SENTINEL, REF_SENTINEL, Parameter, QueryFacts
 
 _FILE_FUNCTIONS = frozenset({
     "read_csv", "read_csv_auto", "read_parquet", "parquet_scan", "read_json", "read_json_auto",
@@ -40,11 +41,13 @@ def check_dialect(dialect: str) -> None:
                            hint="use a sqlglot dialect name such as duckdb, postgres, snowflake, spark") from None
 
 
-def parse_query(query: str, dialect: str, path: str) -> exp.Query | exp.Pivot:
+def parse_query(query: str, dialect: str, path: str, tokens: list | None = None) -> exp.Query | exp.Pivot:
     """Parse exactly one SELECT (or WITH ... SELECT, or a set operation), or a DuckDB PIVOT /
-    UNPIVOT statement (`pivot orders on region using sum(amount)`), or raise ProjectError."""
+    UNPIVOT statement (`pivot orders on region using sum(amount)`), or raise ProjectError.
+    `tokens` are the query's tokens when the caller needs them too (one tokenization)."""
     try:
-        statements = [s for s in _dialect(dialect).parse(query) if s is not None]
+        # a comment after the final `;` comes back as an empty Semicolon statement
+        statements = [s for s in _parse(query, dialect, tokens) if s is not None and not isinstance(s, exp.Semicolon)]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         description = re.sub(r"<Token token_type: [^,]+, text: ([^,]*),[^>]*>", r"'\1'",
@@ -89,29 +92,44 @@ def _walk(tree: exp.Query | exp.Pivot, path: str) -> _Nodes:
     return nodes
 
 
-def analyze(query: str, dialect: str, path: str) -> QueryFacts:
-    """Everything the loader needs from a query: normalized text, tables read, files read, and a
-    template for execution in which every table read is a sentinel `__af_ref_N__` (N indexes the
-    references) and every file path is `__af_file_N__`, so compiling needs no second parse.
+@functools.cache
+def _dialect(name: str):
+    from sqlglot.dialects.dialect import Dialect
+    return Dialect.get_or_raise(name)
 
-    The tree is printed once (copy=False: it is thrown away after), as the template; the
-    normalized text is the template with the names and paths put back as sqlglot prints them,
-    which is the same text a second print of the untouched tree would give.
+
+def _parse(query: str, dialect: str, tokens: list | None) -> list:
+    if tokens is None:
+        return _dialect(dialect).parse(query)
+    return _dialect(dialect).parser().parse(tokens, query)
+
+
+def analyze(query: str, dialect: str, path: str) -> QueryFacts:
+    """Everything the loader needs from a query: normalized text, tables read, files read, the
+    parameters used, and a template for execution.
+
+    The template is the query *as the user wrote it* (comments and formatting included), with each
+    table read replaced by a sentinel `__af_ref_N__` (N indexes the references) and each file path
+    by `'__af_file_N__'`, cut at the text's positions: what runs is what was written, apart from
+    qualified names, absolute paths and bound parameters. A sqlglot print is only used for the
+    normalized text that the code version hashes (it may differ from the query in ways that
+    matter, `.5` prints as `0.5`, a DECIMAL(2,1) instead of DECIMAL(1,1)).
     """
-    tree = parse_query(query, dialect, path)
+    try:
+        tokens = _dialect(dialect).tokenize(query)
+    except SqlglotError:
+        tokens = None                                  # parse_query reports the error with its line
+    tree = parse_query(query, dialect, path, tokens)
     nodes = _walk(tree, path)
-    generator = _dialect(dialect).generator(comments=False)
     references: dict[tuple[str, ...], int] = {}
     found: list[Reference] = []
-    written: list[str] = []                        # each reference as sqlglot prints it
     files: list[str] = []
-    reads: list[tuple[exp.Table, int]] = []
-    file_tables: list[exp.Table] = []
-    for table in _source_tables(tree, nodes.tables):     # collect everything first, then rewrite
+    edits: list[tuple[int, int, str]] = []             # (start, end inclusive, replacement) in the query
+    for table in _source_tables(tree, nodes.tables):
         file_path = _file_read(table)
         if file_path is not None:
             files.extend(p for p in file_path if p not in files)
-            file_tables.append(table)
+            edits.extend(_file_edits(table, files, query, path))
             continue
         if not isinstance(table.this, exp.Identifier):
             continue                                   # a table function that reads no file
@@ -120,44 +138,68 @@ def analyze(query: str, dialect: str, path: str) -> QueryFacts:
         if key not in references:
             references[key] = len(found)
             found.append(Reference(parts=parts, line=_line_of(table)))
-            written.append(".".join(generator.generate(part, copy=False) for part in table.parts))
-        reads.append((table, references[key]))
-    for table in file_tables:
-        _sentinel_files(table, files)
-    for table, slot in reads:
-        for arg in ("db", "catalog"):
-            table.set(arg, None)
-        table.set("this", exp.to_identifier(REF_SENTINEL.format(slot)))
-    used = tuple(sorted({p.name for p in nodes.placeholders}))
-    template = generator.generate(tree, copy=False)
-    normalized = _restore(template, dialect, written, files)
-    return QueryFacts(normalized, tuple(found), tuple(files), template, used)
+        edits.append((*_span(table.parts, table, path), REF_SENTINEL.format(references[key])))
+    template = _apply(query[:_statement_end(query, tokens)], edits)
+    # printed last, without a copy: the tree is not needed after (a print may rewrite nodes)
+    normalized = _dialect(dialect).generator(comments=False).generate(tree, copy=False)
+    return QueryFacts(normalized, tuple(found), tuple(files), template, _parameters(query, nodes.placeholders, tokens))
 
 
-@functools.cache
-def _dialect(name: str):
-    from sqlglot.dialects.dialect import Dialect
-    return Dialect.get_or_raise(name)
+def _span(nodes: list[exp.Expression], owner: exp.Expression, path: str) -> tuple[int, int]:
+    """Where in the query text a run of nodes was written (from the parser's token positions)."""
+    starts = [n.meta.get("start") for n in nodes]
+    ends = [n.meta.get("end") for n in nodes]
+    if None in starts or None in ends:
+        raise ProjectError(f"cannot tell where '{owner.sql()}' is written in the query", path=path,
+                           line=_line_of(owner), hint="please report this query to the assetflow authors")
+    return min(starts), max(ends)
 
 
-def _restore(template: str, dialect: str, written: list[str], files: list[str]) -> str:
-    """The template with its sentinels replaced by the names and paths they stand for, printed as
-    sqlglot prints them (a path is a string literal, or a quoted identifier in `from 'x.csv'`)."""
-    def file_sql(match: re.Match) -> str:
-        path = files[int(match.group(2))]
-        node = exp.to_identifier(path, quoted=True) if match.group(1) != "'" else exp.Literal.string(path)
-        return node.sql(dialect=dialect)
-    text = re.sub(r"(['\"`])__af_file_(\d+)__\1", file_sql, template)
-    return re.sub(r"\b__af_ref_(\d+)__\b", lambda m: written[int(m.group(1))], text)
-
-
-def _sentinel_files(table: exp.Table, files: list[str]) -> None:
-    for literal in table.find_all(exp.Literal):
-        if literal.is_string and literal.this in files:
-            literal.replace(exp.Literal.string(FILE_SENTINEL.format(files.index(literal.this))))
+def _file_edits(table: exp.Table, files: list[str], query: str, path: str) -> list[tuple[int, int, str]]:
+    """The file paths a FROM item reads, as sentinels in the quotes they were written with."""
+    edits = []
     node = table.this
-    if isinstance(node, exp.Identifier) and node.name in files:
-        table.set("this", exp.to_identifier(FILE_SENTINEL.format(files.index(node.name)), quoted=True))
+    literals = [node] if isinstance(node, exp.Identifier) and node.name in files else [
+        literal for literal in table.find_all(exp.Literal) if literal.is_string and literal.this in files]
+    for literal in literals:
+        start, end = _span([literal], table, path)
+        quote = '"' if query[start] == '"' else "'"
+        name = literal.name if isinstance(literal, exp.Identifier) else literal.this
+        edits.append((start, end, quote + FILE_SENTINEL.format(files.index(name)) + quote))
+    return edits
+
+
+def _apply(query: str, edits: list[tuple[int, int, str]]) -> str:
+    """The query with each (start, end inclusive) span replaced; spans never overlap (a node
+    reached twice gives the same edit twice)."""
+    out, pos = [], 0
+    for start, end, replacement in sorted(set(edits)):
+        if start < pos:
+            raise ValueError(f"overlapping edits at {start}")
+        out += [query[pos:start], replacement]
+        pos = end + 1
+    return "".join(out) + query[pos:]
+
+
+def _statement_end(query: str, tokens: list | None) -> int:
+    """Where the statement's text ends: after its last token before a trailing `;` (an engine
+    wraps the query in a larger statement, so neither the `;` nor a comment after it may follow).
+    The text before the statement stays, blank header lines included: then DuckDB's `LINE n`
+    in an error from a build is the file's line n."""
+    meaningful = [t for t in tokens or () if t.token_type is not TokenType.SEMICOLON]
+    return meaningful[-1].end + 1 if meaningful else len(query)
+
+
+def _parameters(query: str, placeholders: list[exp.Placeholder], tokens: list | None) -> tuple[Parameter, ...]:
+    """The `$name` parameters used, lower-cased (DuckDB binds them case-insensitively), each with
+    the line of its first use, from the tokens' offsets (placeholder nodes carry no position, and
+    a token's own `line` can be the line the tokenizer had reached after it)."""
+    lines: dict[str, int] = {}
+    for before, token in zip(tokens or (), (tokens or [])[1:]):
+        if before.token_type is TokenType.PARAMETER and before.end + 1 == token.start:
+            lines.setdefault(token.text.lower(), query.count("\n", 0, before.start) + 1)
+    names = sorted({p.name.lower() for p in placeholders})
+    return tuple(Parameter(name, lines.get(name)) for name in names)
 
 
 def _source_tables(tree: exp.Query | exp.Pivot, every_table: list[exp.Table]) -> list[exp.Table]:
@@ -260,7 +302,7 @@ def qualify_with_placeholders(query: str, dialect: str, relations: Mapping[tuple
                     table.set(arg, replacement.args.get(arg))
             continue
         _rewrite_file_literals(table, files)
-    used = frozenset(p.name for p in tree.find_all(exp.Placeholder))
+    used = frozenset(p.name.lower() for p in tree.find_all(exp.Placeholder))
     return tree.sql(dialect=target_dialect, pretty=pretty), used
 
 
@@ -274,15 +316,14 @@ def _rewrite_file_literals(table: exp.Table, files: Mapping[str, str]) -> None:
 
 
 def inline_parameters(sql: str, params: Mapping[str, Any], dialect: str = "duckdb") -> str:
-    """Replace `$name` placeholders with typed literals through the AST (for `compile` output)."""
-    tree = sqlglot.parse_one(sql, dialect=dialect)
-
-    def literal(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Placeholder) and node.name in params:
-            return _typed_literal(params[node.name])
-        return node
-
-    return tree.transform(literal).sql(dialect=dialect, pretty=True)
+    """Replace `$name` placeholders with typed literals where they are written (for `compile`
+    output): the rest of the statement stays exactly as it runs."""
+    tokens = _dialect(dialect).tokenize(sql)
+    edits = [(before.start, token.end, _typed_literal(params[token.text.lower()]).sql(dialect=dialect))
+             for before, token in zip(tokens, tokens[1:])
+             if before.token_type is TokenType.PARAMETER and before.end + 1 == token.start
+             and token.text.lower() in params]
+    return _apply(sql, edits)
 
 
 def _typed_literal(value: Any) -> exp.Expression:
@@ -295,13 +336,9 @@ def _typed_literal(value: Any) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def pretty(text: str, dialect: str) -> str:
-    return sqlglot.parse_one(text, dialect=dialect).sql(dialect=dialect, pretty=True)
-
-
 def placeholders(sql: str, dialect: str) -> frozenset[str]:
     """Names of the `$name` placeholders a query uses."""
-    return frozenset(p.name for p in sqlglot.parse_one(sql, dialect=dialect).find_all(exp.Placeholder))
+    return frozenset(p.name.lower() for p in sqlglot.parse_one(sql, dialect=dialect).find_all(exp.Placeholder))
 
 
 

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from assetflow.assets import AssetKey, AssetSpec
 from assetflow.checks import CheckOutcome, CheckResult
-from assetflow.run.compile import relation_of
+from assetflow.run.compile import absolute_path, relation_of
 from assetflow.plan.graph import AssetGraph, resolve_reference
 from assetflow.project.loader import CustomCheck, Project
 
@@ -140,15 +140,16 @@ def checked_assets(project: Project, graph: AssetGraph, check: CustomCheck) -> l
 
 def run_custom_checks(project: Project, graph: AssetGraph, engine, touched: set[str] | None) -> list[CheckOutcome]:
     """Custom checks that read any asset in `touched` (all of them when None)."""
-    from assetflow.project import sql
+    from assetflow.project.header import fill_template
     outcomes = []
     for check in project.checks:
         assets = checked_assets(project, graph, check)
         if touched is not None and not set(assets) & touched:
             continue
-        relations = {tuple(p.lower() for p in ref.parts): relation_of(resolve_reference(graph, ref, check.path), graph)
-                     for ref in check.references}
-        query = sql.qualify(check.sql, project.config.dialect, relations, {})
+        # the check's own text runs, with the names it reads qualified (as for SQL assets)
+        query = fill_template(check.template, [relation_of(resolve_reference(graph, ref, check.path), graph)
+                                               for ref in check.references],
+                              [absolute_path(f, project.root) for f in check.file_reads])
         try:
             failing = engine.count_rows(query)
             result = CheckResult(f"{check.name} ({check.path})", check.severity, failing, failing == 0)

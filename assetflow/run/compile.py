@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -12,12 +13,13 @@ from assetflow.engines.base import PartitionWindow
 from assetflow.plan.graph import AssetGraph
 from assetflow.partitions import StaticPartitions, TimePartitions
 
-PARAMETERS = ("start", "end", "partition")
+PARAMETERS = ("start", "end", "lookback_start", "partition")
+COMPILE_CACHE_FORMAT = 2        # part of each key: 2 = the user's text, not sqlglot's print of it
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledSql:
-    sql: str                          # engine dialect; `$start`/`$end`/`$partition` left as parameters
+    sql: str                          # engine dialect; `$start`, `$end`... left as parameters
     parameters: frozenset[str]        # which of them the query uses
 
 
@@ -37,18 +39,19 @@ def compile_sql(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str,
     assert isinstance(spec.body, SqlBody)
     name = str(spec.key)
     relations = {ref: relation_of(node, graph) for ref, node in graph.relations[name].items()}
-    files = {f: _absolute(f, root) for f in spec.body.file_reads}
-    key = hashlib.sha256(repr((spec.body.sql, dialect, target_dialect, sorted(relations.items()),
+    files = {f: absolute_path(f, root) for f in spec.body.file_reads}
+    key = hashlib.sha256(repr((COMPILE_CACHE_FORMAT, spec.body.sql, dialect, target_dialect, sorted(relations.items()),
                                sorted(files.items()))).encode()).hexdigest()
     hit = cache.entries.get(key) if cache is not None else None
     if hit is not None:
         return CompiledSql(hit[0], frozenset(hit[1]))
     if spec.body.template and target_dialect == dialect:
-        # The loader's template already holds the query as sqlglot wrote it: fill in the names.
+        # The loader's template is the user's text with sentinels for the names: fill them in.
         from assetflow.project.header import fill_template
         refs = [relations[tuple(p.lower() for p in r.parts)] for r in spec.references[:_template_refs(spec)]]
         text = fill_template(spec.body.template, refs, [files[f] for f in spec.body.file_reads])
         return CompiledSql(text, frozenset(spec.body.placeholders) & frozenset(PARAMETERS))
+    # Another dialect than the engine's: sqlglot transpiles the query (what `dialect` asks for).
     from assetflow.project import sql           # sqlglot loads only when something new is compiled
     text, used = sql.qualify_with_placeholders(spec.body.sql, dialect, relations, files, target_dialect)
     compiled = CompiledSql(text, used & frozenset(PARAMETERS))
@@ -62,7 +65,8 @@ def _template_refs(spec: AssetSpec) -> int:
     return len(spec.references) - len(spec.settings.deps)
 
 
-def _absolute(path: str, root: Path) -> str:
+def absolute_path(path: str, root: Path) -> str:
+    """A file path as the engine reads it: relative paths are the project root's, not the cwd's."""
     if "://" in path or Path(path).is_absolute():
         return path
     return str((root / path).resolve())
@@ -80,16 +84,26 @@ def partition_window(spec: AssetSpec, index: int, count: int = 1) -> PartitionWi
     return None
 
 
+def lookback_start(spec: AssetSpec, index: int) -> Any:
+    """The start of the earliest partition partition `index` reads with its `lookback`: the window
+    the upstream mapping widens to, typed like `$start`. It is not clipped at the asset's own first
+    partition, as the mapping is not: upstream data from before it is read when it exists."""
+    part = spec.partitioning
+    assert isinstance(part, TimePartitions)
+    return part.bound_values(part.window(index - spec.settings.lookback))[0]
+
+
 def bound_parameters(spec: AssetSpec, index: int, used: frozenset[str], count: int = 1) -> Mapping[str, Any]:
     """Typed values for the placeholders the query uses: DATE/TIMESTAMP windows, text keys.
 
-    A batch of `count` partitions binds the joint window.
+    A batch of `count` partitions binds the joint window (`$lookback_start` widens its start).
     """
     part = spec.partitioning
     values: dict[str, Any] = {}
     if isinstance(part, TimePartitions):
         values["start"], _ = part.bound_values(part.window(index))
         _, values["end"] = part.bound_values(part.window(index + count - 1))
+        values["lookback_start"] = lookback_start(spec, index)
         values["partition"] = part.key(index)
     elif isinstance(part, StaticPartitions):
         values["partition"] = part.keys[index]
@@ -99,9 +113,9 @@ def bound_parameters(spec: AssetSpec, index: int, used: frozenset[str], count: i
 def compile_for_display(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str, index: int | None,
                         target_dialect: str = "duckdb") -> str:
     """The statement exactly as it runs, with partition parameters shown as typed literals."""
-    from assetflow.project import sql
     compiled = compile_sql(spec, graph, root, dialect, target_dialect)
-    if index is None or not compiled.parameters:
-        return sql.pretty(compiled.sql, target_dialect)
-    return sql.inline_parameters(compiled.sql, bound_parameters(spec, index, compiled.parameters),
-                                 target_dialect)
+    text = compiled.sql
+    if index is not None and compiled.parameters:
+        from assetflow.project import sql
+        text = sql.inline_parameters(text, bound_parameters(spec, index, compiled.parameters), target_dialect)
+    return re.sub(r"\A(?:[ \t]*\n)+", "", text)    # the blank lines a header leaves (they keep file lines)

@@ -225,9 +225,11 @@ class StepRunner:
         name = str(spec.key)
         inputs = {param: self._read_input(spec, step, node)
                   for param, node in self.graph.params[name].items()}
+        timed = isinstance(spec.partitioning, TimePartitions)
         context = AssetContext(asset=name, partition=step.partition,
                                start=window.start if window else None, end=window.end if window else None,
-                               log=log, con=self.engine.python_connection())
+                               log=log, con=self.engine.python_connection(),
+                               lookback_start=compiler.lookback_start(spec, step.index) if timed else None)
         return call_asset(self.project.functions[spec.key], spec, inputs, context, self.project.root)
 
     def _read_input(self, spec: AssetSpec, step: Step, node: str):

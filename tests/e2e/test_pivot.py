@@ -67,7 +67,8 @@ def test_pivot_and_unpivot_assets_build_with_row_counts_and_lineage(af, project)
     st = af(p, "status", "--verify", "--json")
     assert st.exit_code == 0 and all(a["partitions"]["fresh"] == 1 for a in st.json()["assets"]), st.output
     compiled = af(p, "compile", "marts.bare")
-    assert compiled.exit_code == 0 and 'PIVOT "raw"."sales"' in compiled.stdout, compiled.output
+    # compile shows the statement as written, with its names qualified (issue 12 item 6)
+    assert compiled.exit_code == 0 and 'pivot "raw"."sales" on region' in compiled.stdout, compiled.output
 
     traced = af(p, "lineage", "marts.bare.eu")
     assert traced.exit_code == 2 and "PIVOT" in traced.stderr and "Traceback" not in traced.output, traced.output
