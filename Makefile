@@ -30,8 +30,26 @@ test: venv
 test-quick: venv
 	$(PY) -m pytest -n $${TEST_WORKERS:-auto} --dist loadgroup tests/unit tests/e2e -m "not slow"
 
+# `make bench DUCKDB_VERSION=1.5.6` runs the benchmarks against that DuckDB, in a venv of its own
+# (benchmarks/.cache/venv-duckdb-VERSION, assetflow installed editable), and writes
+# benchmarks/.cache/duckdb-VERSION.md; without it, the project venv and docs/benchmarks.md.
+DUCKDB_VERSION ?=
+BENCH_VENV      = benchmarks/.cache/venv-duckdb-$(DUCKDB_VERSION)
+BENCH_ARGS     ?=
+
+ifeq ($(DUCKDB_VERSION),)
 bench: venv
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
+else
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q -e . 'duckdb==$(DUCKDB_VERSION)'
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python benchmarks/run.py --output benchmarks/.cache/duckdb-$(DUCKDB_VERSION).md $(BENCH_ARGS)
+endif
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -7,7 +7,9 @@ are written with schema-qualified names already), so both sides run the same sta
 
 Workloads:
   layered_dag(N)      N SQL assets in ~10 layers over a ~10k-row parquet source
-  backfill(days,rows) a daily partitioned asset over `days` x `rows` events, and a daily consumer
+  backfill(days,rows) a daily partitioned asset over `days` x `rows` events, and a daily consumer;
+                      the events as one Parquet file per day, or (table=True) as one DuckDB table
+                      in the target database (events_table_db builds it once, run.py copies it)
   status_scale(A,P)   A small daily-partitioned assets x P partitions, state fully built
 """
 from __future__ import annotations
@@ -36,8 +38,9 @@ path = "warehouse.duckdb"
 """
 
 
-def _toml(name: str, sources: dict[str, str], threads: int | None = None) -> str:
-    src = "\n".join(f'"{k}" = {{ path = "{v}" }}' for k, v in sources.items())
+def _toml(name: str, sources: dict[str, str], threads: int | None = None, kind: str = "path") -> str:
+    """`kind` = "path" (a file glob) or "table" (a table of the target database)."""
+    src = "\n".join(f'"{k}" = {{ {kind} = "{v}" }}' for k, v in sources.items())
     return TOML.format(name=name, sources=src, threads=f"threads = {threads}\n" if threads else "")
 
 
@@ -113,6 +116,7 @@ class DagWorkload:
 
 
 SRC_ROWS = 10_000
+TINY_ROWS = 500              # the tiny assets: ~3 ms of DuckDB work each
 COLUMNS = "k, grp, cat, amount, qty"
 
 
@@ -176,8 +180,12 @@ def _dag_templates(rng: random.Random, ups: list[str], lit: int) -> str:
             + "\n".join(joins) + "\n")
 
 
-def layered_dag(root: Path, n_assets: int, *, layers: int = 10, seed: int = 7) -> DagWorkload:
-    """N SQL assets in `layers` layers; layer 1 reads the source, later layers read 1-3 earlier assets."""
+def layered_dag(root: Path, n_assets: int, *, layers: int = 10, seed: int = 7, src_rows: int = SRC_ROWS) -> DagWorkload:
+    """N SQL assets in `layers` layers; layer 1 reads the source, later layers read 1-3 earlier assets.
+
+    `src_rows` sizes the source: 10,000 rows make assets of 8-11 ms of DuckDB work each; 500 rows
+    make the *tiny* ones (about 3 ms each), where a tool's fixed cost per step shows.
+    """
     rng = random.Random(seed)
     root.mkdir(parents=True, exist_ok=True)
     (root / "data").mkdir(exist_ok=True)
@@ -190,7 +198,7 @@ def layered_dag(root: Path, n_assets: int, *, layers: int = 10, seed: int = 7) -
                    'c' || (hash(i, 2) % 10)::VARCHAR AS cat,
                    round((hash(i, 3) % 100000) / 1000.0, 3)::DOUBLE AS amount,
                    (hash(i, 4) % 20)::BIGINT AS qty
-            FROM range({SRC_ROWS}) t(i)
+            FROM range({src_rows}) t(i)
         ) TO {sql_string(str(source))} (FORMAT parquet)""")
     con.close()
     (root / "assetflow.toml").write_text(_toml(f"dag{n_assets}", {"raw.src": "data/src.parquet"}))
@@ -240,6 +248,7 @@ class BackfillWorkload:
     days: int
     daily: str = "marts.daily_events"
     consumer: str = "reports.daily_country"
+    table_db: Path | None = None    # table source: the DuckDB file holding raw.events, copied per run
 
     def day(self, i: int) -> dt.date:
         return self.first_day + dt.timedelta(days=i)
@@ -278,7 +287,8 @@ class BackfillWorkload:
         return [
             "CREATE SCHEMA IF NOT EXISTS raw", "CREATE SCHEMA IF NOT EXISTS marts",
             "CREATE SCHEMA IF NOT EXISTS reports",
-            f"CREATE OR REPLACE VIEW raw.events AS SELECT * FROM read_parquet({sql_string(self.events_glob)})",
+            *([] if self.table_db else
+              [f"CREATE OR REPLACE VIEW raw.events AS SELECT * FROM read_parquet({sql_string(self.events_glob)})"]),
             f"CREATE TABLE IF NOT EXISTS {d} AS SELECT * FROM ({self._bind(self.DAILY_SELECT)}) LIMIT 0",
             f"CREATE TABLE IF NOT EXISTS {c} AS SELECT * FROM ({self._bind(self.CONSUMER_SELECT)}) LIMIT 0",
         ]
@@ -326,11 +336,31 @@ def events_data(days: int, rows_per_day: int, first_day: dt.date) -> str:
     return str(folder / "*.parquet")
 
 
-def backfill(root: Path, days: int, rows_per_day: int, *, first_day: dt.date = dt.date(2024, 1, 1)) -> BackfillWorkload:
+def events_table_db(days: int, rows_per_day: int, first_day: dt.date) -> Path:
+    """(Once) a DuckDB file whose table raw.events holds the same events as the Parquet files,
+    sorted by time (as a loaded fact table is), so a day's scan reads only that day's row groups."""
     glob = events_data(days, rows_per_day, first_day)
-    wl = BackfillWorkload(root, glob, first_day, days)
+    path = CACHE_DIR / f"events_table_{first_day:%Y%m%d}_{days}x{rows_per_day}.duckdb"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        con = _duckdb().connect(str(tmp))
+        con.execute("CREATE SCHEMA raw")
+        con.execute(f"CREATE TABLE raw.events AS SELECT * FROM read_parquet({sql_string(glob)}) ORDER BY event_ts")
+        con.execute("CHECKPOINT")
+        con.close()
+        tmp.rename(path)
+    return path
+
+
+def backfill(root: Path, days: int, rows_per_day: int, *, first_day: dt.date = dt.date(2024, 1, 1),
+             table: bool = False) -> BackfillWorkload:
+    glob = events_data(days, rows_per_day, first_day)
+    table_db = events_table_db(days, rows_per_day, first_day) if table else None
+    wl = BackfillWorkload(root, glob, first_day, days, table_db=table_db)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "assetflow.toml").write_text(_toml("backfill", {"raw.events": glob}))
+    source = {"raw.events": "raw.events"} if table else {"raw.events": glob}
+    (root / "assetflow.toml").write_text(_toml("backfill", source, kind="table" if table else "path"))
     header = textwrap.dedent(f"""\
         /* assetflow
         kind = "partitioned"
