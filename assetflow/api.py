@@ -71,6 +71,7 @@ class RunEvents:
     on_start: Callable[[Step], None] = lambda s: None
     on_done: Callable[[StepResult], None] = lambda r: None
     on_log: Callable[[str], None] = lambda line: None      # a line a Python asset logged (context.log)
+    on_run: Callable[[str], None] = lambda run_id: None    # the run is recorded under this id
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     engine.mark_abandoned_runs(now)      # we hold the lock: any run still "running" has died
     record = RunRecord(run_id, options.command, now, pid=os.getpid(), target=target.name)
     engine.record_run(record)
+    events.on_run(run_id)
     cancelled = threading.Event()
     runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
                         input_versions(graph, engine, the_plan, found.keys),
@@ -399,6 +401,13 @@ def _has_run(target: Target, run_id: str) -> bool:
             return bool(engine and engine.find_runs(run_id))
     except AssetflowError:           # a target that cannot be read now simply is not where it is
         return False
+
+
+def asset_runs(project: Project, target_name: str | None, asset: str, limit: int = 10) -> list:
+    """The recent runs that attempted ASSET, newest first (`engines.duckdb_history.AssetRun`)."""
+    target = project.config.target(target_name)
+    with open_engine(target, read_only=True) as engine:
+        return engine.asset_runs(asset, limit) if engine else []
 
 
 def table_columns(project: Project, target_name: str | None) -> dict | None:

@@ -14,6 +14,7 @@ from assetflow.cli.import_dbt import import_dbt
 from assetflow.cli.masks import mask, use_masks, warn
 from assetflow.cli.options import exclude_option
 from assetflow.cli.runs import runs
+from assetflow.cli.serve import serve
 from assetflow.errors import EXIT_TERMINATED
 
 
@@ -35,6 +36,7 @@ def main(ctx: click.Context, project_dir: Path | None, debug: bool) -> None:
 main.add_command(runs)
 main.add_command(clean_command(load, common_options(), CONTEXT))
 main.add_command(import_dbt)
+main.add_command(serve)
 
 # ------------------------------------------------------------------------------------------ init
 

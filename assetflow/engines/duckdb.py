@@ -183,6 +183,10 @@ class DuckDBEngine:
     def failures(self) -> list[FailureRecord]:
         return store.failures(self.connection())
 
+    def asset_runs(self, asset: str, limit: int) -> list:
+        from assetflow.engines.duckdb_history import asset_runs
+        return asset_runs(self.connection(), asset, limit)
+
     def mark_abandoned_runs(self, now: datetime) -> int:
         return store.mark_abandoned(self.connection(), now)
 
