@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 # No timing asserts in tests: hypothesis's per-example deadline (200 ms) fails on a loaded machine
 # (2 cores shared by many test workers) while the property itself holds.
-settings.register_profile("assetflow", deadline=None)
+settings.register_profile("assetflow", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("assetflow")
 
 
