@@ -18,6 +18,7 @@ import sys
 import time
 
 _START = time.perf_counter()
+_SHOW_SQL = False
 
 
 def _kind(sql: str) -> str:
@@ -47,6 +48,9 @@ def _install_timer(stats: dict) -> None:
             entry = stats[_kind(sql)]
             entry[0] += 1
             entry[1] += time.perf_counter() - started
+            if _SHOW_SQL:
+                print(f"-- {(time.perf_counter() - started) * 1000:.1f} ms: {' '.join(sql.split())[:400]}",
+                      file=sys.stderr)
 
     # every engine module holds its own reference to `run`
     import assetflow.engines.duckdb  # noqa: F401  (imports the engine modules)
@@ -82,6 +86,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cprofile", help="write a cProfile dump here and print its top functions")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sql", action="store_true", help="print every statement with its time")
     parser.add_argument("--steps", help="cProfile the steps (run with --threads 1) into this dump")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the assetflow command line, after --")
     opts = parser.parse_args(argv)
@@ -89,6 +94,8 @@ def main(argv: list[str]) -> int:
     imported = time.perf_counter()
     from assetflow.cli.app import main as cli
     imports = time.perf_counter() - imported
+    global _SHOW_SQL
+    _SHOW_SQL = opts.sql
     stats: dict[str, list] = collections.defaultdict(lambda: [0, 0.0])
     _install_timer(stats)
     profiler = None

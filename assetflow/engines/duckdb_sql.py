@@ -8,6 +8,7 @@ from assetflow import checks as checking
 from assetflow.checks import CheckResult
 from assetflow.engines.duckdb_module import core as duckdb, python_api
 from assetflow.engines.base import BuildRequest, PartitionWindow
+from assetflow.engines.duckdb_literals import bind_named
 from assetflow.engines.duckdb_state import run
 from assetflow.assets import SeedOptions, quote_identifier
 
@@ -84,8 +85,9 @@ def window_guard(window: PartitionWindow) -> tuple[str, dict[str, Any]]:
     """The window as a condition on the query's rows (alias q), with named parameters."""
     column = f"q.{quote_identifier(window.column)}"
     if window.key is not None:
-        return f"({column} = $af_key) IS TRUE", {"af_key": window.key}
-    return f"({column} >= $af_start AND {column} < $af_end) IS TRUE", {"af_start": window.start, "af_end": window.end}
+        return bind_named(f"({column} = $af_key) IS TRUE", {"af_key": window.key})
+    return bind_named(f"({column} >= $af_start AND {column} < $af_end) IS TRUE",
+                      {"af_start": window.start, "af_end": window.end})
 
 
 def describe(window: PartitionWindow) -> str:

@@ -22,6 +22,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from assetflow.engines.duckdb_literals import INLINE, bind
 from assetflow.state import (SUCCESS, UNPARTITIONED, AssetState, AttemptRecord, FailureRecord, RunRecord,
                              SourceVersion, StateSnapshot, StoredVersions)
 
@@ -51,7 +52,10 @@ CREATE TABLE IF NOT EXISTS _assetflow.check_results (
 
 
 def run(cur: Any, sql: str, params: Any = None) -> list[tuple]:
-    """Execute and drain (DuckDB 2 refuses new work on a cursor with an unread result)."""
+    """Execute and drain (DuckDB 2 refuses new work on a cursor with an unread result). On DuckDB
+    1.x, `?` parameters travel as literals where they can (see duckdb_literals)."""
+    if INLINE and params and isinstance(params, (list, tuple)):
+        sql, params = bind(sql, params)
     result = cur.execute(sql, params) if params is not None else cur.execute(sql)
     return result.fetchall() if result.description else []
 
