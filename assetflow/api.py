@@ -153,13 +153,43 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
     with run_lock(target.path, options.command, options.wait):
         with open_engine(target, read_only=False, fault=fault_injector(), wait=options.wait) as engine:
             engine.fold_runs()           # a run that died left its attempts unfolded
+            flushed = _flush_outbox(project, engine)     # alerts earlier runs could not deliver
             found = _assess_selection(project, graph, selected, engine, options, engine.now())
             events.on_plan(found.plan)
             if not found.plan.steps and not found.plan.blocked and not found.new_source_versions():
                 # nothing is stale, but the project may have moved since its source views were made
                 engine.repoint_source_views(_file_source_views(project, graph, found.request.missing_sources))
-                return _record_noop(engine, target, options, found.plan, found.now)
-            return _run(project, graph, engine, found, target, options, events)
+                return _also(_record_noop(engine, target, options, found.plan, found.now), flushed)
+            return _also(_run(project, graph, engine, found, target, options, events), flushed)
+
+
+def _also(outcome: RunOutcome, problems: tuple[str, ...]) -> RunOutcome:
+    from dataclasses import replace
+    return replace(outcome, alert_problems=problems + outcome.alert_problems) if problems else outcome
+
+
+def _flush_outbox(project: Project, engine) -> tuple[str, ...]:
+    """Send what the outbox holds that is due (a crash, a receiver that was down, a 429)."""
+    if not project.config.alerts.on_failure:
+        return ()
+    from assetflow.alerts.dispatch import flush_due
+    return flush_due(engine.outbox(), project.config.alerts, project.config.masks, _utcnow())
+
+
+def flush_outbox(project: Project, target_name: str | None = None) -> tuple[str, ...]:
+    """Send the due alerts of a target's outbox now (the scheduler calls this between ticks).
+    A run holding the target flushes them itself, so a busy target is left alone. Returns a masked
+    line per alert that did not arrive."""
+    from assetflow.errors import LockError
+    from assetflow.run.lock import run_lock
+    target = project.config.target(target_name)
+    if not project.config.alerts.on_failure or (target.path != ":memory:" and not Path(target.path).exists()):
+        return ()
+    try:
+        with run_lock(target.path, "flush alerts", 0.0), open_engine(target, read_only=False) as engine:
+            return _flush_outbox(project, engine)
+    except LockError:
+        return ()
 
 
 def _record_noop(engine, target: Target, options: MaterializeOptions, the_plan: Plan, now: datetime) -> RunOutcome:
@@ -235,22 +265,28 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     final = FAILED if failed or the_plan.blocked or check_failed else SUCCESS
     if stop.is_set():
         final = INTERRUPTED           # SIGTERM: nothing new started; what ran has committed
-    engine.record_run(RunRecord(run_id, options.command, now, final, _utcnow(), os.getpid(), target.name))
-    problems = ()
-    if final == FAILED and project.config.alerts.on_failure:
-        problems = _send_alerts(project, run_id, options, results, the_plan.blocked, checks)
+    record = RunRecord(run_id, options.command, now, final, _utcnow(), os.getpid(), target.name)
+    problems = _end_run(project, engine, record, options, results, the_plan, checks)
     return RunOutcome(run_id, final, the_plan, tuple(results), target.path, problems, tuple(checks))
 
 
-def _send_alerts(project: Project, run_id: str, options: MaterializeOptions, results, blocked, checks
-                 ) -> tuple[str, ...]:
-    """Tell `on_failure` about a run that did not succeed (failed, blocked or failed error checks);
-    returns a masked line per alert that did not arrive. Bounded in time; never raises."""
+def _end_run(project: Project, engine, record: RunRecord, options: MaterializeOptions, results, the_plan: Plan,
+             checks) -> tuple[str, ...]:
+    """Record the run's end; with alerts, in one transaction with the notifications it owes
+    (failed, blocked or failed error checks; recoveries), which are then sent within the alert
+    budget. Returns a masked line per alert that did not arrive; never changes the outcome."""
+    if not project.config.alerts.on_failure:
+        engine.record_run(record)
+        return ()
     from assetflow import alerts
-    summary = alerts.summarize(project.config.name, run_id, options.trigger, results, blocked, checks,
-                               options.command)
-    deliveries = alerts.send_failure_alerts(project.config.alerts, summary, project.config.masks, _utcnow())
-    return alerts.undelivered(deliveries, project.config.masks)
+    from assetflow.alerts.dispatch import end_run
+    summary = None
+    if record.status == FAILED:
+        summary = alerts.summarize(project.config.name, record.run_id, options.trigger, results, the_plan.blocked,
+                                   checks, options.command)
+    examined = {r.asset for r in results if r.status != "skipped"} | {b.asset for b in the_plan.blocked}
+    return end_run(engine.outbox(), project.config.alerts, project.config.masks, record, summary, examined,
+                   project.config.name, options.trigger, _utcnow())
 
 
 def _custom_checks(project: Project, graph: AssetGraph, engine, run_id: str, results) -> list:

@@ -52,8 +52,9 @@ class _Handler(BaseHTTPRequestHandler):
 class Receiver:
     """`answers[path]` is a list consumed one per request (the last one repeats); default 200 ok."""
 
-    def __init__(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    def __init__(self, port: int = 0):
+        """`port`: 0 for a free one; a given one brings a receiver that was down back up where it was."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self.server.daemon_threads = True
         self.server.receiver = self
         self.received: list[Received] = []

@@ -3,28 +3,26 @@
 - `summary`: the typed run summary and the JSON payload of SPEC section 7 (pure);
 - `slack`, `pagerduty`: Block Kit messages and Events API v2 events (pure);
 - `notifications`: destinations x summary -> the messages to send (pure values, storable);
-- `delivery`: HTTP and command sending, with the retry decision it returns (never sleeps).
+- `delivery`: HTTP and command sending, with the retry decision it returns (never sleeps);
+- `incidents`: open incidents, repeat_after and recovery -> what a run's end sends (pure);
+- `outbox`: notifications <-> stored outbox entries (no secrets), and sending the due ones;
+- `dispatch`: a run's end (decide, store with the end row, send) and the flush at a run's start.
 
 The destinations themselves are parsed with the project file (`assetflow.project.alert_settings`).
 """
 from __future__ import annotations
 
-import socket
 from datetime import datetime
 
 from assetflow.project.alert_settings import AlertSettings
+from assetflow.alerts.dispatch import source_name
 from assetflow.alerts.delivery import DELIVERED, Delivery, deliver_all
 from assetflow.alerts.notifications import Notification, failure_notifications, recovery_notifications
 from assetflow.alerts.summary import Recovery, RunSummary, alert_payload, summarize
 from assetflow.project.interpolate import Masks
 
 __all__ = ["Delivery", "Notification", "Recovery", "RunSummary", "alert_payload", "failure_notifications",
-           "recovery_notifications", "send_failure_alerts", "summarize", "undelivered"]
-
-
-def source_name() -> str:
-    """PagerDuty's `payload.source`: where the run happened."""
-    return f"assetflow@{socket.gethostname()}"
+           "recovery_notifications", "send_failure_alerts", "source_name", "summarize", "undelivered"]
 
 
 def send_failure_alerts(settings: AlertSettings, summary: RunSummary, masks: Masks, now: datetime

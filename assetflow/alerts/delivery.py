@@ -2,7 +2,7 @@
 
 Every send returns a `Delivery` saying what happened and, when it is worth trying again, when:
 - 2xx: delivered;
-- 429: again after the receiver's `Retry-After` (seconds or an HTTP date);
+- 429: again after the receiver's `Retry-After` (seconds or an HTTP date), as a 5xx that sends one;
 - other 4xx, and 3xx (a webhook that redirects is misconfigured): permanent, never retried;
 - 5xx, a timeout, a refused or reset connection, a command that exits non-zero: again later,
   with exponential backoff.
@@ -136,11 +136,9 @@ def _post(notification: Notification, timeout: float, now: datetime) -> tuple[st
             return DELIVERED, f"HTTP {response.status}", None
     except urllib.error.HTTPError as exc:
         detail = f"HTTP {exc.code}" + _body_of(exc)
-        if exc.code == 429:
+        if exc.code == 429 or exc.code >= 500:     # (a 503 may say when to come back too)
             return RETRY, detail, retry_after(exc.headers.get("Retry-After"), now)
-        if 300 <= exc.code < 500:
-            return PERMANENT, detail, None
-        return RETRY, detail, None
+        return PERMANENT, detail, None
     except urllib.error.URLError as exc:
         return RETRY, _reason(exc.reason), None
     except (TimeoutError, ConnectionError, OSError) as exc:

@@ -193,6 +193,11 @@ class DuckDBEngine:
     def find_runs(self, prefix: str) -> list[str]:
         return store.find_run(self.connection(), prefix)
 
+    def outbox(self):
+        """The alert outbox and incidents (engines/duckdb_outbox), over this thread's cursor."""
+        from assetflow.engines.duckdb_outbox import OutboxStore
+        return OutboxStore(self.connection(), self._transaction, self._fault)
+
     # ------------------------------------------------------------------ preparation
 
     def prepare(self, schemas: set[str], file_sources: list[SourceView]) -> None:

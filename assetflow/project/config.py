@@ -258,7 +258,8 @@ def _line_of(text: str, key: str) -> int | None:
 
 # ------------------------------------------------------------------------------ fault injection
 
-FAULT_POINTS = ("before_transaction", "after_delete", "before_commit", "after_commit")
+# after_run_end: a run's end row and its alerts are committed, nothing is sent yet (the outbox)
+FAULT_POINTS = ("before_transaction", "after_delete", "before_commit", "after_commit", "after_run_end")
 
 
 def fault_injector(environ: dict[str, str] | None = None):

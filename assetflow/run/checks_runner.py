@@ -197,15 +197,22 @@ def check(project: Project, selection: tuple[str, ...], target_name: str | None,
             engine.record_checks(run_id, o.asset, o.partition, [o.result])
         report = CheckReport(run_id, tuple(outcomes))
         status = FAILED if report.failed else SUCCESS
-        engine.record_run(RunRecord(run_id, command, now, status, now, os.getpid(), target.name), folded=True)
-        if report.failed and project.config.alerts.on_failure:
-            report = replace(report, alert_problems=_send_alerts(project, run_id, command, report.outcomes, now))
-        return report
+        record = RunRecord(run_id, command, now, status, now, os.getpid(), target.name)
+        if not project.config.alerts.on_failure:
+            engine.record_run(record, folded=True)
+            return report
+        return replace(report, alert_problems=_end_run(project, engine, record, report))
 
 
-def _send_alerts(project: Project, run_id: str, command: str, outcomes, now) -> tuple[str, ...]:
-    """A failed `assetflow check` alerts like a failed run (SPEC section 12); never raises."""
+def _end_run(project: Project, engine, record, report: CheckReport) -> tuple[str, ...]:
+    """A failed `assetflow check` alerts like a failed run (SPEC section 12), and a passing one
+    closes the incidents of the assets it checked; earlier undelivered alerts go out first."""
     from assetflow import alerts
-    summary = alerts.summarize(project.config.name, run_id, "manual", checks=outcomes, command=command)
-    deliveries = alerts.send_failure_alerts(project.config.alerts, summary, project.config.masks, now)
-    return alerts.undelivered(deliveries, project.config.masks)
+    from assetflow.alerts.dispatch import end_run, flush_due
+    settings, masks = project.config.alerts, project.config.masks
+    flushed = flush_due(engine.outbox(), settings, masks, record.started_at)
+    summary = alerts.summarize(project.config.name, record.run_id, "manual", checks=report.outcomes,
+                               command=record.command) if report.failed else None
+    examined = {o.asset for o in report.outcomes}
+    return flushed + end_run(engine.outbox(), settings, masks, record, summary, examined, project.config.name,
+                             "manual", record.started_at, folded=True)

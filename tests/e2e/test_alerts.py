@@ -211,21 +211,24 @@ def test_hung_receivers_hold_the_exit_for_a_few_seconds_at_most(af, project, rec
 
 
 def test_a_failed_assetflow_check_alerts(af, project, receiver):
-    p = project({"assets/orders.sql": "select 1 as id union all select 1\n",
-                 "checks/orders_unique.sql": "select id from main.orders group by id having count(*) > 1\n"},
+    p = project({"assets/orders.sql": "select 1 as id union all select 1\n"},
                 toml('[alerts]\non_failure = [ { webhook = "${HOOK}" }, { command = "exit 5" } ]\n'))
     env = {"HOOK": receiver.url("/hook")}
-    built = af(p, "materialize", "--json", env=env)
-    assert built.exit_code == 1, built.output                      # the custom check fails the run too
-    assert len(receiver.bodies("/hook")) == 1
+    assert af(p, "materialize", env=env).exit_code == 0
+    (p / "checks").mkdir()
+    (p / "checks/orders_unique.sql").write_text("select id from main.orders group by id having count(*) > 1\n")
     r = af(p, "check", env=env)
     assert r.exit_code == 1, r.output
-    payload = receiver.bodies("/hook")[1]
+    payload = receiver.bodies("/hook")[0]
     assert payload["checks"] == [{"asset": "main.orders", "check": "orders_unique (checks/orders_unique.sql)",
                                   "error": "1 failing row"}]
     assert (payload["failures"], payload["blocked"], payload["trigger"]) == ([], [], "manual")
     assert payload["run_id"] in r.stdout
     assert "warning: alert command `exit 5`" in r.stderr and "exit code 5" in r.stderr, r.stderr
     (p / "checks/orders_unique.sql").write_text("select id from main.orders where id < 0\n")
+    fixed = af(p, "check", env=env)
+    assert fixed.exit_code == 0, fixed.output                       # the alert command failing changes nothing
+    recovered = receiver.bodies("/hook")[1]                         # the passing check closes the incident
+    assert (recovered["status"], recovered["recovered"]) == ("recovered", ["main.orders"])
     assert af(p, "check", env=env).exit_code == 0
-    assert len(receiver.received) == 2                              # a passing check sends nothing
+    assert len(receiver.received) == 2                              # nothing open: a passing check sends nothing

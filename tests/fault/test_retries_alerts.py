@@ -246,19 +246,20 @@ def test_webhook_and_command_alerts_fire_once_per_failed_run(af, project, webhoo
     check_payload(hit["payload"], res["run_id"])
     assert json.loads(out.read_text()) == hit["payload"]           # the command got the same JSON
 
-    # a second failing run alerts again, once, with its own run id
+    # a second failing run finds the incident open (notified less than repeat_after ago): nothing
     r = af(p, "materialize", "--json")
-    assert r.exit_code == 1
-    assert len(webhook.received) == 2
-    check_payload(webhook.received[1]["payload"], r.json()["run_id"])
+    assert r.exit_code == 1 and "warning" not in r.stderr, r.stderr
+    assert len(webhook.received) == 1
 
-    # a successful run sends nothing
+    # the run that fixes it announces the recovery, once, to both
     (p / "fixed").write_text("yes")
     out.unlink()
     res = materialize(af, p)
     assert res["status"] == "success" and res["results"]
-    assert len(webhook.received) == 2
-    assert not out.exists()
+    recovered = {"project": "alerting", "run_id": res["run_id"], "status": "recovered",
+                 "recovered": ["main.broken"], "trigger": "manual"}
+    assert [h["payload"] for h in webhook.received[1:]] == [recovered]
+    assert json.loads(out.read_text()) == recovered
     assert_verified(af, p)
 
 
@@ -279,12 +280,12 @@ def test_a_failing_alert_never_changes_the_outcome(af, project, webhook, tmp_pat
     assert len(webhook.received) == 1                       # the other alerts still fired
     check_payload(webhook.received[0]["payload"], res["run_id"])
 
-    # the same broken alerts on a successful run: nothing is sent, nothing is reported, exit 0
+    # the run that recovers tells the same receivers: the broken ones warn again, and the exit is 0
     (p / "fixed").write_text("yes")
     r = af(p, "materialize")
     assert r.exit_code == 0, r.output
-    assert "warning" not in r.stderr, r.stderr
-    assert len(webhook.received) == 1
+    assert "connection refused" in r.stderr and "exit code 3" in r.stderr, r.stderr
+    assert [h["payload"]["status"] for h in webhook.received] == ["failed", "recovered"]
 
 
 def test_unreachable_webhook_on_a_successful_run_is_not_contacted(af, project):
