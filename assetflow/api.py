@@ -230,16 +230,17 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     engine.prepare({a.key.schema for a in graph.assets.values()},
                    _file_source_views(project, graph, request.missing_sources))
     counter = itertools.count(max([found.stored.newest, *request.source_versions.values()]) + 1)
-    engine.record_sources(found.new_source_versions())
-    engine.mark_abandoned_runs(now)      # we hold the lock: any run still "running" has died
-    record = RunRecord(run_id, options.command, now, pid=os.getpid(), target=target.name)
-    engine.record_run(record)
-    events.on_run(run_id)
     cancelled = threading.Event()
     runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
                         input_versions(graph, engine, the_plan, found.keys),
                         fully_rebuilt(the_plan, graph, now), cancelled, dict(request.source_versions),
                         frozenset(step.asset for step in the_plan.steps), on_log=events.on_log)
+    runner.preflight(the_plan)           # Spark: every query analyzed before anything runs
+    engine.record_sources(found.new_source_versions())
+    engine.mark_abandoned_runs(now)      # we hold the lock: any run still "running" has died
+    record = RunRecord(run_id, options.command, now, pid=os.getpid(), target=target.name)
+    engine.record_run(record)
+    events.on_run(run_id)
     stop = events.stop or threading.Event()
     try:
         results = execute(the_plan, runner, threads=options.threads or target.threads,

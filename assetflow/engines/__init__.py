@@ -16,19 +16,33 @@ def open_engine(target: Target, *, read_only: bool, fault=lambda point: None, wa
 
     A writer's folder must exist already (`prepare_database_folder` creates it where that is
     safe): a typo in `path` must not quietly grow a tree of folders somewhere."""
-    if target.engine != "duckdb":
+    if target.engine not in ("duckdb", "spark"):
         raise UsageError(f"engine '{target.engine}' is not available in this version",
-                         hint="use engine = \"duckdb\"")
+                         hint="use engine = \"duckdb\" or \"spark\"")
     if target.path != ":memory:":
         refuse_unopenable(target, writing=not read_only)
         if read_only and not Path(target.path).exists():
             yield None
             return
-    engine = _open_waiting(target.path, read_only and target.path != ":memory:", fault, wait)
+    if target.engine == "spark":
+        engine = _open_spark(target, read_only, fault, wait)
+    else:
+        engine = _open_waiting(target.path, read_only and target.path != ":memory:", fault, wait)
     try:
         yield engine
     finally:
         engine.close()
+
+
+def _open_spark(target: Target, read_only: bool, fault, wait: float):
+    """A Spark target: pyspark must be installed; a writer's warehouse must be writable. No JVM
+    starts here (engines/spark.py starts one when SQL runs)."""
+    from assetflow.engines.spark_session import require_pyspark
+    require_pyspark(target)
+    from assetflow.engines.spark import check_warehouse, open_spark
+    if not read_only:
+        check_warehouse(target)
+    return open_spark(target, read_only=read_only, fault=fault, wait=wait)
 
 
 def prepare_database_folder(target: Target, root: Path) -> None:

@@ -71,6 +71,8 @@ def open_duckdb(path: str, *, read_only: bool = False, fault=lambda point: None)
 
 
 class DuckDBEngine:
+    dialect = "duckdb"            # the SQL dialect the engine runs (what compile produces for it)
+
     def __init__(self, con: duckdb.DuckDBPyConnection, read_only: bool, fault=lambda point: None,
                  wal_path: str | None = None):
         self._fault = fault               # crash-test hook: named points of a write
@@ -351,6 +353,16 @@ class DuckDBEngine:
 
     def latest_checks(self) -> list[tuple]:
         return store.latest_checks(self.connection())
+
+    def in_transaction(self, work) -> None:
+        """work(cursor) in one transaction, with the write fault points (the Spark engine records
+        a verified write and where it lives so)."""
+        cur = self.connection()
+        self._transaction(cur, lambda: work(cur), data=True)
+
+    def read(self, query):
+        """query(cursor) outside a transaction (the Spark engine's own state tables)."""
+        return query(self.connection())
 
     def _checked_transaction(self, cur, work, results: list[CheckResult]) -> None:
         """Commit data and state, or roll both back when an error-severity check fails."""

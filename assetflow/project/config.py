@@ -19,6 +19,7 @@ from assetflow.errors import ProjectError, UsageError
 from assetflow.project.alert_settings import AlertSettings, parse_alerts
 from assetflow.project.interpolate import Expanded, Masks, build_masks, expand_tree
 from assetflow.project.seed_options import SeedConfig, parse_seeds
+from assetflow.project.spark_target import DUCKDB_KEYS, SPARK_KEYS, spark_fields
 
 if TYPE_CHECKING:
     from assetflow.project.schedules import ScheduleSpec
@@ -33,7 +34,10 @@ class Target:
     engine: str
     path: str                     # absolute path of the database file, or ":memory:"
     threads: int = 4
-    master: str | None = None     # spark only
+    master: str | None = None     # spark only (see spark_target): local[N], spark://host:port
+    remote: str | None = None     # spark only: sc://host:port (Spark Connect)
+    warehouse: str | None = None  # spark only: where tables live (absolute path or URI)
+    conf: tuple[tuple[str, str], ...] = ()   # spark only: extra Spark settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,18 +134,22 @@ def _targets(raw: dict[str, Any], root: Path, text: str) -> tuple[Target, ...]:
         where = f"targets.{name}"
         if not isinstance(spec, dict):
             raise ProjectError(f"[{where}] must be a table", path=CONFIG_FILE, line=_line_of(text, name))
-        _check_keys(spec, {"engine", "path", "threads", "master"}, where, text)
         engine = _typed(spec, "engine", str, where, text, default="duckdb")
         if engine not in ENGINES:
             raise ProjectError(f"unknown engine '{engine}' in [{where}]", path=CONFIG_FILE,
                                line=_line_of(text, "engine"), hint=f"engines: {', '.join(ENGINES)}")
+        _check_keys(spec, set(SPARK_KEYS if engine == "spark" else DUCKDB_KEYS), where, text)
         db_path = _typed(spec, "path", str, where, text, default="warehouse.duckdb")
         threads = _typed(spec, "threads", int, where, text, default=4)
         if threads < 1:
             raise ProjectError(f"threads must be >= 1 in [{where}]", path=CONFIG_FILE,
                                line=_line_of(text, "threads"))
+        if engine == "spark":
+            targets.append(Target(name, engine, threads=threads,
+                                  **spark_fields(name, spec, root, CONFIG_FILE, lambda key: _line_of(text, key))))
+            continue
         resolved = db_path if db_path == ":memory:" else str((root / db_path).resolve())
-        targets.append(Target(name, engine, resolved, threads, spec.get("master")))
+        targets.append(Target(name, engine, resolved, threads))
     return tuple(targets)
 
 

@@ -285,7 +285,7 @@ def qualify(query: str, dialect: str, relations: Mapping[tuple[str, ...], str],
 
 def qualify_with_placeholders(query: str, dialect: str, relations: Mapping[tuple[str, ...], str],
                               files: Mapping[str, str], target_dialect: str = "duckdb",
-                              pretty: bool = False) -> tuple[str, frozenset[str]]:
+                              pretty: bool = False, path: str = "<compiled>") -> tuple[str, frozenset[str]]:
     """Rewrite table references to the relations they resolved to and file paths to absolute ones.
 
     `relations` maps a lower-cased reference (parts tuple) to a SQL relation name; `files` maps a
@@ -303,7 +303,28 @@ def qualify_with_placeholders(query: str, dialect: str, relations: Mapping[tuple
             continue
         _rewrite_file_literals(table, files)
     used = frozenset(p.name.lower() for p in tree.find_all(exp.Placeholder))
+    if target_dialect == "spark" and dialect != "spark":
+        from assetflow.project.sql_spark import spark_rules
+        tree = spark_rules(exp).rewrite(tree, dialect, path)
     return tree.sql(dialect=target_dialect, pretty=pretty), used
+
+
+def transpile(query: str, dialect: str, target_dialect: str, params: Mapping[str, Any] | None = None,
+              path: str = "<compiled>") -> str:
+    """`query` in `target_dialect`, its `$name` (or `?`, in order) placeholders bound as typed
+    literals; to Spark, constructs that would change meaning are rewritten or refused (sql_spark)."""
+    tree = parse_query(query, dialect, path)
+    if params:
+        positional = iter(params.get("?", ()))
+        def bind(node):
+            if isinstance(node, exp.Placeholder):
+                return _typed_literal(next(positional) if node.name in ("", "?") else params[node.name.lower()])
+            return node
+        tree = tree.transform(bind, copy=False)
+    if target_dialect == "spark" and dialect != "spark":
+        from assetflow.project.sql_spark import spark_rules
+        tree = spark_rules(exp).rewrite(tree, dialect, path)
+    return tree.sql(dialect=target_dialect)
 
 
 def _rewrite_file_literals(table: exp.Table, files: Mapping[str, str]) -> None:
@@ -327,8 +348,12 @@ def inline_parameters(sql: str, params: Mapping[str, Any], dialect: str = "duckd
 
 
 def _typed_literal(value: Any) -> exp.Expression:
-    if isinstance(value, datetime):
-        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(value)
+    if isinstance(value, datetime):      # DuckDB's TIMESTAMP: Spark's TIMESTAMP_NTZ
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP", dialect="duckdb"))
     if isinstance(value, date):
         return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
     if value is None:

@@ -53,7 +53,8 @@ def compile_sql(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str,
         return CompiledSql(text, frozenset(spec.body.placeholders) & frozenset(PARAMETERS))
     # Another dialect than the engine's: sqlglot transpiles the query (what `dialect` asks for).
     from assetflow.project import sql           # sqlglot loads only when something new is compiled
-    text, used = sql.qualify_with_placeholders(spec.body.sql, dialect, relations, files, target_dialect)
+    text, used = sql.qualify_with_placeholders(spec.body.sql, dialect, relations, files, target_dialect,
+                                               path=spec.path)
     compiled = CompiledSql(text, used & frozenset(PARAMETERS))
     if cache is not None:
         cache.set(key, [compiled.sql, sorted(compiled.parameters)])

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from assetflow.run import compile as compiler
-from assetflow.assets import AssetContext, AssetKey, AssetSpec, PythonBody, SeedBody, exception_names
+from assetflow.assets import AssetContext, AssetKey, AssetSpec, PythonBody, SeedBody, SqlBody, exception_names
 from assetflow.checks import CheckOutcome
 from assetflow.run.checks_runner import DeferredCheck, check_targets, compared_asset, rechecks, run_deferred_checks
 from assetflow.engines.base import BuildRequest, Engine, PartitionWindow
@@ -217,8 +217,38 @@ class StepRunner:
         with self._lock:
             if name not in self._compiled:
                 self._compiled[name] = compiler.compile_sql(spec, self.graph, self.project.root,
-                                                            self.project.config.dialect, cache=self.compile_cache)
+                                                            self.project.config.dialect, self.engine.dialect,
+                                                            cache=self.compile_cache)
             return self._compiled[name]
+
+    def preflight(self, plan: Plan) -> None:
+        """Before anything runs: every planned SQL asset compiles for the engine (a construct it
+        would run with another meaning is refused, exit 2), and an engine that can analyze a
+        query without running it (Spark) judges each one, in build order."""
+        analyze = getattr(self.engine, "analyze", None)
+        if analyze is None:
+            return
+        from assetflow.errors import ProjectError
+        first: dict[str, Step] = {}
+        for step in plan.steps:
+            first.setdefault(step.asset, step)
+        unanalyzed: set[str] = set()      # built by this run, not from SQL: their readers wait
+        for name in self.graph.order:
+            step = first.get(name)
+            spec = self.graph.assets.get(name)
+            if step is None or spec is None:
+                continue
+            if not isinstance(spec.body, SqlBody) or set(self.graph.upstream_assets(name)) & unanalyzed:
+                unanalyzed.add(name)
+                continue
+            compiled = self._compile(spec)
+            try:
+                analyze(name, compiled.sql,
+                        compiler.bound_parameters(spec, step.index, compiled.parameters, step.count))
+            except Exception as exc:
+                raise ProjectError(f"Spark cannot analyze {name}: {_messages(exc)[0].splitlines()[0]}",
+                                   path=spec.path, hint="rewrite the construct it names "
+                                   "(docs/spark.md lists what Spark runs differently)") from None
 
     def _call_python(self, spec: AssetSpec, step: Step, window: PartitionWindow | None, log: logging.Logger):
         from assetflow.project.pyassets import call_asset

@@ -1,0 +1,32 @@
+"""Which Spark errors another attempt could fix: analysis, parse and ANSI data errors (a cast that
+does not convert, a division by zero) fail the same way every time; the rest (a lost executor, an
+I/O error) may not."""
+from __future__ import annotations
+
+from assetflow.errors import FailureKind
+
+_PERMANENT_CLASSES = ("AnalysisException", "ParseException", "IllegalArgumentException",
+                      "ArithmeticException", "NumberFormatException", "DateTimeException",
+                      "SparkNoSuchElementException", "UnsupportedOperationException")
+_PERMANENT_CONDITIONS = ("CAST_INVALID_INPUT", "DIVIDE_BY_ZERO", "ARITHMETIC_OVERFLOW", "INVALID_",
+                         "USER_RAISED_EXCEPTION", "NUMERIC_VALUE_OUT_OF_RANGE", "DATATYPE_MISMATCH",
+                         "UNRESOLVED_", "TABLE_OR_VIEW_NOT_FOUND", "PARSE_SYNTAX_ERROR")
+
+
+def failure_kind(exc: BaseException) -> FailureKind:
+    names = {k.__name__ for k in type(exc).__mro__}
+    if names & set(_PERMANENT_CLASSES):
+        return FailureKind.PERMANENT
+    condition = ""
+    for attribute in ("getCondition", "getErrorClass"):
+        getter = getattr(exc, attribute, None)
+        if callable(getter):
+            try:
+                condition = getter() or ""
+            except Exception:
+                condition = ""
+            break
+    text = condition or str(exc)[:300]
+    if any(c in text for c in _PERMANENT_CONDITIONS):
+        return FailureKind.PERMANENT
+    return FailureKind.TRANSIENT
