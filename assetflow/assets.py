@@ -83,6 +83,7 @@ class AssetSettings:
     description: str | None = None      # documentation: what the asset holds (metadata only)
     owner: str | None = None            # who to ask about it: a person, team or address
     columns: tuple[tuple[str, str], ...] = ()   # (column, description), in the order written
+    timeout: Duration | None = None     # an attempt that runs longer is cancelled (a transient failure)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +174,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "partition_column": (str,), "partitions": (list,), "retries": (int,), "retry_delay": (int, float),
     "tags": (list,), "checks": (list,), "deps": (list,), "lookback": (int,), "batch_size": (int,),
     "max_age": (str,), "description": (str,), "owner": (str,), "columns": (dict,),
-    "retry_on": (list,),
+    "retry_on": (list,), "timeout": (str,),
 }
 SETTING_KEYS = frozenset(_SETTING_TYPES)
 
@@ -209,6 +210,7 @@ def parse_settings(raw: dict[str, Any], *, path: str, line: int | None = None,
         checks=tuple(parse_check(c, path=path, line=at("checks")) for c in raw.get("checks", ())),
         deps=tuple(raw.get("deps", ())), lookback=raw.get("lookback", 0),
         batch_size=raw.get("batch_size", 1), max_age=_max_age(raw, kind, path, at),
+        timeout=_timeout(raw, kind, path, at),
         retry_on=tuple(raw.get("retry_on", ())),
         description=_text(raw, "description"), owner=_text(raw, "owner"),
         columns=_columns(raw.get("columns", {}), path=path, line=at("columns")))
@@ -263,6 +265,20 @@ def _max_age(raw: dict[str, Any], kind: Kind, path: str, at: KeyLine) -> Duratio
         raise ProjectError("max_age has no effect on a view: it reads its inputs whenever it is queried",
                            path=path, line=at("max_age"), hint='remove max_age, or make it kind = "table"')
     return age
+
+
+def _timeout(raw: dict[str, Any], kind: Kind, path: str, at: KeyLine) -> Duration | None:
+    if "timeout" not in raw:
+        return None
+    limit = parse_duration(raw["timeout"])
+    if limit is None or not limit.delta:
+        raise ProjectError(f"timeout '{raw['timeout']}' is not a duration longer than 0", path=path,
+                           line=at("timeout"),
+                           hint=f"write a number and a unit (s, m, h, d, w), e.g. {DURATION_EXAMPLES}")
+    if kind is Kind.VIEW:
+        raise ProjectError("timeout has no effect on a view: building one runs no query",
+                           path=path, line=at("timeout"), hint='remove timeout, or make it kind = "table"')
+    return limit
 
 
 def _check_retry_on(names: list, *, path: str, line: int | None) -> None:

@@ -120,6 +120,10 @@ class DuckDBEngine:
             except duckdb.Error:
                 pass
 
+    def interrupter(self):
+        """A callable that cancels what this thread's cursor is running (an attempt's timeout)."""
+        return self.connection().interrupt
+
     def close(self) -> None:
         with self._guard:
             for cur in self._cursors:

@@ -15,10 +15,10 @@ from typing import Any, Callable
 from assetflow.assets import AssetSettings, SeedOptions
 
 DATA_AFFECTING = frozenset({"kind", "partitioning", "lookback"})
-# max_age decides when a build is due, not what it writes; description, owner and columns document
+# max_age decides when a build is due and timeout how long it may take, not what it writes; description, owner and columns document
 # the asset (editing a description must not rebuild a year of partitions)
 METADATA_ONLY = frozenset({"retries", "retry_delay", "tags", "checks", "deps", "batch_size", "max_age",
-                           "retry_on", "description", "owner", "columns"})
+                           "retry_on", "description", "owner", "columns", "timeout"})
 
 
 def unclassified_settings() -> set[str]:

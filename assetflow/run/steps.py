@@ -1,6 +1,7 @@
 """Run one planned step: compile or call the asset, write it through the engine, record it."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from assetflow.run.checks_runner import DeferredCheck, check_targets, compared_a
 from assetflow.engines.base import BuildRequest, Engine, PartitionWindow
 from assetflow.errors import AssetflowError, FailureKind
 from assetflow.run.executor import Interrupted, StepFailed
+from assetflow.run.timeouts import Companions, TimeLimit
 from assetflow.plan.graph import AssetGraph
 from assetflow.project.cache import JsonCache
 from assetflow.project.loader import CACHE_DIR, Project
@@ -49,6 +51,7 @@ class StepRunner:
         self._deferred: list[DeferredCheck] = []
         self._built: set[str] = set()              # assets with a partition built in this run
         self._existing: set[str] | None = None    # relations in the target, read when first needed
+        self._companions = Companions()            # threads that run timed Python assets
 
     def __call__(self, step: Step, attempt: int) -> tuple[int, ...]:
         """Build the step's partition(s); returns rows written per partition."""
@@ -62,13 +65,19 @@ class StepRunner:
                    for key, version, index in zip(step.keys, versions, indices)]
         inline, deferred = self._split_checks(spec)
         log = self._log_for(spec, step)
+        limit = TimeLimit(spec.settings.timeout) if spec.settings.timeout else None
         try:
-            outcome = self.engine.build(self._request(spec, step, records, inline, log))
+            with limit or contextlib.nullcontext():
+                if limit is not None:
+                    limit.watch(self._interrupter())      # the query this worker runs
+                outcome = self.engine.build(self._request(spec, step, records, inline, log, limit))
         except Interrupted:
             raise
         except Exception as exc:  # every failure of an attempt is recorded, then reported
             if _is_interrupt(exc):
-                raise Interrupted() from None
+                if limit is None or not limit.expired or (self.cancelled is not None and self.cancelled.is_set()):
+                    raise Interrupted() from None
+                exc = limit.error()                 # cancelled by the timeout, not by Ctrl-C
             if getattr(exc, "results", None):
                 self.engine.record_checks(self.run_id, step.asset, step.partition, exc.results)
                 self._note(step.asset, step.partition, exc.results)
@@ -189,11 +198,11 @@ class StepRunner:
         return AssetLog(step.asset, step.partition, self.on_log, self.project.config.masks.mask)
 
     def _request(self, spec: AssetSpec, step: Step, records: list[AttemptRecord], checks: tuple,
-                 log) -> BuildRequest:
+                 log, limit: TimeLimit | None = None) -> BuildRequest:
         window = compiler.partition_window(spec, step.index, step.count)
         table = None
         if isinstance(spec.body, PythonBody):
-            table = self._call_python(spec, step, window, log.logger)
+            table = self._python_result(spec, step, window, log.logger, limit)
             if self.cancelled is not None and self.cancelled.is_set():
                 raise Interrupted()          # the function finished after Ctrl-C: do not commit it
         records = [_finished(r, "success", None, _lines(log)) for r in records]
@@ -249,6 +258,24 @@ class StepRunner:
                 raise ProjectError(f"Spark cannot analyze {name}: {_messages(exc)[0].splitlines()[0]}",
                                    path=spec.path, hint="rewrite the construct it names "
                                    "(docs/spark.md lists what Spark runs differently)") from None
+
+    def _python_result(self, spec: AssetSpec, step: Step, window: PartitionWindow | None,
+                       log: logging.Logger, limit: TimeLimit | None):
+        """The function's output; with a timeout, called on a companion thread that is given up on
+        at the deadline (see run/timeouts), its inputs read and its queries run on its own cursor."""
+        if limit is None:
+            return self._call_python(spec, step, window, log)
+
+        def timed():
+            limit.watch(self._interrupter())
+            return self._call_python(spec, step, window, log)
+        return self._companions.call(timed, limit, self.cancelled)
+
+    def _interrupter(self) -> Callable[[], None]:
+        """What cancels this thread's query at a timeout; an engine without one (Spark, for now)
+        lets a query run to its end."""
+        interrupter = getattr(self.engine, "interrupter", None)
+        return interrupter() if interrupter is not None else (lambda: None)
 
     def _call_python(self, spec: AssetSpec, step: Step, window: PartitionWindow | None, log: logging.Logger):
         from assetflow.project.pyassets import call_asset
