@@ -4,14 +4,14 @@ A query is cancelled the way Ctrl-C cancels it: a timer thread calls `interrupt(
 running it (DuckDB then raises its interrupt error and the transaction rolls back). A Python
 function cannot be stopped from outside, so a timed asset's function runs on a companion thread
 of the worker while the worker waits until the deadline; at the deadline the worker gives up on
-it: its result, if it ever comes, is thrown away and its partition is never written. The companion
-is asked to stop (an exception raised in it at its next Python instruction, and its own cursor
-interrupted), and is abandoned either way: it is a daemon thread, so even a function blocked for
-good never holds the run, or the process, past the deadline.
+it: its result, if it ever comes, is thrown away and its partition is never written. The query it
+runs on its own cursor (`context.con`, its inputs) is interrupted, and the thread is abandoned: it
+is a daemon thread, so even a function blocked for good never holds the run, or the process, past
+the deadline. (Raising an exception in it with PyThreadState_SetAsyncExc was tried: a thread
+stopped that way could leave the import lock held and hang the next worker.)
 """
 from __future__ import annotations
 
-import ctypes
 import queue
 import threading
 import time
@@ -29,10 +29,6 @@ class AttemptTimedOut(AssetflowError, TimeoutError):
     A TimeoutError too, so `retry_on = ["TimeoutError"]` keeps retrying it."""
 
     failure_kind = FailureKind.TRANSIENT
-
-
-class _Stop(BaseException):
-    """Raised inside an abandoned function (BaseException, so `except Exception` does not swallow it)."""
 
 
 @dataclass(eq=False)
@@ -151,24 +147,18 @@ class _Companion:
         return job
 
     def stop(self) -> None:
-        """Abandon the thread: ask it to stop at its next Python instruction and exit after its job."""
+        """Abandon the thread: it exits when its job returns, if it ever does."""
         self._abandoned.set()
         self._jobs.put(None)
-        ident = self._thread.ident
-        if ident is not None and self._thread.is_alive():
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(_Stop))
 
     def _loop(self) -> None:
-        try:
-            while not self._abandoned.is_set():
-                job = self._jobs.get()
-                if job is None:
-                    return
-                try:
-                    job.result = job.fn()
-                except BaseException as exc:  # handed to the waiting worker, which decides
-                    job.error = exc
-                finally:
-                    job.done.set()
-        except _Stop:                         # arrived between jobs
-            return
+        while not self._abandoned.is_set():
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                job.result = job.fn()
+            except BaseException as exc:  # handed to the waiting worker, which decides
+                job.error = exc
+            finally:
+                job.done.set()
