@@ -25,6 +25,7 @@ from assetflow.plan.planner import Plan, Step
 from assetflow.plan.select import parse_selection, resolve_selection
 from assetflow.state import FAILED, SUCCESS, FailureRecord, RunRecord
 from assetflow.plan.windows import partition_ranges
+from assetflow.run.reads import SnapshotNotice, open_reader
 
 if TYPE_CHECKING:
     from assetflow.run.executor import RetryPolicy, StepResult
@@ -62,6 +63,7 @@ class RunOutcome:
     database: str = ""
     alert_problems: tuple[str, ...] = ()
     checks: tuple = ()                # CheckOutcomes that did not pass (warnings and custom failures)
+    snapshot: SnapshotNotice | None = None   # a dry run while a writer held the database: planned from a snapshot
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class StatusReport:
     orphans: tuple = ()                # tables and views assetflow built that no asset defines now
     outside: tuple | None = None       # with --verify: rows and records outside a partition range
     failures: tuple[FailureRecord, ...] = ()   # why the selected failed partitions failed
+    snapshot: SnapshotNotice | None = None     # set when a writer held the database: the answer is a snapshot
 
 
 def load_project(root: Path, environ: Mapping[str, str] | None = None) -> Project:
@@ -115,22 +118,22 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
     graph = graph_of(project)
     target = project.config.target(target_name)
     selected = select_assets(graph, selection, exclude, target)
-    with open_engine(target, read_only=True) as engine:
+    with open_reader(target) as (engine, notice):
         now = engine.now() if engine else _utcnow()
         found = assess(project, graph, engine, frozenset(graph.assets), {}, frozenset(), True, now)
         checks = tuple(c for c in (engine.latest_checks() if engine else ()) if c[2] in _declared_checks(project, graph))
         drift = outside = None
-        if verify:
+        if verify and notice is None:        # (the data is not in a snapshot)
             from assetflow.run.clean import outside_partitions
             from assetflow.run.verify import verify as compare
             drift = tuple(d for d in compare(graph, engine) if d.asset in selected) if engine else ()
             outside = tuple(o for o in outside_partitions(graph, engine, now) if o.asset in selected)
         moved = tuple(engine.moved_source_views(_file_source_views(project, graph, frozenset()))) if engine else ()
         from assetflow.run.clean import status_orphans
-        orphans = status_orphans(project, graph, engine)
+        orphans = status_orphans(project, graph, engine) if notice is None else ()
         failures = _failures(found.plan, selected, engine)
     return StatusReport(found.plan, graph, target.path, selected, checks, drift, moved, orphans, outside,
-                        failures)
+                        failures, notice)
 
 
 def _failures(the_plan: Plan, selected: frozenset[str], engine) -> tuple[FailureRecord, ...]:
@@ -216,22 +219,25 @@ def _new_run_id(now: datetime) -> str:
 
 
 def _dry_run(project, graph, selected, target: Target, options: MaterializeOptions) -> RunOutcome:
-    with open_engine(target, read_only=True) as engine:
+    with open_reader(target) as (engine, notice):
         found = _assess_selection(project, graph, selected, engine, options, engine.now() if engine else _utcnow())
-    return RunOutcome(None, "planned", found.plan, database=target.path)
+    return RunOutcome(None, "planned", found.plan, database=target.path, snapshot=notice)
 
 
 def _run(project, graph, engine, found: Assessment, target: Target, options: MaterializeOptions,
          events: RunEvents) -> RunOutcome:
     from assetflow.run.executor import Landing, execute
+    from assetflow.run.journal import RunJournal
     from assetflow.run.steps import StepRunner, fully_rebuilt, input_versions
     the_plan, request, now = found.plan, found.request, found.now
     run_id = _new_run_id(now)
     engine.prepare({a.key.schema for a in graph.assets.values()},
                    _file_source_views(project, graph, request.missing_sources))
     counter = itertools.count(max([found.stored.newest, *request.source_versions.values()]) + 1)
+    journal = RunJournal(engine, target.path)      # what readers see while this run holds the database
+    on_start, on_done = journal.events(events.on_start, events.on_done)
     cancelled = threading.Event()
-    runner = StepRunner(project, graph, engine, run_id, now, lambda: next(counter),
+    runner = StepRunner(project, graph, journal.engine, run_id, now, lambda: next(counter),
                         input_versions(graph, engine, the_plan, found.keys),
                         fully_rebuilt(the_plan, graph, now), cancelled, dict(request.source_versions),
                         frozenset(step.asset for step in the_plan.steps), on_log=events.on_log)
@@ -240,12 +246,13 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     engine.mark_abandoned_runs(now)      # we hold the lock: any run still "running" has died
     record = RunRecord(run_id, options.command, now, pid=os.getpid(), target=target.name)
     engine.record_run(record)
+    journal.start(record, sum(step.count for step in the_plan.steps))
     events.on_run(run_id)
     stop = events.stop or threading.Event()
     try:
         results = execute(the_plan, runner, threads=options.threads or target.threads,
                           retry_policy=lambda name: _retry_policy(project, graph, name),
-                          on_start=events.on_start, on_done=events.on_done, stop=stop,
+                          on_start=on_start, on_done=on_done, stop=stop,
                           on_abort=lambda: (cancelled.set(), engine.interrupt()), grace=options.grace,
                           landing=Landing(runner.lands_whole, runner.land))
     except (KeyboardInterrupt, Interrupted):
@@ -254,6 +261,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
             engine.discard_rebuilds()    # (if this fails too, the next run drops them)
         engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, _utcnow(), os.getpid(), target.name))
         engine.fold_runs()           # (if this fails too, the next run folds it)
+        journal.finish(CANCELLED)
         raise
     engine.discard_rebuilds()        # rebuilds none of whose partitions succeeded
     engine.fold_runs()
@@ -268,6 +276,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
         final = INTERRUPTED           # SIGTERM: nothing new started; what ran has committed
     record = RunRecord(run_id, options.command, now, final, _utcnow(), os.getpid(), target.name)
     problems = _end_run(project, engine, record, options, results, the_plan, checks)
+    journal.finish(final)
     return RunOutcome(run_id, final, the_plan, tuple(results), target.path, problems, tuple(checks))
 
 
@@ -391,10 +400,28 @@ def clean(project: Project, target_name: str | None, yes: bool):
     return run_clean(project, target_name, yes, _utcnow())
 
 
+@dataclass(frozen=True)
+class RunsReport:
+    runs: tuple[RunRecord, ...]
+    snapshot: SnapshotNotice | None = None     # set when a writer held the database
+
+
+@dataclass(frozen=True)
+class RunReport:
+    record: RunRecord
+    attempts: tuple
+    snapshot: SnapshotNotice | None = None
+
+
 def list_runs(project: Project, target_name: str | None, limit: int) -> list[RunRecord]:
+    return list(runs_report(project, target_name, limit).runs)
+
+
+def runs_report(project: Project, target_name: str | None, limit: int) -> RunsReport:
+    """Recent runs, newest first; from a snapshot (and said so) while a writer holds the database."""
     target = project.config.target(target_name)
-    with open_engine(target, read_only=True) as engine:
-        return [_liveness(r, target) for r in engine.list_runs(limit)] if engine else []
+    with open_reader(target) as (engine, notice):
+        return RunsReport(tuple(_liveness(r, target) for r in engine.list_runs(limit)) if engine else (), notice)
 
 
 def _liveness(record: RunRecord, target: Target) -> RunRecord:
@@ -408,15 +435,22 @@ def _liveness(record: RunRecord, target: Target) -> RunRecord:
 
 
 def show_run(project: Project, target_name: str | None, run_id: str):
+    report = run_report(project, target_name, run_id)
+    return report.record, list(report.attempts)
+
+
+def run_report(project: Project, target_name: str | None, run_id: str) -> RunReport:
+    """One run and its attempts; from a snapshot plus the running run's journal while a writer
+    holds the database."""
     target = project.config.target(target_name)
-    with open_engine(target, read_only=True) as engine:
+    with open_reader(target) as (engine, notice):
         matches = engine.find_runs(run_id) if engine else []
         if len(matches) > 1:
             raise UsageError(f"'{run_id}' matches {len(matches)} runs", hint="give more of the run id")
         if not matches:
             raise UsageError(f"no run '{run_id}' in target '{target.name}'", hint=_elsewhere_hint(project, target, run_id))
         record = next(r for r in engine.list_runs(1_000_000) if r.run_id == matches[0])
-        return _liveness(record, target), engine.run_attempts(matches[0])
+        return RunReport(_liveness(record, target), tuple(engine.run_attempts(matches[0])), notice)
 
 
 def _elsewhere_hint(project: Project, searched: Target, run_id: str) -> str:
@@ -434,7 +468,7 @@ def _elsewhere_hint(project: Project, searched: Target, run_id: str) -> str:
 def _has_run(target: Target, run_id: str) -> bool:
     from assetflow.errors import AssetflowError
     try:
-        with open_engine(target, read_only=True) as engine:
+        with open_reader(target) as (engine, _):
             return bool(engine and engine.find_runs(run_id))
     except AssetflowError:           # a target that cannot be read now simply is not where it is
         return False
@@ -443,11 +477,11 @@ def _has_run(target: Target, run_id: str) -> bool:
 def asset_runs(project: Project, target_name: str | None, asset: str, limit: int = 10) -> list:
     """The recent runs that attempted ASSET, newest first (`engines.duckdb_history.AssetRun`)."""
     target = project.config.target(target_name)
-    with open_engine(target, read_only=True) as engine:
+    with open_reader(target) as (engine, _):
         return engine.asset_runs(asset, limit) if engine else []
 
 
 def table_columns(project: Project, target_name: str | None) -> dict | None:
     """Column types of everything in the target database (None before the first build)."""
-    with open_engine(project.config.target(target_name), read_only=True) as engine:
+    with open_reader(project.config.target(target_name)) as (engine, _):
         return engine.table_columns() if engine else None

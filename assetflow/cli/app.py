@@ -15,6 +15,7 @@ from assetflow.cli.masks import mask, use_masks, warn
 from assetflow.cli.options import exclude_option
 from assetflow.cli.runs import runs
 from assetflow.cli.serve import serve
+from assetflow.cli.snapshot_notice import snapshot_json, snapshot_text
 from assetflow.errors import EXIT_TERMINATED
 
 
@@ -74,11 +75,14 @@ def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target
         data = render.status_json(report.plan, report.graph, report.selected, report.checks, report.orphans,
                                   report.outside, report.failures)
         data["moved_sources"] = render.moved_sources_json(report.moved_sources)
+        data["snapshot"] = snapshot_json(report.snapshot)
         if report.drift is not None:
             data["drift"] = [d.__dict__ if hasattr(d, "__dict__") else
                              {s: getattr(d, s) for s in d.__slots__} for d in report.drift]
         emit(render.to_json(data))
     else:
+        if report.snapshot is not None:
+            emit(snapshot_text(report.snapshot))
         emit(render.status_text(report.plan, report.graph, report.selected, report.database,
                                 checks=report.checks, orphans=report.orphans, failures=report.failures))
         if report.moved_sources:
@@ -159,7 +163,12 @@ def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> 
     else:
         outcome = api.materialize(project, options, events)
     if outcome.run_id is None:                                   # dry run
-        emit(render.to_json(render.dry_run_json(outcome.plan)) if as_json else render.plan_text(outcome.plan))
+        if as_json:
+            emit(render.to_json({**render.dry_run_json(outcome.plan), "snapshot": snapshot_json(outcome.snapshot)}))
+            return
+        if outcome.snapshot is not None:
+            emit(snapshot_text(outcome.snapshot))
+        emit(render.plan_text(outcome.plan))
         return
     if as_json:
         emit(render.to_json(render.run_json(outcome.run_id, outcome.status, outcome.results, outcome.plan, outcome.checks)))

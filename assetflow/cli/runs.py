@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from assetflow.cli.common import CONTEXT, common_options, emit, examples, load, record_dict
+from assetflow.cli.snapshot_notice import snapshot_json, snapshot_text
 
 TARGET_HELP = "Target from assetflow.toml (default: the first)."
 
@@ -23,10 +24,13 @@ def runs(ctx, limit: int, as_json: bool, target: str | None) -> None:
         return
     from assetflow.cli import render
     from assetflow import api
-    records = api.list_runs(load(ctx), target, limit)
+    report = api.runs_report(load(ctx), target, limit)
+    records = report.runs
     if as_json:
-        emit(render.to_json({"runs": [record_dict(r) for r in records]}))
+        emit(render.to_json({"runs": [record_dict(r) for r in records], "snapshot": snapshot_json(report.snapshot)}))
         return
+    if report.snapshot is not None:
+        emit(snapshot_text(report.snapshot))
     if not records:
         emit("No runs yet.")
     for r in records:
@@ -45,8 +49,11 @@ def runs_show(ctx, run_id: str, as_json: bool, target: str | None) -> None:
     """Show one run (RUN_ID or a unique prefix): every attempt, its rows, whole error and log."""
     from assetflow.cli import render
     from assetflow import api
-    record, attempts = api.show_run(load(ctx), target or ctx.obj.get("target"), run_id)
+    report = api.run_report(load(ctx), target or ctx.obj.get("target"), run_id)
     if as_json or ctx.obj.get("as_json"):
-        emit(render.to_json(render.run_record_json(record, attempts)))
+        emit(render.to_json({**render.run_record_json(report.record, report.attempts),
+                             "snapshot": snapshot_json(report.snapshot)}))
         return
-    emit(render.run_record_text(record, attempts))
+    if report.snapshot is not None:
+        emit(snapshot_text(report.snapshot))
+    emit(render.run_record_text(report.record, report.attempts))

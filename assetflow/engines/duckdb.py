@@ -64,6 +64,12 @@ def open_duckdb(path: str, *, read_only: bool = False, fault=lambda point: None)
                             "wait for the other run to finish, or pass --wait SECONDS") from None
         raise TargetError(f"cannot open the target database {path}: {text}",
                           hint="check the target's `path` in assetflow.toml") from None
+    except duckdb.ConnectionException as exc:
+        if "different configuration" not in str(exc):
+            raise TargetError(f"cannot open the target database {path}: {exc}",
+                              hint="check the target's `path` in assetflow.toml") from None
+        raise LockError(f"the database {path} is open for writing in this process",     # `serve` runs a build
+                        hint="wait for the run to finish") from None
     except duckdb.Error as exc:
         raise TargetError(f"cannot open the target database {path}: {exc}",
                           hint="check the target's `path` in assetflow.toml") from None
@@ -133,6 +139,11 @@ class DuckDBEngine:
                     pass
             self._cursors.clear()
         self._con.close()
+
+    def publish_snapshot(self, database: str, run_id: str, journal_lines: int) -> None:
+        """Copy the state tables beside the database for readers while this run holds it."""
+        from assetflow.engines.duckdb_snapshot import publish
+        publish(self.connection(), database, run_id, journal_lines, self.now())
 
     def skip_checkpoint_on_close(self) -> None:
         """Leave this session's (small) write-ahead log for the next open to replay."""
