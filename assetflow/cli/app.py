@@ -89,6 +89,8 @@ def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target
             emit(render.moved_sources_text(report.moved_sources))
         if report.drift is not None:
             emit(render.drift_text(report.drift, report.outside or ()))
+        elif verify and report.snapshot is not None:
+            emit("verify: not done: the tables cannot be read while another process holds the database")
     if report.drift:
         sys.exit(1)
 
