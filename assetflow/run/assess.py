@@ -58,8 +58,8 @@ def select_assets(graph: AssetGraph, selection: tuple[str, ...], exclude: tuple[
     chosen, excluded = parse_selection(selection), parse_selection(exclude)
     modified = None
     if chosen.needs_state or excluded.needs_state:
-        from assetflow.engines import open_engine
-        with open_engine(target, read_only=True) as engine:
+        from assetflow.run.reads import open_reader
+        with open_reader(target) as (engine, _):        # (a snapshot while a run holds the database)
             modified = frozenset(graph.assets) if engine is None else _modified(graph, engine, engine.now())
     return resolve_selection(chosen, graph, modified, excluded)
 
