@@ -91,13 +91,15 @@ class StatusReport:
     snapshot: SnapshotNotice | None = None     # set when a writer held the database: the answer is a snapshot
 
 
-def load_project(root: Path, environ: Mapping[str, str] | None = None) -> Project:
+def load_project(root: Path, environ: Mapping[str, str] | None = None,
+                 variables: Mapping[str, object] | None = None) -> Project:
     """Load the project, its SQL judged by the parser of the engine that runs its dialect (SPEC 8):
     the loader sits below the engines, so the use cases hand it the engine's check. `environ`
-    gives `${VAR}` in assetflow.toml its values (default: this process's environment)."""
+    gives `${VAR}` in assetflow.toml its values (default: this process's environment);
+    `variables` (--var) override [vars]."""
     from assetflow.engines import syntax_checker
     from assetflow.project.loader import load_project as load
-    return load(root, environ, syntax_checker=syntax_checker)
+    return load(root, environ, syntax_checker=syntax_checker, variables=variables)
 
 
 def graph_of(project: Project) -> AssetGraph:
@@ -231,6 +233,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     from assetflow.run.steps import StepRunner, fully_rebuilt, input_versions
     the_plan, request, now = found.plan, found.request, found.now
     run_id = _new_run_id(now)
+    engine.use_session(project.config.vars.statements())
     engine.prepare({a.key.schema for a in graph.assets.values()},
                    _file_source_views(project, graph, request.missing_sources))
     counter = itertools.count(max([found.stored.newest, *request.source_versions.values()]) + 1)
@@ -391,7 +394,8 @@ def compile_asset(project: Project, asset_name: str, partition: str | None, targ
         index = spec.partitioning.index(partition, _utcnow())
     elif spec.partitioning is not None and spec.partitioning.count(_utcnow()):
         index = spec.partitioning.count(_utcnow()) - 1          # show the latest partition
-    return compile_for_display(spec, graph, project.root, project.config.dialect, index)
+    return compile_for_display(spec, graph, project.root, project.config.dialect, index,
+                               variables=project.config.vars)
 
 
 def clean(project: Project, target_name: str | None, yes: bool):

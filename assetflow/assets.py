@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from assetflow.checks import CheckSpec, parse_check
 from assetflow.durations import EXAMPLES as DURATION_EXAMPLES
@@ -92,6 +92,7 @@ class SqlBody:
     file_reads: tuple[str, ...] = ()          # files the query reads directly
     template: str = ""                        # sentinel template from sql.analyze (fast compile)
     placeholders: tuple[str, ...] = ()        # `$name` parameters the query uses
+    variables: tuple[str, ...] = ()           # variables it reads with getvariable() (`*`: any)
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,3 +400,4 @@ class AssetContext:
     log: logging.Logger
     con: Any = field(default=None, repr=False)
     lookback_start: Any = None      # the start of the earliest partition `lookback` widens the read to
+    vars: Mapping[str, Any] = field(default_factory=dict)   # project variables ([vars], --var), by lower-cased name

@@ -12,7 +12,7 @@ from assetflow.cli.common import (CONTEXT, AssetflowGroup, command_line, common_
 from assetflow.cli.clean import command as clean_command
 from assetflow.cli.import_dbt import import_dbt
 from assetflow.cli.masks import mask, use_masks, warn
-from assetflow.cli.options import exclude_option
+from assetflow.cli.options import exclude_option, var_option
 from assetflow.cli.runs import runs
 from assetflow.cli.serve import serve
 from assetflow.cli.snapshot_notice import snapshot_json, snapshot_text
@@ -61,6 +61,7 @@ def init(directory: Path) -> None:
 @click.option("--target", help="Target from assetflow.toml (default: the first).")
 @click.option("--verify", is_flag=True, help="Also compare recorded row counts with the data, per partition.")
 @exclude_option
+@var_option
 @common_options()
 @click.pass_context
 def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool, target: str | None, verify: bool,
@@ -105,6 +106,7 @@ def _run_options(func):
                      help="Seconds to wait for another run's lock."),
         click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
         click.option("--dry-run", is_flag=True, help="Show the plan; build nothing."),
+        var_option,
     ]):
         func = option(func)
     return func
@@ -278,6 +280,7 @@ def lineage(ctx, asset_name: str, target: str | None, as_json: bool) -> None:
 @click.argument("asset_name", metavar="ASSET")
 @click.option("--partition", help="Show the statement for this partition key.")
 @click.option("--target", help="Target from assetflow.toml (default: the first).")
+@var_option
 @common_options()
 @click.pass_context
 def compile_command(ctx, asset_name: str, partition: str | None, target: str | None) -> None:
@@ -323,6 +326,7 @@ def check(ctx, selection: tuple[str, ...], target: str | None, wait: float, as_j
 @click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: the target's).")
 @click.option("--target", help="Target from assetflow.toml (default: the first).")
 @exclude_option
+@var_option
 @common_options()
 @click.pass_context
 def dev(ctx, selection, partition, last, threads, target, exclude) -> None:
@@ -333,7 +337,7 @@ def dev(ctx, selection, partition, last, threads, target, exclude) -> None:
     config = load_config(root)
     use_masks(ctx, config.masks)
     options = DevOptions(rooted(selection, root), partition, last, threads, target,
-                         exclude=rooted(exclude, root))
+                         exclude=rooted(exclude, root), variables=tuple(ctx.obj.get("vars", {}).items()))
     try:
         run_dev(root, config.target(target).path, options, lambda line: click.echo(mask(line)))
     except KeyboardInterrupt:

@@ -117,7 +117,7 @@ def rooted(selection: Sequence[str], root: Path) -> tuple[str, ...]:
 
 def load(ctx: click.Context):
     from assetflow.api import load_project
-    project = load_project(project_root(ctx))
+    project = load_project(project_root(ctx), variables=ctx.obj.get("vars"))
     use_masks(ctx, project.config.masks)
     return project
 

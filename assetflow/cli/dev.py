@@ -27,6 +27,7 @@ class DevOptions:
     target: str | None = None
     debounce_ms: int = 50
     exclude: tuple[str, ...] = ()
+    variables: tuple[tuple[str, object], ...] = ()    # --var, over [vars]
 
 
 def watch_filter(root: Path, database: str) -> Callable[[object, str], bool]:
@@ -90,7 +91,7 @@ def build_once(root: Path, options: DevOptions, say: Callable[[str], None], limi
     from assetflow.plan.windows import partition_ranges
     started = time.perf_counter()
     try:
-        project = load_project(root)
+        project = load_project(root, variables=dict(options.variables))
         graph = graph_of(project)
         selected = select_assets(graph, options.selection, options.exclude, project.config.target(options.target))
         now = _utcnow()

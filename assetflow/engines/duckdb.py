@@ -91,6 +91,7 @@ class DuckDBEngine:
         self._catalog = Catalog()
         self._partitions = PartitionWrites(self._catalog, self._transaction, self._checked_transaction, fault)
         self._gate = CheckpointGate(wal_path, self._checkpoint)
+        self._session: tuple[str, ...] = ()     # statements every cursor runs first (project variables)
 
     # ------------------------------------------------------------------ connections
 
@@ -106,10 +107,22 @@ class DuckDBEngine:
             cur = self._con.cursor()
             run(cur, "SET TimeZone = 'UTC'")
             run(cur, "SET parquet_metadata_cache = true")
-            self._local.cursor = cur
             with self._guard:
+                for statement in self._session:
+                    run(cur, statement)
+                self._local.cursor = cur
                 self._cursors.append(cur)
         return cur
+
+    def use_session(self, statements: tuple[str, ...]) -> None:
+        """Run `statements` (`SET VARIABLE ...`) on every cursor: those open now and each one
+        opened later, before it runs anything else."""
+        with self._guard:
+            self._session = tuple(statements)
+            cursors = list(self._cursors)
+        for cur in cursors:
+            for statement in statements:
+                run(cur, statement)
 
     def python_connection(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor for user code (a Python asset's `context.con`), with DuckDB's

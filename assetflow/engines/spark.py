@@ -60,6 +60,10 @@ class SparkEngine:
         """What a Python asset receives as `context.con`: the SparkSession."""
         return self.session()
 
+    def use_session(self, statements: tuple[str, ...]) -> None:
+        """Project variables are DuckDB's (`SET VARIABLE`, `getvariable`): Spark SQL has neither, so
+        nothing is set here; a Spark asset that calls getvariable() fails as Spark reports it."""
+
     def interrupt(self) -> None:
         if self._session is not None:
             interrupt(self._session)

@@ -20,6 +20,7 @@ from assetflow.project.alert_settings import AlertSettings, parse_alerts
 from assetflow.project.interpolate import Expanded, Masks, build_masks, expand_tree
 from assetflow.project.seed_options import SeedConfig, parse_seeds
 from assetflow.project.spark_target import DUCKDB_KEYS, SPARK_KEYS, spark_fields
+from assetflow.project.variables import Variables, parse_vars
 
 if TYPE_CHECKING:
     from assetflow.project.schedules import ScheduleSpec
@@ -53,6 +54,7 @@ class ProjectConfig:
     masks: Masks = Masks()           # hides environment values and alert secrets in every message
     schedules: tuple[ScheduleSpec, ...] = ()      # sorted by name
     seeds: tuple[SeedConfig, ...] = ()
+    vars: Variables = Variables()    # [vars], with --var overrides merged in by the loader
 
     def target(self, name: str | None) -> Target:
         """The named target, or the first one declared."""
@@ -102,7 +104,7 @@ def load_config(root: Path, environ: Mapping[str, str] | None = None) -> Project
 
 def _project_config(root: Path, expanded: Expanded, text: str) -> ProjectConfig:
     raw = expanded.value
-    _check_keys(raw, {"project", "targets", "sources", "alerts", "schedules", "seeds"}, "", text)
+    _check_keys(raw, {"project", "targets", "sources", "alerts", "schedules", "seeds", "vars"}, "", text)
     project = _table(raw, "project", text)
     _check_keys(project, {"name", "dialect", "retries", "retry_delay"}, "project", text)
     name = _typed(project, "name", str, "project", text, default=root.name)
@@ -118,7 +120,8 @@ def _project_config(root: Path, expanded: Expanded, text: str) -> ProjectConfig:
     return ProjectConfig(root=root, name=name, dialect=dialect, targets=targets,
                          sources=_sources(_table(raw, "sources", text), text), alerts=alerts,
                          retries=retries, retry_delay=retry_delay, schedules=_schedules(raw, text),
-                         seeds=parse_seeds(_table(raw, "seeds", text), CONFIG_FILE, lambda key: _line_of(text, key)))
+                         seeds=parse_seeds(_table(raw, "seeds", text), CONFIG_FILE, lambda key: _line_of(text, key)),
+                         vars=parse_vars(raw.get("vars", {}), lambda key: _line_of(text, key)))
 
 
 def _masked(exc: ProjectError, masks: Masks) -> ProjectError:

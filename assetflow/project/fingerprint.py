@@ -47,10 +47,13 @@ def _output_part(name: str, value):
     return ("time", grain.value, value.column) if grain is not None else ("static", value.column)
 
 
-def sql_code_version(normalized_sql: str, settings: AssetSettings, text: str | None = None) -> str:
+def sql_code_version(normalized_sql: str, settings: AssetSettings, text: str | None = None,
+                     reads: str = "") -> str:
     """Hash of the normalized query AST plus the settings that change its output (`text`: their
-    settings_text, when the caller has it already)."""
-    return _digest("sql", normalized_sql, settings_text(settings) if text is None else text)
+    settings_text, when the caller has it already) and the values of the variables it reads
+    (`reads`, from variables.code_version_part; an asset reading none keeps its old version)."""
+    parts = ("sql", normalized_sql, settings_text(settings) if text is None else text)
+    return _digest(*parts, reads) if reads else _digest(*parts)
 
 
 def python_code_version(function: Callable[..., Any], settings: AssetSettings,
@@ -60,6 +63,11 @@ def python_code_version(function: Callable[..., Any], settings: AssetSettings,
     if explicit is not None:
         return _digest("py-explicit", explicit, settings_text(settings), deps)
     return _digest("py", normalized_source(function), settings_text(settings), deps)
+
+
+def with_variables(code_version: str, reads: str) -> str:
+    """A Python asset's code version with the values of the variables it reads."""
+    return _digest("vars", code_version, reads)
 
 
 def normalized_source(function: Callable[..., Any]) -> str:

@@ -41,6 +41,9 @@ class QueryFacts:
     file_reads: tuple[str, ...]
     template: str = ""              # the query as written, tables and files as sentinels (sql.analyze)
     parameters: tuple[Parameter, ...] = ()
+    variables: tuple[Parameter, ...] = ()      # getvariable('name') reads; `*` for a computed name
+    functions: tuple[str, ...] = ()            # names of the functions it calls that sqlglot does not
+                                               # know (user macros among them), lower-cased, sorted
 
     @property
     def placeholders(self) -> tuple[str, ...]:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
-from assetflow.project import asset_rules, fingerprint
+from assetflow.project import asset_rules, fingerprint, variables as project_vars
 from assetflow.project import header
 from assetflow.project.cache import JsonCache
 from assetflow.assets import (AssetKey, AssetSettings, AssetSpec, Kind, Reference, SeedBody, SeedOptions, SqlBody,
@@ -24,7 +24,7 @@ from assetflow.project.header import Parameter, QueryFacts
 ASSETS_DIR = "assets"
 SEEDS_DIR = "seeds"
 CHECKS_DIR = "checks"
-PARSE_CACHE_FORMAT = 3          # bump when QueryFacts changes shape or meaning (3: templates are the user's text)
+PARSE_CACHE_FORMAT = 4          # bump when QueryFacts changes shape or meaning (4: variables, functions called)
 CACHE_DIR = ".assetflow"
 SEED_SUFFIXES = (".csv", ".parquet")
 
@@ -76,11 +76,15 @@ class Project:
 
 
 def load_project(root: Path, environ: Mapping[str, str] | None = None,
-                 syntax_checker: Callable[[str], SyntaxCheck | None] | None = None) -> Project:
+                 syntax_checker: Callable[[str], SyntaxCheck | None] | None = None,
+                 variables: Mapping[str, Any] | None = None) -> Project:
     """Load and validate the project at `root`. `environ` gives `${VAR}` in assetflow.toml its
     values (default: this process's environment); `syntax_checker(dialect)` gives the engine's own
-    syntax check for the project's dialect (None where there is none; then sqlglot alone judges)."""
+    syntax check for the project's dialect (None where there is none; then sqlglot alone judges);
+    `variables` (from --var) override and extend [vars]."""
     config = load_config(root, environ)
+    if variables:
+        config = replace(config, vars=config.vars.merged(variables))
     assets_dir = root / ASSETS_DIR
     if not assets_dir.is_dir():
         raise ProjectError(f"the project has no {ASSETS_DIR}/ folder", path=ASSETS_DIR,
@@ -98,12 +102,13 @@ def load_project(root: Path, environ: Mapping[str, str] | None = None,
     for rel, schema in files:
         name = rel.rpartition("/")[2]
         if rel.endswith(".sql"):
-            specs.append(_sql_spec(sql_files[rel], name[:-len(".sql")], schema, config.dialect, cache,
+            specs.append(_sql_spec(sql_files[rel], name[:-len(".sql")], schema, config, cache,
                                    headers.settings_text))
         elif rel.endswith(".py") and not name.startswith("_"):
             from assetflow.project import pyassets     # only projects with Python assets pay for it
             path = assets_dir / rel
             for spec, function in pyassets.load_python_file(path, relative(path, root), schema):
+                spec = _python_reads(spec, function, config)
                 specs.append(spec)
                 functions[spec.key] = function
     specs.extend(load_seeds(root, config.seeds))
@@ -133,6 +138,15 @@ def _asset_files(assets_dir: Path) -> list[tuple[str, str]]:
                 elif entry.name.endswith((".sql", ".py")) and entry.is_file():
                     found.append((rel, schema or "main"))
     return sorted(found, key=lambda item: item[0].split("/"))
+
+
+def _python_reads(spec: AssetSpec, function: Callable[..., Any], config: ProjectConfig) -> AssetSpec:
+    """A Python asset whose function reads variables (`context.vars`) has their values in its code
+    version, as a SQL asset has."""
+    reads = project_vars.code_version_part(project_vars.python_reads(function), config.vars, spec.path)
+    if not reads:
+        return spec
+    return replace(spec, code_version=fingerprint.with_variables(spec.code_version, reads))
 
 
 def load_custom_checks(root: Path, dialect: str, cache: ParseCache) -> tuple[CustomCheck, ...]:
@@ -262,10 +276,11 @@ def _parse_new(cache: ParseCache, files, dialect: str) -> None:
             cache.put(key, facts)
 
 
-def _sql_spec(file: _SqlFile, stem: str, schema: str, dialect: str, cache: ParseCache,
+def _sql_spec(file: _SqlFile, stem: str, schema: str, config: ProjectConfig, cache: ParseCache,
               settings_text: Callable[[AssetSettings], str]) -> AssetSpec:
     settings, parsed = file.settings, file.parsed
-    facts = _facts(cache, file.digest, parsed.query, dialect, file.rel)
+    facts = _facts(cache, file.digest, parsed.query, config.dialect, file.rel)
+    reads = project_vars.code_version_part(facts.variables, config.vars, file.rel)
     asset_rules.check_parameters(settings, facts.parameters, file.rel, parsed.key_line)
     deps_line = parsed.key_line("deps")
     references = facts.references + tuple(Reference(parts=tuple(d.split(".")), line=deps_line)
@@ -273,8 +288,9 @@ def _sql_spec(file: _SqlFile, stem: str, schema: str, dialect: str, cache: Parse
     return AssetSpec(
         key=AssetKey.of(schema, stem), settings=settings,
         body=SqlBody(sql=parsed.query, file_reads=facts.file_reads, template=facts.template,
-                     placeholders=facts.placeholders), path=file.rel, line=1,
-        code_version=fingerprint.sql_code_version(facts.normalized, settings, settings_text(settings)),
+                     placeholders=facts.placeholders, variables=tuple(v.name for v in facts.variables)),
+        path=file.rel, line=1,
+        code_version=fingerprint.sql_code_version(facts.normalized, settings, settings_text(settings), reads),
         references=references)
 
 
@@ -346,7 +362,9 @@ class ParseCache(JsonCache):
             return None
         refs = tuple(Reference(parts=tuple(r[0]), line=r[1]) for r in entry["references"])
         parameters = tuple(Parameter(name, line) for name, line in entry["parameters"])
-        return QueryFacts(entry["normalized"], refs, tuple(entry["file_reads"]), entry["template"], parameters)
+        variables = tuple(Parameter(name, line) for name, line in entry["variables"])
+        return QueryFacts(entry["normalized"], refs, tuple(entry["file_reads"]), entry["template"], parameters,
+                          variables, tuple(entry["functions"]))
 
     def judged(self, key: str) -> bool:
         """Whether this load's syntax check already accepted the query (trivially, without one)."""
@@ -360,4 +378,6 @@ class ParseCache(JsonCache):
         self.set(key, {"normalized": facts.normalized, "file_reads": list(facts.file_reads),
                        "references": [[list(r.parts), r.line] for r in facts.references],
                        "template": facts.template,
-                       "parameters": [[p.name, p.line] for p in facts.parameters], "syntax": syntax})
+                       "parameters": [[p.name, p.line] for p in facts.parameters],
+                       "variables": [[v.name, v.line] for v in facts.variables],
+                       "functions": list(facts.functions), "syntax": syntax})

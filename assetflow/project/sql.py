@@ -77,15 +77,18 @@ class _Nodes:
 
     tables: list[exp.Table]
     placeholders: list[exp.Placeholder]
+    calls: list[exp.Anonymous]
 
 
 def _walk(tree: exp.Query | exp.Pivot, path: str) -> _Nodes:
-    nodes = _Nodes([], [])
+    nodes = _Nodes([], [], [])
     for node in tree.walk():
         if isinstance(node, exp.Table):
             nodes.tables.append(node)
         elif isinstance(node, exp.Placeholder):
             nodes.placeholders.append(node)
+        elif isinstance(node, exp.Anonymous):
+            nodes.calls.append(node)
         elif isinstance(node, exp.Identifier) and node.quoted and not node.name:
             raise ProjectError('an empty quoted name ("") is not a valid identifier', path=path,
                                line=_line_of(node), hint="give the column or table a name")
@@ -142,7 +145,25 @@ def analyze(query: str, dialect: str, path: str) -> QueryFacts:
     template = _apply(query[:_statement_end(query, tokens)], edits)
     # printed last, without a copy: the tree is not needed after (a print may rewrite nodes)
     normalized = _dialect(dialect).generator(comments=False).generate(tree, copy=False)
-    return QueryFacts(normalized, tuple(found), tuple(files), template, _parameters(query, nodes.placeholders, tokens))
+    return QueryFacts(normalized, tuple(found), tuple(files), template, _parameters(query, nodes.placeholders, tokens),
+                      _variables(nodes.calls), tuple(sorted({_call_name(c) for c in nodes.calls})))
+
+
+def _call_name(call: exp.Anonymous) -> str:
+    return call.name.lower()
+
+
+def _variables(calls: list[exp.Anonymous]) -> tuple[Parameter, ...]:
+    """The variables `getvariable('name')` calls read, each with the line of its first read; `*`
+    when a name is computed (then the query may read any variable)."""
+    lines: dict[str, int | None] = {}
+    for call in calls:
+        if _call_name(call) != "getvariable":
+            continue
+        argument = call.expressions[0] if call.expressions else None
+        name = argument.this.lower() if isinstance(argument, exp.Literal) and argument.is_string else "*"
+        lines.setdefault(name, _line_of(call))
+    return tuple(Parameter(name, line) for name, line in sorted(lines.items()))
 
 
 def _span(nodes: list[exp.Expression], owner: exp.Expression, path: str) -> tuple[int, int]:
@@ -344,6 +365,19 @@ def inline_parameters(sql: str, params: Mapping[str, Any], dialect: str = "duckd
              for before, token in zip(tokens, tokens[1:])
              if before.token_type is TokenType.PARAMETER and before.end + 1 == token.start
              and token.text.lower() in params]
+    return _apply(sql, edits)
+
+
+def inline_variables(sql: str, literals: Mapping[str, str], dialect: str = "duckdb") -> str:
+    """Replace each `getvariable('name')` whose name `literals` holds with that SQL literal, where
+    it is written. A view's query runs when the view is read, on the reader's connection, where
+    assetflow set no variables: the view is made with the values it was built with."""
+    tokens = _dialect(dialect).tokenize(sql)
+    edits = [(name.start, close.end, "(" + literals[arg.text.lower()] + ")")
+             for name, paren, arg, close in zip(tokens, tokens[1:], tokens[2:], tokens[3:])
+             if name.text.lower() == "getvariable" and paren.token_type is TokenType.L_PAREN
+             and arg.token_type is TokenType.STRING and close.token_type is TokenType.R_PAREN
+             and arg.text.lower() in literals]
     return _apply(sql, edits)
 
 

@@ -188,6 +188,7 @@ def check(project: Project, selection: tuple[str, ...], target_name: str | None,
     prepare_database_folder(target, project.root)
     command = " ".join(("check", *selection))
     with run_lock(target.path, command, wait), open_engine(target, read_only=False) as engine:
+        engine.use_session(project.config.vars.statements())
         engine.prepare(set(), [])
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         run_id = f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from assetflow.assets import AssetKey, AssetSpec, SqlBody
+from assetflow.assets import AssetKey, AssetSpec, Kind, SqlBody
 from assetflow.project.cache import JsonCache
+from assetflow.project.variables import Variables
 from assetflow.engines.base import PartitionWindow
 from assetflow.plan.graph import AssetGraph
 from assetflow.partitions import StaticPartitions, TimePartitions
@@ -112,11 +113,35 @@ def bound_parameters(spec: AssetSpec, index: int, used: frozenset[str], count: i
 
 
 def compile_for_display(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str, index: int | None,
-                        target_dialect: str = "duckdb") -> str:
-    """The statement exactly as it runs, with partition parameters shown as typed literals."""
+                        target_dialect: str = "duckdb", variables: Variables = Variables()) -> str:
+    """The statement exactly as it runs, with partition parameters shown as typed literals, after
+    the `SET VARIABLE` statements its connection runs first (a view has the values written in)."""
     compiled = compile_sql(spec, graph, root, dialect, target_dialect)
     text = compiled.sql
     if index is not None and compiled.parameters:
         from assetflow.project import sql
         text = sql.inline_parameters(text, bound_parameters(spec, index, compiled.parameters), target_dialect)
-    return re.sub(r"\A(?:[ \t]*\n)+", "", text)    # the blank lines a header leaves (they keep file lines)
+    text = re.sub(r"\A(?:[ \t]*\n)+", "", text)    # the blank lines a header leaves (they keep file lines)
+    if spec.kind is Kind.VIEW:
+        return view_sql(spec, text, variables.literals())
+    return session_preamble(spec, variables) + text
+
+
+
+def session_preamble(spec: AssetSpec, variables: Variables) -> str:
+    """The statements assetflow runs on a connection before this asset (`SET VARIABLE` for each
+    variable it reads), as `compile` shows them."""
+    assert isinstance(spec.body, SqlBody)
+    statements = dict(zip((name for name, _ in variables.values), variables.statements()))
+    names = sorted(statements) if "*" in spec.body.variables else spec.body.variables
+    lines = [statements[name] + ";" for name in names if name in statements]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def view_sql(spec: AssetSpec, sql: str, literals: Mapping[str, str]) -> str:
+    """A view's query with the values of the variables it reads written in (`literals`: name ->
+    SQL literal); any other asset's query as it is (its connection has them set)."""
+    if spec.kind is not Kind.VIEW or not isinstance(spec.body, SqlBody) or not spec.body.variables:
+        return sql
+    from assetflow.project import sql as sqlmod
+    return sqlmod.inline_variables(sql, literals)

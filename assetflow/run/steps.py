@@ -218,7 +218,7 @@ class StepRunner:
         if table is not None:
             return BuildRequest(**base, arrow=table)
         compiled = self._compile(spec)
-        return BuildRequest(**base, sql=compiled.sql,
+        return BuildRequest(**base, sql=compiler.view_sql(spec, compiled.sql, self.project.config.vars.literals()),
                             params=compiler.bound_parameters(spec, step.index, compiled.parameters, step.count))
 
     def _compile(self, spec: AssetSpec) -> compiler.CompiledSql:
@@ -286,7 +286,8 @@ class StepRunner:
         context = AssetContext(asset=name, partition=step.partition,
                                start=window.start if window else None, end=window.end if window else None,
                                log=log, con=self.engine.python_connection(),
-                               lookback_start=compiler.lookback_start(spec, step.index) if timed else None)
+                               lookback_start=compiler.lookback_start(spec, step.index) if timed else None,
+                               vars=self.project.config.vars.as_dict())
         return call_asset(self.project.functions[spec.key], spec, inputs, context, self.project.root)
 
     def _read_input(self, spec: AssetSpec, step: Step, node: str):
