@@ -7,10 +7,12 @@ from pathlib import Path
 
 def build_server(root: Path, host: str = "127.0.0.1", port: int = 8765, target: str | None = None):
     """A bound, not yet serving `server.Server` for the project at `root` (port 0: a free port).
-    The project is loaded once here, so a broken project fails before the address is printed."""
+    The project is loaded and its graph built here, so a broken project fails before the address is
+    printed."""
+    from assetflow import api
     from assetflow.ui.app import App
     from assetflow.ui.reads import Reads
     from assetflow.ui.server import Server, new_token
     reads = Reads(root, target)
-    reads.project()
+    api.graph_of(reads.project())
     return Server(App(reads, new_token()), host, port)
