@@ -29,6 +29,7 @@ from assetflow.run.reads import SnapshotNotice, open_reader
 
 if TYPE_CHECKING:
     from assetflow.run.executor import RetryPolicy, StepResult
+    from assetflow.schedule_records import TickRef
 
 CANCELLED = "cancelled"
 INTERRUPTED = "interrupted"
@@ -52,6 +53,9 @@ class MaterializeOptions:
     names: frozenset[str] | None = None             # resolved selection (overrides `selection`)
     trigger: str = "manual"                         # what started the run: manual | schedule:NAME
     exclude: tuple[str, ...] = ()                   # --exclude: a selection removed from `selection`
+    now: datetime | None = None                     # plan as if now were this instant (a tick); None: the clock
+    tick: TickRef | None = None                     # the scheduled tick this run is (its row is written with the run's)
+    locked: bool = False                            # the caller holds the run lock already (the scheduler)
 
 
 @dataclass(frozen=True)
@@ -155,11 +159,11 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
     from assetflow.project.config import fault_injector
     from assetflow.run.lock import run_lock
     prepare_database_folder(target, project.root)
-    with run_lock(target.path, options.command, options.wait):
+    with contextlib.nullcontext() if options.locked else run_lock(target.path, options.command, options.wait):
         with open_engine(target, read_only=False, fault=fault_injector(), wait=options.wait) as engine:
             engine.fold_runs()           # a run that died left its attempts unfolded
             flushed = _flush_outbox(project, engine)     # alerts earlier runs could not deliver
-            found = _assess_selection(project, graph, selected, engine, options, engine.now())
+            found = _assess_selection(project, graph, selected, engine, options, _planning_now(options, engine))
             events.on_plan(found.plan)
             if not found.plan.steps and not found.plan.blocked and not found.new_source_versions():
                 # nothing is stale, but the project may have moved since its source views were made
@@ -203,10 +207,27 @@ def _record_noop(engine, target: Target, options: MaterializeOptions, the_plan: 
     close would cost more than the rest of the run, and the next writer checkpoints anyway."""
     run_id = _new_run_id(now)
     engine.mark_abandoned_runs(now)
-    engine.record_run(RunRecord(run_id, options.command, now, SUCCESS, _utcnow(), os.getpid(), target.name),
-                      folded=True)
+    _record_start(engine, RunRecord(run_id, options.command, now, SUCCESS, _utcnow(), os.getpid(), target.name),
+                  options, folded=True)
     engine.skip_checkpoint_on_close()
     return RunOutcome(run_id, SUCCESS, the_plan, (), target.path)
+
+
+def _planning_now(options: MaterializeOptions, engine) -> datetime:
+    """The "now" a run plans with (naive UTC): a tick's instant, or the engine's clock."""
+    if options.now is None:
+        return engine.now() if engine else _utcnow()
+    from datetime import timezone
+    return options.now.astimezone(timezone.utc).replace(tzinfo=None) if options.now.tzinfo else options.now
+
+
+def _record_start(engine, record: RunRecord, options: MaterializeOptions, folded: bool = False) -> None:
+    """The run's first row; a scheduled run's tick row goes in the same transaction (a tick that
+    has a row already raises TickTaken before anything is built)."""
+    if options.tick is None:
+        engine.record_run(record, folded=folded)
+    else:
+        engine.schedules().start_tick(record, options.tick)
 
 
 def _assess_selection(project: Project, graph: AssetGraph, selected: frozenset[str], engine,
@@ -222,7 +243,7 @@ def _new_run_id(now: datetime) -> str:
 
 def _dry_run(project, graph, selected, target: Target, options: MaterializeOptions) -> RunOutcome:
     with open_reader(target) as (engine, notice):
-        found = _assess_selection(project, graph, selected, engine, options, engine.now() if engine else _utcnow())
+        found = _assess_selection(project, graph, selected, engine, options, _planning_now(options, engine))
     return RunOutcome(None, "planned", found.plan, database=target.path, snapshot=notice)
 
 
@@ -248,7 +269,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     engine.record_sources(found.new_source_versions())
     engine.mark_abandoned_runs(now)      # we hold the lock: any run still "running" has died
     record = RunRecord(run_id, options.command, now, pid=os.getpid(), target=target.name)
-    engine.record_run(record)
+    _record_start(engine, record, options)
     journal.start(record, sum(step.count for step in the_plan.steps))
     events.on_run(run_id)
     stop = events.stop or threading.Event()
@@ -425,7 +446,16 @@ def runs_report(project: Project, target_name: str | None, limit: int) -> RunsRe
     """Recent runs, newest first; from a snapshot (and said so) while a writer holds the database."""
     target = project.config.target(target_name)
     with open_reader(target) as (engine, notice):
-        return RunsReport(tuple(_liveness(r, target) for r in engine.list_runs(limit)) if engine else (), notice)
+        records = _with_ticks(engine, engine.list_runs(limit)) if engine else []
+        return RunsReport(tuple(_liveness(r, target) for r in records), notice)
+
+
+def _with_ticks(engine, records: list[RunRecord]) -> list[RunRecord]:
+    """Runs with the schedule and tick that started them (from the tick rows)."""
+    from dataclasses import replace
+    ticks = engine.schedules().ticks_of_runs([r.run_id for r in records]) if records else {}
+    return [replace(r, trigger=f"schedule:{t.schedule}", tick=t.tick.replace(tzinfo=None)) if (t := ticks.get(r.run_id))
+            else r for r in records]
 
 
 def _liveness(record: RunRecord, target: Target) -> RunRecord:
@@ -454,6 +484,7 @@ def run_report(project: Project, target_name: str | None, run_id: str) -> RunRep
         if not matches:
             raise UsageError(f"no run '{run_id}' in target '{target.name}'", hint=_elsewhere_hint(project, target, run_id))
         record = next(r for r in engine.list_runs(1_000_000) if r.run_id == matches[0])
+        record = _with_ticks(engine, [record])[0]
         return RunReport(_liveness(record, target), tuple(engine.run_attempts(matches[0])), notice)
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Mapping, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from assetflow.schedule_records import ScheduleStore
 
 UNPARTITIONED = ""   # how the store spells the one partition of an unpartitioned asset
 SUCCESS, FAILED, SKIPPED, RUNNING = "success", "failed", "skipped", "running"
@@ -123,6 +126,8 @@ class RunRecord:
     ended_at: datetime | None = None
     pid: int | None = None
     target: str | None = None
+    trigger: str = "manual"           # what started it: manual | schedule:NAME (from its tick row)
+    tick: datetime | None = None      # the scheduled tick it ran for (naive UTC)
 
 
 class StateStore(Protocol):
@@ -136,3 +141,4 @@ class StateStore(Protocol):
     def list_runs(self, limit: int) -> list[RunRecord]: ...
     def run_attempts(self, run_id: str) -> list[AttemptRecord]: ...
     def failures(self) -> list[FailureRecord]: ...
+    def schedules(self) -> ScheduleStore: ...      # ticks, schedule cursors, the heartbeat

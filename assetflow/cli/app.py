@@ -16,6 +16,7 @@ from assetflow.cli.options import exclude_option, var_option
 from assetflow.cli.runs import runs
 from assetflow.cli.serve import serve
 from assetflow.cli.snapshot_notice import snapshot_json, snapshot_text
+from assetflow.cli.schedule import schedule
 from assetflow.errors import EXIT_TERMINATED
 
 
@@ -38,6 +39,7 @@ main.add_command(runs)
 main.add_command(clean_command(load, common_options(), CONTEXT))
 main.add_command(import_dbt)
 main.add_command(serve)
+main.add_command(schedule)
 
 # ------------------------------------------------------------------------------------------ init
 

@@ -411,6 +411,8 @@ def run_record_text(record: Any, attempts: Iterable[Any]) -> str:
     ended = utc_text(record.ended_at) if record.ended_at else "-"
     lines = [f"run {record.run_id}  {record.status}  {record.command}",
              f"started {utc_text(record.started_at)}  ended {ended}"]
+    if getattr(record, "tick", None) is not None:
+        lines.append(f"trigger {record.trigger}  tick {utc_iso(record.tick)}")
     for a in attempts:
         rows = f"  {a.rows} rows" if a.rows is not None else ""
         lines.append(f"  {a.status:<8} {label(a.asset, a.partition)}  attempt {a.attempt}{rows}")

@@ -35,7 +35,8 @@ def runs(ctx, limit: int, as_json: bool, target: str | None) -> None:
         emit("No runs yet.")
     for r in records:
         ended = f"{r.ended_at:%Y-%m-%d %H:%M:%S}" if r.ended_at else "-"
-        emit(f"{r.run_id}  {r.status:<9}  {r.started_at:%Y-%m-%d %H:%M:%S} -> {ended}  {r.command}")
+        tick = f"  [{r.trigger} tick {r.tick:%Y-%m-%dT%H:%M}Z]" if r.tick is not None else ""
+        emit(f"{r.run_id}  {r.status:<9}  {r.started_at:%Y-%m-%d %H:%M:%S} -> {ended}  {r.command}{tick}")
 
 
 @runs.command(name="show", context_settings=CONTEXT, epilog=examples(

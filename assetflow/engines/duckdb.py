@@ -228,6 +228,11 @@ class DuckDBEngine:
         from assetflow.engines.duckdb_outbox import OutboxStore
         return OutboxStore(self.connection(), self._transaction, self._fault)
 
+    def schedules(self):
+        """The scheduler's part of the state store (ticks, cursors, heartbeat)."""
+        from assetflow.engines.duckdb_schedule_state import DuckDBScheduleStore
+        return DuckDBScheduleStore(self.connection(), self._transaction, self._read_only, self._fault)
+
     # ------------------------------------------------------------------ preparation
 
     def prepare(self, schemas: set[str], file_sources: list[SourceView]) -> None:

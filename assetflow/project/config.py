@@ -270,7 +270,10 @@ def _line_of(text: str, key: str) -> int | None:
 # ------------------------------------------------------------------------------ fault injection
 
 # after_run_end: a run's end row and its alerts are committed, nothing is sent yet (the outbox)
-FAULT_POINTS = ("before_transaction", "after_delete", "before_commit", "after_commit", "after_run_end")
+FAULT_POINTS = ("before_transaction", "after_delete", "before_commit", "after_commit", "after_run_end",
+                # the scheduler's (schedule/scheduler.py): the tick decided, its run and tick rows
+                # committed, the run ended, the tick row finished
+                "tick_created", "run_started", "run_ended", "tick_finished")
 
 
 def fault_injector(environ: dict[str, str] | None = None):

@@ -173,6 +173,11 @@ def _error(message: str, text: str, name: str | None, key: str | None, hint: str
     return ProjectError(message, path=CONFIG_FILE, line=_line_of(text, name, key), hint=hint)
 
 
+def key_line(text: str, name: str, key: str | None) -> int | None:
+    """The line of `schedules.NAME.KEY` in assetflow.toml's text (of the table without a key)."""
+    return _line_of(text, name, key)
+
+
 def _line_of(text: str, name: str | None, key: str | None) -> int | None:
     """The line of `key` inside [schedules.NAME] (or of the header itself), best effort: tomllib
     reports no positions. Dotted (`schedules.x.cron = ...`) and inline tables fall back to None."""

@@ -17,40 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from enum import Enum
 
 from assetflow.project.schedules import Overlap, ScheduleSpec, definition_hash
 from assetflow.schedule.ticks import ticks_between
+from assetflow.schedule_records import ScheduleState, TickRecord, TickStatus
 
-
-class TickStatus(str, Enum):
-    STARTED = "started"    # its run was created (in the same transaction as this row)
-    SUCCESS = "success"
-    FAILED = "failed"
-    SKIPPED = "skipped"    # another run held the project, or a newer tick replaced it while waiting
-    MISSED = "missed"      # not run: a later tick's run covered it (downtime)
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleState:
-    """What the store keeps per schedule between ticks (the cursor; not prunable tick history)."""
-
-    definition: str                      # definition_hash the cursor belongs to
-    enabled: bool                        # as the scheduler last saw it
-    since: datetime                      # first seen, edited or re-enabled: no tick before it runs
-    last_tick: datetime | None = None    # newest tick decided (run, recorded or made pending); kept
-                                         # across a reset, so a tick is never decided twice
-    pending: datetime | None = None      # overlap = "wait": the tick waiting for the project
-
-
-@dataclass(frozen=True, slots=True)
-class TickRecord:
-    """A tick row written without a run of its own."""
-
-    tick: datetime
-    status: TickStatus
-    reason: str
-    covered_by: datetime | None = None   # the tick whose run covers this one
+__all__ = ["ScheduleState", "TickDecision", "TickRecord", "TickStatus", "due", "iso"]
 
 
 @dataclass(frozen=True, slots=True)
