@@ -128,14 +128,25 @@ def run_scheduler(root: Path, stop_event: threading.Event, clock: Clock = System
             worker = _iteration(session, project, clock, worker, stop_event, on_tick, options)
         except AssetflowError as exc:
             on_error(exc)
-        flush_outbox(project)
+        flush_outbox(project, options, on_error)
         clock.wait(stop_event, _pause(session, project, clock.now(), worker, options))
     if worker is not None:
         worker.join()
 
 
-def flush_outbox(project: Project | None) -> None:
-    """Once per loop iteration: where undelivered alerts get sent (the alerts outbox, issue 15)."""
+def flush_outbox(project: Project | None, options: SchedulerOptions,
+                 on_error: Callable[[AssetflowError], None]) -> None:
+    """Once per loop iteration: send the alerts the outbox still holds (a receiver that was down,
+    a 429). Never fatal: what did not arrive is reported and stays for the next iteration."""
+    if project is None:
+        return
+    try:
+        problems = api.flush_outbox(project, options.target)
+    except AssetflowError as exc:
+        on_error(exc)
+        return
+    for line in problems:
+        on_error(AssetflowError(f"alert not delivered: {line}"))
 
 
 def load(root: Path, options: SchedulerOptions) -> Project:
