@@ -35,6 +35,7 @@ DDL = (
     """CREATE TABLE IF NOT EXISTS _assetflow.scheduler_heartbeat (
         id INTEGER PRIMARY KEY, pid INTEGER, host VARCHAR, started_at TIMESTAMP, last_beat TIMESTAMP)""",
 )
+_CONFLICT_RETRIES = 8
 _TICK_COLUMNS = "schedule, tick, status, run_id, reason, covered_by, updated_at"
 # What a started tick becomes when its run's row says how the run ended.
 _RUN_TO_TICK = {"success": TickStatus.SUCCESS}
@@ -68,7 +69,9 @@ def aware(moment: datetime | None) -> datetime | None:
 def read_states(cur: Any) -> dict[str, ScheduleState]:
     if not has_tables(cur):
         return {}
-    rows = run(cur, "SELECT name, definition, enabled, since, last_tick, pending FROM _assetflow.schedules")
+    rows = run(cur, "SELECT name, definition, enabled, since, last_tick, CASE WHEN t.tick IS NULL THEN s.pending END "
+                    "FROM _assetflow.schedules s LEFT JOIN _assetflow.schedule_ticks t "
+                    "ON t.schedule = s.name AND t.tick = s.pending")
     return {name: ScheduleState(definition, enabled, aware(since), aware(last), aware(pending))
             for name, definition, enabled, since, last, pending in rows}
 
@@ -100,8 +103,9 @@ def write_beat(cur: Any, beat: Heartbeat) -> None:
 
 
 def insert_started(cur: Any, tick: TickRef, run_id: str, at: datetime) -> None:
-    """The tick's `started` row, and its pending mark cleared (the caller's transaction also
-    holds the run row)."""
+    """The tick's `started` row (the caller's transaction also holds the run row). Its cursor's
+    pending mark is not touched (the scheduler loop may be writing the cursor in another
+    transaction): a pending tick that has a row reads as no pending tick."""
     taken = run(cur, "SELECT status, run_id FROM _assetflow.schedule_ticks WHERE schedule = ? AND tick = ?",
                 [tick.schedule, naive(tick.tick)])
     if taken:
@@ -109,8 +113,6 @@ def insert_started(cur: Any, tick: TickRef, run_id: str, at: datetime) -> None:
                         f"({taken[0][0]}, run {taken[0][1]})")
     run(cur, "INSERT INTO _assetflow.schedule_ticks VALUES (?, ?, 'started', ?, '', NULL, ?, ?)",
         [tick.schedule, naive(tick.tick), run_id, naive(at), naive(at)])
-    run(cur, "UPDATE _assetflow.schedules SET pending = NULL WHERE name = ? AND pending = ?",
-        [tick.schedule, naive(tick.tick)])
 
 
 def finish(cur: Any, tick: TickRef, status: TickStatus, reason: str, at: datetime) -> None:
@@ -178,8 +180,17 @@ class DuckDBScheduleStore:
         self._cur, self._transaction, self._read_only, self._fault = cur, transaction, read_only, fault
 
     def _write(self, work: Callable[[], None]) -> None:
+        """One transaction; retried when it conflicts with another thread of this process writing
+        the same row (the loop beating while its tick's run records the tick)."""
+        from assetflow.engines.duckdb_module import core as duckdb
         ensure_tables(self._cur)
-        self._transaction(self._cur, work)
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                self._transaction(self._cur, work)
+                return
+            except duckdb.TransactionException as exc:
+                if "conflict" not in str(exc).lower() or attempt == _CONFLICT_RETRIES - 1:
+                    raise
 
     def states(self) -> dict[str, ScheduleState]:
         return read_states(self._cur)

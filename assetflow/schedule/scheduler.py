@@ -125,9 +125,11 @@ def run_scheduler(root: Path, stop_event: threading.Event, clock: Clock = System
         project = None
         try:
             project = load(root, options)
-            worker = _iteration(session, project, clock, worker, stop_event, on_tick, options)
+            worker = _iteration(session, project, clock, worker, stop_event, on_tick, options, on_error)
         except AssetflowError as exc:
             on_error(exc)
+        except Exception as exc:           # never let one bad iteration end the scheduler
+            on_error(AssetflowError(f"scheduler iteration failed: {type(exc).__name__}: {exc}"))
         flush_outbox(project, options, on_error)
         clock.wait(stop_event, _pause(session, project, clock.now(), worker, options))
     if worker is not None:
@@ -169,7 +171,8 @@ def current_holder(target: Target) -> str | None:
 # ------------------------------------------------------------------------------------ one iteration
 
 def _iteration(session: _Session, project: Project, clock: Clock, worker: threading.Thread | None,
-               stop: threading.Event, on_tick: OnTick, options: SchedulerOptions) -> threading.Thread | None:
+               stop: threading.Event, on_tick: OnTick, options: SchedulerOptions,
+               on_error: Callable[[AssetflowError], None]) -> threading.Thread | None:
     """Decide and record what is due now; start a worker for the ticks to run. Returns the
     worker that is running (ours), if any."""
     target = project.config.target(options.target)
@@ -196,15 +199,20 @@ def _iteration(session: _Session, project: Project, clock: Clock, worker: thread
         lock.close()
         return None
     thread = threading.Thread(target=_worker, name="assetflow-tick", daemon=True,
-                              args=(lock, session, project, target, runs, stop, clock, options, on_tick))
+                              args=(lock, session, project, target, runs, stop, clock, options, on_tick, on_error))
     thread.start()
     return thread
 
 
-def _worker(lock: ExitStack, session, project, target, runs, stop, clock, options, on_tick) -> None:
-    """Run a batch of due ticks holding the run lock the decision was made under."""
+def _worker(lock: ExitStack, session, project, target, runs, stop, clock, options, on_tick, on_error) -> None:
+    """Run a batch of due ticks holding the run lock the decision was made under. A tick whose
+    recording failed stays `pending` or `started` in the store: the next start finishes it."""
     with lock:
-        _run_batch(session, project, target, runs, stop, clock, options, on_tick)
+        try:
+            _run_batch(session, project, target, runs, stop, clock, options, on_tick)
+        except Exception as exc:
+            on_error(exc if isinstance(exc, AssetflowError) else
+                     AssetflowError(f"a tick's run failed: {type(exc).__name__}: {exc}"))
 
 
 def _decide(session: _Session, project: Project, store, now: datetime, holder: str | None,
