@@ -13,6 +13,7 @@ from assetflow.durations import EXAMPLES as DURATION_EXAMPLES
 from assetflow.durations import Duration, parse_duration
 from assetflow.errors import PartitionKeyError, ProjectError
 from assetflow.partitions import Grain, Partitioning, StaticPartitions, TimePartitions, parse_bound
+from assetflow.partition_zones import partition_zone
 
 if TYPE_CHECKING:
     import logging
@@ -175,7 +176,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "partition_column": (str,), "partitions": (list,), "retries": (int,), "retry_delay": (int, float),
     "tags": (list,), "checks": (list,), "deps": (list,), "lookback": (int,), "batch_size": (int,),
     "max_age": (str,), "description": (str,), "owner": (str,), "columns": (dict,),
-    "retry_on": (list,), "timeout": (str,),
+    "retry_on": (list,), "timeout": (str,), "timezone": (str,),
 }
 SETTING_KEYS = frozenset(_SETTING_TYPES)
 
@@ -309,7 +310,7 @@ def retry_on_name(error: Any) -> Any:
 
 
 _PARTITION_KEYS = ("partition_by", "time_column", "start", "end", "partition_column", "partitions",
-                   "lookback", "batch_size")
+                   "lookback", "batch_size", "timezone")
 
 
 def _parse_partitioning(raw: dict[str, Any], kind: Kind, path: str, at: KeyLine) -> Partitioning | None:
@@ -323,24 +324,29 @@ def _parse_partitioning(raw: dict[str, Any], kind: Kind, path: str, at: KeyLine)
         raise ProjectError("a partitioned asset needs partition_by", path=path, line=at("kind"),
                            hint='add partition_by = "day" (hour, day, week, month or static)')
     if by == "static":
+        if "timezone" in raw:
+            raise ProjectError("timezone works with day, week or month partitions, not static ones",
+                               path=path, line=at("timezone"), hint="remove timezone")
         return _static_partitions(raw, path, at)
     try:
         grain = Grain(by)
     except ValueError:
         raise ProjectError(f"unknown partition_by '{by}'", path=path, line=at("partition_by"),
                            hint="use hour, day, week, month or static") from None
+    zone = partition_zone(raw, grain, path, at)
     for needed in ("time_column", "start"):
         if needed not in raw:
             raise ProjectError(f"a {by}-partitioned asset needs `{needed}`", path=path, line=at("partition_by"))
     bounds = {}
     for key in ("start", "end"):
         try:
-            bounds[key] = parse_bound(grain, raw[key]) if key in raw else None
+            bounds[key] = parse_bound(grain, raw[key], zone) if key in raw else None
         except PartitionKeyError as exc:
             raise ProjectError(exc.message, path=path, line=at(key), hint=exc.hint) from None
     if bounds["end"] is not None and bounds["end"] < bounds["start"]:
         raise ProjectError(f"end {raw['end']} is before start {raw['start']}", path=path, line=at("end"))
-    return TimePartitions(grain=grain, start=bounds["start"], column=raw["time_column"], end=bounds["end"])
+    return TimePartitions(grain=grain, start=bounds["start"], column=raw["time_column"], end=bounds["end"],
+                          timezone=zone)
 
 
 def _static_partitions(raw: dict[str, Any], path: str, at: KeyLine) -> StaticPartitions:

@@ -1,8 +1,13 @@
-"""Partition definitions, keys and mappings: pure window and index maths, all in UTC.
+"""Partition definitions, keys and mappings: pure window and index maths.
 
-A partitioned asset has an ordered list of partitions; partition `i` covers the half-open window
-`[window(i).start, window(i).end)`. Planning works on integer indices and contiguous index ranges,
-never on per-key string juggling, so mapping thousands of partitions stays cheap.
+A partitioned asset has an ordered list of partitions; partition `i` covers the half-open UTC
+window `[window(i).start, window(i).end)`. Planning works on integer indices and contiguous index
+ranges, never on per-key string juggling, so mapping thousands of partitions stays cheap.
+
+Day, week and month partitions may name a `timezone`: their keys, `start` and `end` are then local
+calendar periods (index maths on the local calendar), and only `window`, `period_start` and
+`index_at` cross to UTC (see timezones.py), so everything that compares partitions of different
+assets, or a partition with now, works on instants.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from datetime import date, datetime, timedelta
 from enum import Enum
 
 from assetflow.errors import PartitionKeyError
+from assetflow.timezones import aware_local, local_to_utc, utc_to_local
 
 
 class Grain(str, Enum):
@@ -63,8 +69,9 @@ def parse_period_start(grain: Grain, text: str) -> datetime:
                                 hint=f"write it like {_KEY_EXAMPLES[grain]}") from None
 
 
-def parse_bound(grain: Grain, text: str) -> datetime:
-    """Parse a `start`/`end` setting: a key of the grain, or an ISO date aligned to the grain."""
+def parse_bound(grain: Grain, text: str, timezone: str | None = None) -> datetime:
+    """Parse a `start`/`end` setting: a key of the grain, or an ISO date aligned to the grain; a
+    time with an offset is converted to the partitions' time zone (UTC without one)."""
     try:
         return parse_period_start(grain, text)
     except PartitionKeyError:
@@ -76,6 +83,7 @@ def parse_bound(grain: Grain, text: str) -> datetime:
                                 hint=f"write it like {_KEY_EXAMPLES[grain]}") from None
     if moment.tzinfo is not None:
         moment = (moment - moment.utcoffset()).replace(tzinfo=None)
+        moment = utc_to_local(moment, timezone) if timezone else moment
     return floor_to_period(grain, moment)
 
 
@@ -96,14 +104,23 @@ def _month_index(moment: datetime) -> int:
 
 @dataclass(frozen=True, slots=True)
 class TimePartitions:
-    """Time partitions of one grain from `start`; the last is `end` or the last complete period."""
+    """Time partitions of one grain from `start`; the last is `end` or the last complete period.
+
+    `start` and `end` are period starts on the local calendar of `timezone` (UTC when None)."""
 
     grain: Grain
     start: datetime
     column: str
     end: datetime | None = None
+    timezone: str | None = None          # an IANA name; never set on hour partitions
 
     def period_start(self, index: int) -> datetime:
+        """The UTC instant (naive) partition `index` starts at."""
+        local = self.local_start(index)
+        return local_to_utc(local, self.timezone) if self.timezone else local
+
+    def local_start(self, index: int) -> datetime:
+        """Partition `index`'s start on the local calendar (the UTC one without a timezone)."""
         if self.grain is Grain.HOUR:
             return self.start + timedelta(hours=index)
         if self.grain is Grain.DAY:
@@ -117,7 +134,11 @@ class TimePartitions:
         return Window(self.period_start(index), self.period_start(index + 1))
 
     def index_at(self, moment: datetime) -> int:
-        """Index of the partition whose window contains `moment` (may be < 0 or past the end)."""
+        """Index of the partition whose window contains the UTC instant `moment` (may be < 0 or
+        past the end)."""
+        return self._local_index(utc_to_local(moment, self.timezone) if self.timezone else moment)
+
+    def _local_index(self, moment: datetime) -> int:
         if self.grain is Grain.MONTH:
             return _month_index(moment) - _month_index(self.start)
         step = {Grain.HOUR: timedelta(hours=1), Grain.DAY: timedelta(days=1),
@@ -126,13 +147,14 @@ class TimePartitions:
 
     def count(self, now: datetime) -> int:
         """How many partitions exist at `now`: up to the last complete period, capped by `end`."""
-        complete = self.index_at(floor_to_period(self.grain, now))  # the current period is incomplete
+        local_now = utc_to_local(now, self.timezone) if self.timezone else now
+        complete = self._local_index(floor_to_period(self.grain, local_now))  # the current period is incomplete
         if self.end is not None:
-            complete = min(complete, self.index_at(self.end) + 1)
+            complete = min(complete, self._local_index(self.end) + 1)
         return max(complete, 0)
 
     def key(self, index: int) -> str:
-        moment = self.period_start(index)
+        moment = self.local_start(index)
         if self.grain is Grain.HOUR:
             return moment.strftime("%Y-%m-%dT%H")
         if self.grain is Grain.DAY:
@@ -145,7 +167,7 @@ class TimePartitions:
     def index(self, key: str, now: datetime) -> int:
         """Index of `key`, validated against this definition's range."""
         moment = parse_period_start(self.grain, key)
-        index = self.index_at(moment)
+        index = self._local_index(moment)
         total = self.count(now)
         if index < 0 or index >= total:
             first = self.key(0)
@@ -155,7 +177,10 @@ class TimePartitions:
         return index
 
     def bound_values(self, window: Window) -> tuple[date | datetime, date | datetime]:
-        """The typed values bound to `$start`/`$end`: DATE for day/week/month, TIMESTAMP for hour."""
+        """The typed values bound to `$start`/`$end`: DATE for day/week/month, TIMESTAMP for hour;
+        with a timezone, the local midnights as aware datetimes (TIMESTAMPTZ)."""
+        if self.timezone:
+            return aware_local(window.start, self.timezone), aware_local(window.end, self.timezone)
         if self.grain is Grain.HOUR:
             return window.start, window.end
         return window.start.date(), window.end.date()
@@ -277,7 +302,8 @@ def edge_mapping(down: Partitioning | None, down_count: int, up: Partitioning | 
     partition, except between different grains, which pay for calendar maths once per partition."""
     if up is None or down is None or isinstance(up, StaticPartitions) != isinstance(down, StaticPartitions):
         return Everything(up_count, down_count)
-    if isinstance(down, TimePartitions) and isinstance(up, TimePartitions) and down.grain is up.grain:
-        return Shift(up.index_at(down.start), lookback, up_count, down_count)
+    if (isinstance(down, TimePartitions) and isinstance(up, TimePartitions) and down.grain is up.grain
+            and down.timezone == up.timezone):
+        return Shift(up.index_at(down.period_start(0)), lookback, up_count, down_count)
     ranges = [upstream_range(down, i, up, up_count, lookback) for i in range(down_count)]
     return Ranges(tuple(r.start for r in ranges), tuple(max(r.stop, r.start) for r in ranges), up_count)

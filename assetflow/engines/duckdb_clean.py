@@ -8,7 +8,7 @@ from typing import Any, Callable
 from assetflow.assets import quote_identifier
 from assetflow.engines import duckdb_state as store
 from assetflow.engines.base import CleanRequest, PartitionRange
-from assetflow.engines.duckdb_sql import sql_string
+from assetflow.engines.duckdb_sql import range_condition, sql_string
 from assetflow.engines.duckdb_state import run
 
 VIEW_PREFIX = "view:"                  # _assetflow.meta keys of the file source views assetflow made
@@ -77,4 +77,5 @@ def _outside(rng: PartitionRange) -> tuple[str, list]:
     if rng.keys is not None:
         keys = ", ".join(sql_string(k) for k in rng.keys) or "NULL"
         return f"NOT coalesce(CAST({column} AS VARCHAR) IN ({keys}), false)", []
-    return f"NOT coalesce({column} >= ? AND {column} < ?, false)", [rng.start, rng.end]
+    inside, params = range_condition(column, rng.start, rng.end)
+    return f"NOT coalesce({inside}, false)", params

@@ -75,7 +75,26 @@ def window_filter(window: PartitionWindow | None) -> tuple[str, list[Any]]:
     column = quote_identifier(window.column)
     if window.key is not None:
         return f"{column} = ?", [window.key]
-    return f"{column} >= ? AND {column} < ?", [window.start, window.end]
+    return range_condition(column, window.start, window.end)
+
+
+def range_condition(column: str, start: Any, end: Any) -> tuple[str, list[Any]]:
+    """`start <= column < end` with positional parameters (see `_by_type` for zoned bounds)."""
+    if getattr(start, "tzinfo", None) is not None:
+        return _by_type(column, "?", "?", "?", "?"), [start.date(), end.date(), start, end]
+    return f"{column} >= ? AND {column} < ?", [start, end]
+
+
+def _zoned(window: PartitionWindow) -> bool:
+    """Whether the window is a time-zoned partition's: its bounds are aware local midnights."""
+    return getattr(window.start, "tzinfo", None) is not None
+
+
+def _by_type(column: str, start_day: str, end_day: str, start: str, end: str) -> str:
+    """A zoned window on a column of either kind: a DATE holds local days, so it is compared with
+    the local dates; a timestamp is an instant (a naive one is UTC), compared with the midnights."""
+    return (f"CASE WHEN typeof({column}) = 'DATE' THEN {column} >= {start_day} AND {column} < {end_day} "
+            f"ELSE {column} >= {start} AND {column} < {end} END")
 
 
 OUTSIDE = "assetflow: a row falls outside the partition being written"
@@ -86,8 +105,12 @@ def window_guard(window: PartitionWindow) -> tuple[str, dict[str, Any]]:
     column = f"q.{quote_identifier(window.column)}"
     if window.key is not None:
         return bind_named(f"({column} = $af_key) IS TRUE", {"af_key": window.key})
-    return bind_named(f"({column} >= $af_start AND {column} < $af_end) IS TRUE",
-                      {"af_start": window.start, "af_end": window.end})
+    bounds = {"af_start": window.start, "af_end": window.end}
+    if _zoned(window):
+        condition = _by_type(column, "$af_start_day", "$af_end_day", "$af_start", "$af_end")
+        return bind_named(f"({condition}) IS TRUE",
+                          {**bounds, "af_start_day": window.start.date(), "af_end_day": window.end.date()})
+    return bind_named(f"({column} >= $af_start AND {column} < $af_end) IS TRUE", bounds)
 
 
 def describe(window: PartitionWindow) -> str:

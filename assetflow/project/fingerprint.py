@@ -44,7 +44,10 @@ def _output_part(name: str, value):
     if name != "partitioning" or value is None:
         return value
     grain = getattr(value, "grain", None)
-    return ("time", grain.value, value.column) if grain is not None else ("static", value.column)
+    if grain is None:
+        return ("static", value.column)
+    # a time zone moves every window; None (UTC) adds nothing, so older code versions still hold
+    return ("time", grain.value, value.column) + ((value.timezone,) if value.timezone else ())
 
 
 def sql_code_version(normalized_sql: str, settings: AssetSettings, text: str | None = None,

@@ -386,8 +386,9 @@ def _typed_literal(value: Any) -> exp.Expression:
         return exp.Boolean(this=value)
     if isinstance(value, (int, float)):
         return exp.Literal.number(value)
-    if isinstance(value, datetime):      # DuckDB's TIMESTAMP: Spark's TIMESTAMP_NTZ
-        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), exp.DataType.build("TIMESTAMP", dialect="duckdb"))
+    if isinstance(value, datetime):      # DuckDB's TIMESTAMP: Spark's TIMESTAMP_NTZ; aware: TIMESTAMPTZ
+        kind = "TIMESTAMPTZ" if value.tzinfo else "TIMESTAMP"
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), exp.DataType.build(kind, dialect="duckdb"))
     if isinstance(value, date):
         return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
     if value is None:

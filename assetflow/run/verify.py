@@ -27,6 +27,11 @@ class Drift:
 def partition_key_sql(spec) -> str:
     """SQL that maps a row to its partition key (the inverse of the partition window)."""
     part = spec.partitioning
+    if isinstance(part, TimePartitions) and part.timezone:
+        column, fmt = quote_identifier(part.column), _KEY_FORMATS[part.grain]
+        # a DATE holds the local day; a timestamp is an instant (naive: UTC), seen on the local calendar
+        return (f"CASE WHEN typeof({column}) = 'DATE' THEN strftime(CAST({column} AS DATE), '{fmt}') "
+                f"ELSE strftime(timezone('{part.timezone}', CAST({column} AS TIMESTAMPTZ)), '{fmt}') END")
     if isinstance(part, TimePartitions):
         cast = "TIMESTAMP" if part.grain is Grain.HOUR else "DATE"
         return f"strftime(CAST({quote_identifier(part.column)} AS {cast}), '{_KEY_FORMATS[part.grain]}')"
