@@ -68,13 +68,13 @@ NAPPER = """
     HERE = Path(__file__).resolve().parents[1]
 
 
-    @asset(timeout="1s", retries={retries}, retry_delay=0, partition_by="day", start="2024-01-01",
+    @asset(timeout="{timeout}", retries={retries}, retry_delay=0, partition_by="day", start="2024-01-01",
            end="2024-01-02", time_column="day")
     def napper(context):
         counter = HERE / f"calls-{{context.partition}}.txt"
         calls = int(counter.read_text()) + 1 if counter.exists() else 1
         counter.write_text(str(calls))
-        if context.partition == "2024-01-02" and calls > {hangs}:
+        if calls > {hangs}:
             return pa.table({{"day": [context.start], "call": [calls]}})
         time.sleep(600)                      # a hung extract
         return pa.table({{"day": [context.start], "call": [-1]}})
@@ -82,7 +82,7 @@ NAPPER = """
 
 
 def test_a_python_asset_past_its_timeout_is_given_up_on_and_its_partition_not_written(af, project):
-    p = project({"assets/napper.py": NAPPER.format(retries=1, hangs=99)}, TOML)
+    p = project({"assets/napper.py": NAPPER.format(timeout="1s", retries=1, hangs=99)}, TOML)
     r = ok(af(p, "materialize", "--json", timeout=120), 1)   # the sleeping functions do not hold the process
     res = r.json()
     for row in res["results"]:
@@ -93,14 +93,15 @@ def test_a_python_asset_past_its_timeout_is_given_up_on_and_its_partition_not_wr
 
 
 def test_the_retry_after_a_timeout_writes_only_its_own_result(af, project):
-    # Day 1 always hangs; day 2 hangs on its first call and answers on the next one.
-    p = project({"assets/napper.py": NAPPER.format(retries=2, hangs=1)}, TOML)
-    res = materialize(af, p, expect=1)
-    by_key = {x["partition"]: x for x in res["results"]}
-    assert by_key["2024-01-01"]["status"] == "failed" and by_key["2024-01-01"]["attempts"] == 3
-    assert (by_key["2024-01-02"]["status"], by_key["2024-01-02"]["attempts"]) == ("success", 2)
-    assert query(p, "select strftime(day, '%Y-%m-%d'), call from main.napper") == [("2024-01-02", 2)]
-    assert partition_states(p, "main.napper") == [("2024-01-01", "failed"), ("2024-01-02", "success")]
+    # Each day hangs on its first call and answers on the next one (the deadline leaves the quick
+    # answer seconds to spare on a loaded machine).
+    p = project({"assets/napper.py": NAPPER.format(timeout="4s", retries=2, hangs=1)}, TOML)
+    res = materialize(af, p)
+    assert [(x["partition"], x["status"], x["attempts"]) for x in sorted(res["results"], key=lambda x: x["partition"])] \
+        == [("2024-01-01", "success", 2), ("2024-01-02", "success", 2)]
+    assert query(p, "select strftime(day, '%Y-%m-%d'), call from main.napper order by 1") == [
+        ("2024-01-01", 2), ("2024-01-02", 2)]                # the abandoned first calls wrote nothing
+    assert partition_states(p, "main.napper") == [("2024-01-01", "success"), ("2024-01-02", "success")]
 
 
 def test_retry_on_timeout_error_keeps_retrying_timeouts(af, project):
