@@ -416,7 +416,7 @@ def compile_asset(project: Project, asset_name: str, partition: str | None, targ
     elif spec.partitioning is not None and spec.partitioning.count(_utcnow()):
         index = spec.partitioning.count(_utcnow()) - 1          # show the latest partition
     return compile_for_display(spec, graph, project.root, project.config.dialect, index,
-                               variables=project.config.vars)
+                               variables=project.config.vars, macros=project.macros.statements(spec.body.macros))
 
 
 def clean(project: Project, target_name: str | None, yes: bool):

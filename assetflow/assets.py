@@ -94,6 +94,8 @@ class SqlBody:
     template: str = ""                        # sentinel template from sql.analyze (fast compile)
     placeholders: tuple[str, ...] = ()        # `$name` parameters the query uses
     variables: tuple[str, ...] = ()           # variables it reads with getvariable() (`*`: any)
+    macros: tuple[str, ...] = ()              # project macros it uses, each after those it calls
+    macro_refs: int = 0                       # trailing references that come from table macros' bodies
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,8 @@ class DuckDBEngine:
         self._partitions = PartitionWrites(self._catalog, self._transaction, self._checked_transaction, fault)
         self._gate = CheckpointGate(wal_path, self._checkpoint)
         self._session: tuple[str, ...] = ()     # statements every cursor runs first (project variables)
+        self._macros_made: set[str] = set()     # CREATE MACRO statements run in this session
+        self._macro_lock = threading.Lock()
 
     # ------------------------------------------------------------------ connections
 
@@ -113,6 +115,21 @@ class DuckDBEngine:
                 self._local.cursor = cur
                 self._cursors.append(cur)
         return cur
+
+    def ensure_macros(self, statements: tuple[str, ...]) -> None:
+        """Create project macros in the database (once a session each, in the order given: DuckDB
+        binds a macro's body when it is created, so what it calls and the tables it reads must
+        exist). They persist, so a view that calls one can be read by any client."""
+        with self._guard:
+            todo = [s for s in statements if s not in self._macros_made]
+        if not todo:
+            return
+        cur = self.connection()
+        with self._macro_lock:
+            for statement in todo:
+                if statement not in self._macros_made:
+                    run(cur, statement)
+                    self._macros_made.add(statement)
 
     def use_session(self, statements: tuple[str, ...]) -> None:
         """Run `statements` (`SET VARIABLE ...`) on every cursor: those open now and each one

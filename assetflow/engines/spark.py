@@ -64,6 +64,10 @@ class SparkEngine:
         """Project variables are DuckDB's (`SET VARIABLE`, `getvariable`): Spark SQL has neither, so
         nothing is set here; a Spark asset that calls getvariable() fails as Spark reports it."""
 
+    def ensure_macros(self, statements: tuple[str, ...]) -> None:
+        """DuckDB's CREATE MACRO has no Spark equivalent that assetflow creates: a Spark asset
+        calling a project macro fails as Spark reports the unknown function."""
+
     def interrupt(self) -> None:
         if self._session is not None:
             interrupt(self._session)

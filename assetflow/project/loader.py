@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from assetflow.project import asset_rules, fingerprint, variables as project_vars
+from assetflow.project.macros import Macros, load_macros, version_text as macros_version
 from assetflow.project import header
 from assetflow.project.cache import JsonCache
 from assetflow.assets import (AssetKey, AssetSettings, AssetSpec, Kind, Reference, SeedBody, SeedOptions, SqlBody,
@@ -58,6 +59,7 @@ class Project:
     assets: tuple[AssetSpec, ...]
     functions: Mapping[AssetKey, Callable[..., Any]] = field(default_factory=dict)
     checks: tuple[CustomCheck, ...] = ()
+    macros: Macros = field(default_factory=lambda: Macros({}))
 
     @property
     def root(self) -> Path:
@@ -99,11 +101,12 @@ def load_project(root: Path, environ: Mapping[str, str] | None = None,
     sql_files = {rel: _read_sql(os.path.join(base, rel), f"{ASSETS_DIR}/{rel}", headers) for rel, _ in files
                  if rel.endswith(".sql")}
     _parse_new(cache, sql_files.values(), config.dialect)
+    macros = load_macros(root, config.dialect, cache)
     for rel, schema in files:
         name = rel.rpartition("/")[2]
         if rel.endswith(".sql"):
             specs.append(_sql_spec(sql_files[rel], name[:-len(".sql")], schema, config, cache,
-                                   headers.settings_text))
+                                   headers.settings_text, macros))
         elif rel.endswith(".py") and not name.startswith("_"):
             from assetflow.project import pyassets     # only projects with Python assets pay for it
             path = assets_dir / rel
@@ -117,7 +120,7 @@ def load_project(root: Path, environ: Mapping[str, str] | None = None,
     asset_rules.check_names(specs)
     _check_unique(specs, config)
     return Project(config=config, assets=tuple(sorted(specs, key=lambda s: s.key)), functions=functions,
-                   checks=checks)
+                   checks=checks, macros=macros)
 
 
 def _asset_files(assets_dir: Path) -> list[tuple[str, str]]:
@@ -277,18 +280,23 @@ def _parse_new(cache: ParseCache, files, dialect: str) -> None:
 
 
 def _sql_spec(file: _SqlFile, stem: str, schema: str, config: ProjectConfig, cache: ParseCache,
-              settings_text: Callable[[AssetSettings], str]) -> AssetSpec:
+              settings_text: Callable[[AssetSettings], str], macros: Macros) -> AssetSpec:
     settings, parsed = file.settings, file.parsed
     facts = _facts(cache, file.digest, parsed.query, config.dialect, file.rel)
     reads = project_vars.code_version_part(facts.variables, config.vars, file.rel)
+    used = macros.used_by(facts.functions) if macros.by_name else ()
+    if used:      # the macros' text is part of the code; the tables their bodies name are upstreams
+        reads += macros_version(used)
     asset_rules.check_parameters(settings, facts.parameters, file.rel, parsed.key_line)
     deps_line = parsed.key_line("deps")
+    macro_refs = tuple(r for m in used for r in m.references)
     references = facts.references + tuple(Reference(parts=tuple(d.split(".")), line=deps_line)
-                                          for d in settings.deps)
+                                          for d in settings.deps) + macro_refs
     return AssetSpec(
         key=AssetKey.of(schema, stem), settings=settings,
         body=SqlBody(sql=parsed.query, file_reads=facts.file_reads, template=facts.template,
-                     placeholders=facts.placeholders, variables=tuple(v.name for v in facts.variables)),
+                     placeholders=facts.placeholders, variables=tuple(v.name for v in facts.variables),
+                     macros=tuple(m.name for m in used), macro_refs=len(macro_refs)),
         path=file.rel, line=1,
         code_version=fingerprint.sql_code_version(facts.normalized, settings, settings_text(settings), reads),
         references=references)

@@ -63,8 +63,10 @@ def compile_sql(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str,
 
 
 def _template_refs(spec: AssetSpec) -> int:
-    """How many leading references come from the query (header `deps` follow them)."""
-    return len(spec.references) - len(spec.settings.deps)
+    """How many leading references come from the query (header `deps` and the tables of the table
+    macros it uses follow them)."""
+    macro_refs = spec.body.macro_refs if isinstance(spec.body, SqlBody) else 0
+    return len(spec.references) - len(spec.settings.deps) - macro_refs
 
 
 def absolute_path(path: str, root: Path) -> str:
@@ -113,7 +115,8 @@ def bound_parameters(spec: AssetSpec, index: int, used: frozenset[str], count: i
 
 
 def compile_for_display(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str, index: int | None,
-                        target_dialect: str = "duckdb", variables: Variables = Variables()) -> str:
+                        target_dialect: str = "duckdb", variables: Variables = Variables(),
+                        macros: tuple[str, ...] = ()) -> str:
     """The statement exactly as it runs, with partition parameters shown as typed literals, after
     the `SET VARIABLE` statements its connection runs first (a view has the values written in)."""
     compiled = compile_sql(spec, graph, root, dialect, target_dialect)
@@ -123,18 +126,20 @@ def compile_for_display(spec: AssetSpec, graph: AssetGraph, root: Path, dialect:
         text = sql.inline_parameters(text, bound_parameters(spec, index, compiled.parameters), target_dialect)
     text = re.sub(r"\A(?:[ \t]*\n)+", "", text)    # the blank lines a header leaves (they keep file lines)
     if spec.kind is Kind.VIEW:
-        return view_sql(spec, text, variables.literals())
-    return session_preamble(spec, variables) + text
+        text = view_sql(spec, text, variables.literals())
+        return session_preamble(spec, Variables(), macros) + text
+    return session_preamble(spec, variables, macros) + text
 
 
 
-def session_preamble(spec: AssetSpec, variables: Variables) -> str:
+def session_preamble(spec: AssetSpec, variables: Variables, macros: tuple[str, ...] = ()) -> str:
     """The statements assetflow runs on a connection before this asset (`SET VARIABLE` for each
-    variable it reads), as `compile` shows them."""
+    variable it reads, `macros`: what creates the macros it uses), as `compile` shows them."""
     assert isinstance(spec.body, SqlBody)
     statements = dict(zip((name for name, _ in variables.values), variables.statements()))
     names = sorted(statements) if "*" in spec.body.variables else spec.body.variables
     lines = [statements[name] + ";" for name in names if name in statements]
+    lines += [statement + ";" for statement in macros]
     return "\n".join(lines) + "\n" if lines else ""
 
 

@@ -218,6 +218,8 @@ class StepRunner:
         if table is not None:
             return BuildRequest(**base, arrow=table)
         compiled = self._compile(spec)
+        if spec.body.macros:
+            self.engine.ensure_macros(self.project.macros.statements(spec.body.macros))
         return BuildRequest(**base, sql=compiler.view_sql(spec, compiled.sql, self.project.config.vars.literals()),
                             params=compiler.bound_parameters(spec, step.index, compiled.parameters, step.count))
 
