@@ -2,7 +2,7 @@
 
     python benchmarks/profile_run.py [--cprofile OUT.prof] [--top 25] -- --project P materialize --json
 
-Runs the CLI in this process with a timer around every DuckDB statement (everything assetflow
+Runs the CLI in this process with a timer (wall, and CPU of the calling thread) around every DuckDB statement (everything assetflow
 sends goes through `engines.duckdb_state.run`), then prints the statements grouped by kind (the
 first words of the SQL with names and literals left out), with counts and total milliseconds, and
 the wall time from interpreter start. With --cprofile it also writes a cProfile dump and prints its
@@ -41,13 +41,14 @@ def _install_timer(stats: dict) -> None:
     original = store.run
 
     def timed(cur, sql, params=None):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             return original(cur, sql, params)
         finally:
             entry = stats[_kind(sql)]
             entry[0] += 1
             entry[1] += time.perf_counter() - started
+            entry[2] += time.thread_time() - cpu
             if _SHOW_SQL:
                 print(f"-- {(time.perf_counter() - started) * 1000:.1f} ms: {' '.join(sql.split())[:400]}",
                       file=sys.stderr)
@@ -96,7 +97,7 @@ def main(argv: list[str]) -> int:
     imports = time.perf_counter() - imported
     global _SHOW_SQL
     _SHOW_SQL = opts.sql
-    stats: dict[str, list] = collections.defaultdict(lambda: [0, 0.0])
+    stats: dict[str, list] = collections.defaultdict(lambda: [0, 0.0, 0.0])
     _install_timer(stats)
     profiler = None
     if opts.cprofile:
@@ -116,12 +117,13 @@ def main(argv: list[str]) -> int:
         profiler.disable()
         profiler.dump_stats(opts.cprofile)
     out = sys.stderr
-    total_sql = sum(t for _, t in stats.values())
+    total_sql = sum(t for _, t, _ in stats.values())
     print(f"\nimport assetflow.cli.app: {imports * 1000:.0f} ms; command: {ran * 1000:.0f} ms; "
-          f"SQL: {sum(n for n, _ in stats.values())} statements, {total_sql * 1000:.0f} ms; "
+          f"SQL: {sum(n for n, _, _ in stats.values())} statements, {total_sql * 1000:.0f} ms; "
           f"since interpreter start: {(time.perf_counter() - _START) * 1000:.0f} ms (+ start-up)", file=out)
-    for kind, (n, t) in sorted(stats.items(), key=lambda kv: -kv[1][1]):
-        print(f"  {n:6d} x {t * 1000:8.1f} ms  {t / n * 1000:6.2f} ms each  {kind[:110]}", file=out)
+    for kind, (n, t, c) in sorted(stats.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {n:6d} x {t * 1000:8.1f} ms  {t / n * 1000:6.2f} ms each (thread CPU {c / n * 1000:5.2f})  "
+              f"{kind[:100]}", file=out)
     if profiler:
         import pstats
         pstats.Stats(opts.cprofile, stream=out).sort_stats("cumulative").print_stats(opts.top)
