@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from assetflow.project.config import Target
 from assetflow.engines import open_engine, prepare_database_folder
@@ -56,6 +56,7 @@ class MaterializeOptions:
     now: datetime | None = None                     # plan as if now were this instant (a tick); None: the clock
     tick: TickRef | None = None                     # the scheduled tick this run is (its row is written with the run's)
     locked: bool = False                            # the caller holds the run lock already (the scheduler)
+    backfill: Any = None                            # run.backfills.BackfillKey: a resumable backfill
 
 
 @dataclass(frozen=True)
@@ -163,13 +164,15 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
         with open_engine(target, read_only=False, fault=fault_injector(), wait=options.wait) as engine:
             engine.fold_runs()           # a run that died left its attempts unfolded
             flushed = _flush_outbox(project, engine)     # alerts earlier runs could not deliver
-            found = _assess_selection(project, graph, selected, engine, options, _planning_now(options, engine))
+            resumed = _resume(engine, options, graph)
+            found = _assess_selection(project, graph, selected, engine, options, _planning_now(options, engine),
+                                      resumed)
             events.on_plan(found.plan)
             if not found.plan.steps and not found.plan.blocked and not found.new_source_versions():
                 # nothing is stale, but the project may have moved since its source views were made
                 engine.repoint_source_views(_file_source_views(project, graph, found.request.missing_sources))
-                return _also(_record_noop(engine, target, options, found.plan, found.now), flushed)
-            return _also(_run(project, graph, engine, found, target, options, events), flushed)
+                return _also(_record_noop(engine, target, options, found.plan, found.now, resumed), flushed)
+            return _also(_run(project, graph, engine, found, target, options, events, resumed), flushed)
 
 
 def _also(outcome: RunOutcome, problems: tuple[str, ...]) -> RunOutcome:
@@ -201,7 +204,16 @@ def flush_outbox(project: Project, target_name: str | None = None) -> tuple[str,
         return ()
 
 
-def _record_noop(engine, target: Target, options: MaterializeOptions, the_plan: Plan, now: datetime) -> RunOutcome:
+def _resume(engine, options: MaterializeOptions, graph: AssetGraph):
+    """Where a backfill stands (None for any other run): what its earlier runs built is kept."""
+    if options.backfill is None:
+        return None
+    from assetflow.run.backfills import resume
+    return resume(engine, options.backfill, len(options.ranges[options.backfill.asset]))
+
+
+def _record_noop(engine, target: Target, options: MaterializeOptions, the_plan: Plan, now: datetime,
+                 resumed=None) -> RunOutcome:
     """A run with nothing to do is still recorded (cron ran at 3 AM and found everything fresh).
     Its one row is left in the write-ahead log: checkpointing a catalog of a thousand tables on
     close would cost more than the rest of the run, and the next writer checkpoints anyway."""
@@ -209,6 +221,9 @@ def _record_noop(engine, target: Target, options: MaterializeOptions, the_plan: 
     engine.mark_abandoned_runs(now)
     _record_start(engine, RunRecord(run_id, options.command, now, SUCCESS, _utcnow(), os.getpid(), target.name),
                   options, folded=True)
+    if resumed is not None:              # before any attempt commits: a kill loses nothing of it
+        from assetflow.run.backfills import attach
+        attach(engine, resumed, run_id, now)
     engine.skip_checkpoint_on_close()
     return RunOutcome(run_id, SUCCESS, the_plan, (), target.path)
 
@@ -231,10 +246,11 @@ def _record_start(engine, record: RunRecord, options: MaterializeOptions, folded
 
 
 def _assess_selection(project: Project, graph: AssetGraph, selected: frozenset[str], engine,
-                      options: MaterializeOptions, now: datetime) -> Assessment:
+                      options: MaterializeOptions, now: datetime, resumed=None) -> Assessment:
     ranges = options.ranges or partition_ranges(graph, selected, options.partition, options.from_key,
                                                 options.to_key, now)
-    return assess(project, graph, engine, selected, ranges, _refresh(options, selected), False, now)
+    kept = resumed.kept(graph.assets[resumed.key.asset].partitioning, ranges[resumed.key.asset]) if resumed else None
+    return assess(project, graph, engine, selected, ranges, _refresh(options, selected), False, now, kept)
 
 
 def _new_run_id(now: datetime) -> str:
@@ -243,12 +259,14 @@ def _new_run_id(now: datetime) -> str:
 
 def _dry_run(project, graph, selected, target: Target, options: MaterializeOptions) -> RunOutcome:
     with open_reader(target) as (engine, notice):
-        found = _assess_selection(project, graph, selected, engine, options, _planning_now(options, engine))
+        resumed = _resume(engine, options, graph) if engine else None
+        found = _assess_selection(project, graph, selected, engine, options, _planning_now(options, engine),
+                                  resumed)
     return RunOutcome(None, "planned", found.plan, database=target.path, snapshot=notice)
 
 
 def _run(project, graph, engine, found: Assessment, target: Target, options: MaterializeOptions,
-         events: RunEvents) -> RunOutcome:
+         events: RunEvents, resumed=None) -> RunOutcome:
     from assetflow.run.executor import Landing, execute
     from assetflow.run.journal import RunJournal
     from assetflow.run.steps import StepRunner, fully_rebuilt, input_versions
@@ -270,6 +288,9 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     engine.mark_abandoned_runs(now)      # we hold the lock: any run still "running" has died
     record = RunRecord(run_id, options.command, now, pid=os.getpid(), target=target.name)
     _record_start(engine, record, options)
+    if resumed is not None:              # before any attempt commits: a kill loses nothing of it
+        from assetflow.run.backfills import attach
+        attach(engine, resumed, run_id, now)
     journal.start(record, sum(step.count for step in the_plan.steps))
     events.on_run(run_id)
     stop = events.stop or threading.Event()
@@ -373,8 +394,9 @@ def _utcnow() -> datetime:
 
 def backfill(project: Project, asset_name: str, from_key: str, to_key: str, threads: int | None = None,
              target: str | None = None, wait: float = 0.0, dry_run: bool = False,
-             events: RunEvents = RunEvents()) -> RunOutcome:
-    """Rebuild ASSET's partitions in [from, to], then the downstream partitions that became stale."""
+             events: RunEvents = RunEvents(), restart: bool = False) -> RunOutcome:
+    """Rebuild ASSET's partitions in [from, to], then the downstream partitions that became stale.
+    The same backfill run again builds only what it has not built yet (`restart`: all of it)."""
     graph = graph_of(project)
     name = _one_asset(graph, asset_name)
     if graph.assets[name].partitioning is None:
@@ -384,9 +406,13 @@ def backfill(project: Project, asset_name: str, from_key: str, to_key: str, thre
     now = _utcnow()
     ranges = partition_ranges(graph, frozenset({name}), None, from_key, to_key, now)
     selection = (name, *sorted(downstream_closure(graph, [name])))
+    from assetflow.run.backfills import BackfillKey
+    part, rng = graph.assets[name].partitioning, ranges[name]
+    key = BackfillKey(name, part.key(rng.start), part.key(rng.stop - 1), restart) if rng else None
     options = MaterializeOptions(selection, threads=threads, dry_run=dry_run, target=target, wait=wait,
-                                 command=f"backfill {name} --from {from_key} --to {to_key}", ranges=ranges,
-                                 refresh=frozenset({name}))
+                                 command=f"backfill {name} --from {from_key} --to {to_key}"
+                                         + (" --restart" if restart else ""), ranges=ranges,
+                                 refresh=frozenset({name}), backfill=key)
     return materialize(project, options, events)
 
 
@@ -429,6 +455,7 @@ def clean(project: Project, target_name: str | None, yes: bool):
 class RunsReport:
     runs: tuple[RunRecord, ...]
     snapshot: SnapshotNotice | None = None     # set when a writer held the database
+    backfills: Mapping[str, Any] = field(default_factory=dict)   # run id -> run.backfills.BackfillProgress
 
 
 @dataclass(frozen=True)
@@ -445,9 +472,11 @@ def list_runs(project: Project, target_name: str | None, limit: int) -> list[Run
 def runs_report(project: Project, target_name: str | None, limit: int) -> RunsReport:
     """Recent runs, newest first; from a snapshot (and said so) while a writer holds the database."""
     target = project.config.target(target_name)
+    from assetflow.run.backfills import progress
     with open_reader(target) as (engine, notice):
         records = _with_ticks(engine, engine.list_runs(limit)) if engine else []
-        return RunsReport(tuple(_liveness(r, target) for r in records), notice)
+        runs = tuple(_liveness(r, target) for r in records)
+        return RunsReport(runs, notice, progress(engine, [r.run_id for r in runs]) if engine else {})
 
 
 def _with_ticks(engine, records: list[RunRecord]) -> list[RunRecord]:

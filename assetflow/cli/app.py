@@ -142,14 +142,19 @@ def materialize(ctx, selection, partition, from_key, to_key, full_refresh, threa
 @click.argument("asset_name", metavar="ASSET")
 @click.option("--from", "from_key", required=True, help="First partition key (inclusive).")
 @click.option("--to", "to_key", required=True, help="Last partition key (inclusive).")
+@click.option("--restart", is_flag=True, help="Rebuild the whole range, even what an earlier run of "
+              "this backfill built (without it, a rerun builds only what is left).")
 @_run_options
 @common_options()
 @click.pass_context
-def backfill(ctx, asset_name, from_key, to_key, threads, target, wait, as_json, dry_run) -> None:
-    """Rebuild ASSET's partitions FROM..TO, then whatever downstream became stale."""
+def backfill(ctx, asset_name, from_key, to_key, restart, threads, target, wait, as_json, dry_run) -> None:
+    """Rebuild ASSET's partitions FROM..TO, then whatever downstream became stale; run again after
+    a kill or failure, it builds only what it has not built yet."""
+    from functools import partial
+
     from assetflow.api import backfill as run_backfill
     _materialize(ctx, None, as_json, backfill=(asset_name, from_key, to_key, threads, target, wait, dry_run),
-                 runner_fn=run_backfill)
+                 runner_fn=partial(run_backfill, restart=restart))
 
 
 def _materialize(ctx, options, as_json: bool, backfill=None, runner_fn=None) -> None:

@@ -27,7 +27,8 @@ def runs(ctx, limit: int, as_json: bool, target: str | None) -> None:
     report = api.runs_report(load(ctx), target, limit)
     records = report.runs
     if as_json:
-        emit(render.to_json({"runs": [record_dict(r) for r in records], "snapshot": snapshot_json(report.snapshot)}))
+        emit(render.to_json({"runs": [{**record_dict(r), "backfill": _backfill_json(report.backfills.get(r.run_id))}
+                                      for r in records], "snapshot": snapshot_json(report.snapshot)}))
         return
     if report.snapshot is not None:
         emit(snapshot_text(report.snapshot))
@@ -36,7 +37,17 @@ def runs(ctx, limit: int, as_json: bool, target: str | None) -> None:
     for r in records:
         ended = f"{r.ended_at:%Y-%m-%d %H:%M:%S}" if r.ended_at else "-"
         tick = f"  [{r.trigger} tick {r.tick:%Y-%m-%dT%H:%M}Z]" if r.tick is not None else ""
-        emit(f"{r.run_id}  {r.status:<9}  {r.started_at:%Y-%m-%d %H:%M:%S} -> {ended}  {r.command}{tick}")
+        done = report.backfills.get(r.run_id)
+        progress = f"  ({done.done} of {done.total} done)" if done is not None else ""
+        emit(f"{r.run_id}  {r.status:<9}  {r.started_at:%Y-%m-%d %H:%M:%S} -> {ended}  {r.command}{tick}{progress}")
+
+
+def _backfill_json(progress) -> dict | None:
+    """A backfill run's progress: the partitions of the range its pass had built when it ended."""
+    if progress is None:
+        return None
+    return {"id": progress.backfill, "asset": progress.asset, "from": progress.first, "to": progress.last,
+            "pass": progress.generation, "done": progress.done, "total": progress.total}
 
 
 @runs.command(name="show", context_settings=CONTEXT, epilog=examples(

@@ -315,6 +315,11 @@ class DuckDBEngine:
             return None
         return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
+    def backfills(self):
+        """The backfill records: each backfill's pass and its runs (run/backfills)."""
+        from assetflow.engines.duckdb_backfills import Backfills
+        return Backfills(self.connection(), self._transaction)
+
     def cleaner(self):
         """Listing and removing what no asset defines any more (`assetflow clean`)."""
         from assetflow.engines.duckdb_clean import Cleaner

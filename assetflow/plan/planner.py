@@ -99,6 +99,7 @@ class PlanRequest:
     selected: frozenset[str]
     ranges: Mapping[str, range] = field(default_factory=dict)     # asset -> indices to consider
     refresh: frozenset[str] = frozenset()    # assets whose considered partitions are rebuilt anyway
+    kept: Mapping[str, frozenset[int]] = field(default_factory=dict)   # ... except these (a resumed backfill built them)
     for_status: bool = False          # status: a failed upstream blocks; materialize retries it
     source_versions: Mapping[str, int] = field(default_factory=dict)   # source -> data version
     windowed_sources: frozenset[str] = frozenset()   # versioned per reader partition: "source[key]"
@@ -194,7 +195,8 @@ def _plan_asset(name: str, graph: AssetGraph, local: Mapping[int, int], request:
     for i in suspects:
         flags = local.get(i, 0)
         built = not flags & NEVER_BUILT
-        why = _own_reasons(flags, refresh and i in considered, graph.assets[name].settings.max_age)
+        forced = refresh and i in considered and i not in request.kept.get(name, ())
+        why = _own_reasons(flags, forced, graph.assets[name].settings.max_age)
         wait_for = [(e.up, j) for e in edges for j in _within(seen.planned[e.up], e.mapping.up_range(i))]
         up_stale = any(_within(seen.stale[e.up], e.mapping.up_range(i)) for e in edges)
         block = f"{SOURCE_MISSING}: {missing}" if missing is not None else _first_block(edges, i, seen, keys)

@@ -40,10 +40,13 @@ class Assessment:
 
 
 def assess(project: Project, graph: AssetGraph, engine, selected: frozenset[str], ranges: Mapping[str, range],
-           refresh: frozenset[str], for_status: bool, now: datetime) -> Assessment:
-    """`engine` may be None (the target database does not exist yet): nothing is stored."""
+           refresh: frozenset[str], for_status: bool, now: datetime, kept=None) -> Assessment:
+    """`engine` may be None (the target database does not exist yet): nothing is stored. `kept`:
+    partitions of `refresh` assets not to rebuild (what a resumed backfill built already)."""
+    from dataclasses import replace
     stored = engine.stored_versions() if engine is not None else StoredVersions()
     request = _plan_request(project, graph, engine, stored, selected, ranges, refresh, for_status, now)
+    request = replace(request, kept=kept) if kept else request
     keys = partition_keys(graph, now)
     edges = edges_of(graph, keys)
     expectation = expect(graph, keys, edges, request.source_versions, request.windowed_sources, now)
