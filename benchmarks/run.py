@@ -35,6 +35,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 RAW_RUNNER = BENCH / "raw_runner.py"
 ANALYSIS = BENCH / "analysis.md"
+UI_SPEED = BENCH / "ui_speed.md"        # written by benchmarks/ui_speed.py (the web UI, in Chromium)
 MEM_SLACK_MB = 100.0
 
 
@@ -648,6 +649,8 @@ def report(rows: list[Row], notes: list[str], args, started: float, floor: Row) 
             for r in missed], ""]
     if ANALYSIS.exists():          # the profile-based explanation, kept apart so that a rerun keeps it
         lines += [ANALYSIS.read_text().rstrip(), ""]
+    if UI_SPEED.exists():          # measured by its own script (a browser), kept apart the same way
+        lines += [UI_SPEED.read_text().rstrip(), ""]
     return "\n".join(lines)
 
 

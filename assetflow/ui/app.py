@@ -86,7 +86,7 @@ class App:
         if name not in view.report.graph.assets:
             return not_found(f"There is no asset '{name}' in this project.", self.token, self._name())
         project = self.reads.project()
-        columns, runs = self._optional(lambda: api.table_columns(project, self.reads.target_name)), \
+        columns, runs = self._optional(self.reads.columns), \
             self._optional(lambda: api.asset_runs(project, self.reads.target_name, name, 10))
         body = asset_body(name, view.report, project.root, columns, runs or [])
         return self._page(name, body, "/", ("asset.js",), view.note)

@@ -40,6 +40,7 @@ class Reads:
         self._load_error: AssetflowError | None = None
         self._status: StatusView | None = None
         self._status_key: tuple | None = None
+        self._columns: tuple[tuple, dict | None] | None = None
 
     # ---------------------------------------------------------------- the project
 
@@ -84,6 +85,18 @@ class Reads:
                 return view
             self._status, self._status_key = view, key
             return view
+
+    def columns(self) -> dict | None:
+        """Column types of the target's tables, read again only when the database file changed
+        (opening a database of a thousand tables costs a few tenths of a second)."""
+        project = self.project()
+        key = (id(project), _database_signature(project.config.target(self.target_name).path))
+        cached = self._columns
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        found = api.table_columns(project, self.target_name)
+        self._columns = (key, found)
+        return found
 
     def forget_status(self) -> None:
         """A run this process launched has ended: read the status again on the next request."""

@@ -156,7 +156,15 @@ class Server:
         return f"http://{host}:{self.port}"
 
     def serve_forever(self) -> None:
+        # read the status once now, so that the first page does not wait for it
+        threading.Thread(target=self._warm, name="assetflow-warm", daemon=True).start()
         self.httpd.serve_forever(poll_interval=0.2)
+
+    def _warm(self) -> None:
+        try:
+            self.app.reads.status()
+        except Exception:       # noqa: BLE001 - the first page shows the error instead
+            pass
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop starting runs and answering; a running build gets its grace period (api.RunEvents.stop)."""

@@ -21,8 +21,17 @@
     for (const n of data.nodes) g.setNode(n.id, {width: Math.min(40 + n.id.length * 7, 260), height: 28, data: n});
     for (const [u, v] of data.edges) g.setEdge(u, v);
     dagre.layout(g);
-    const {width, height} = g.graph();
-    const svg = el("svg", {viewBox: `0 0 ${width} ${height}`, width: width, height: height, role: "img"});
+    // the drawing's extent: nodes and every edge point (long edges may bend outside the ranks)
+    let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+    const extend = (x, y) => { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); };
+    for (const id of g.nodes()) {
+      const b = g.node(id);
+      extend(b.x - b.width / 2, b.y - b.height / 2);
+      extend(b.x + b.width / 2, b.y + b.height / 2);
+    }
+    for (const e of g.edges()) for (const p of g.edge(e).points) extend(p.x, p.y);
+    const [width, height] = [x1 - x0 + 16, y1 - y0 + 16];
+    const svg = el("svg", {viewBox: `${x0 - 8} ${y0 - 8} ${width} ${height}`, width: width, height: height, role: "img"});
     const defs = el("defs");
     const marker = el("marker", {id: "arrow", viewBox: "0 0 8 8", refX: 8, refY: 4, markerWidth: 7,
                                  markerHeight: 7, orient: "auto"});
