@@ -676,6 +676,27 @@ def dev_loop(bench: Bench, rounds: int = 10) -> None:
     bench.guarded([row], go)
 
 
+def dbt_import(bench: Bench, models: int) -> None:
+    """`assetflow import-dbt` of a generated dbt project (benchmarks/gen_dbt_project.py)."""
+    import gen_dbt_project
+    row = bench.add(Row(f"`import-dbt`, {models}-model generated dbt project", "< 10 s", max_seconds=10.0,
+                        note="no raw equivalent"))
+    source = bench.work / f"dbt-{models}"
+    if source.exists():
+        shutil.rmtree(source)
+    gen_dbt_project.generate(source, models)
+    bench.log(f"import-dbt, {models} models")
+
+    def go():
+        for n in range(bench.repeat):
+            out = bench.work / f"dbt-out-{models}-{n}"
+            shutil.rmtree(out, ignore_errors=True)
+            sample, _ = measure([*assetflow_cmd(), "import-dbt", str(source), str(out)])
+            row.af.append(sample)
+
+    bench.guarded([row], go)
+
+
 # --only NAME: (full size, --quick size); each runs one workload of Bench
 WORKLOADS = {
     "help": (lambda b: b.help(), lambda b: b.help()),
@@ -688,6 +709,7 @@ WORKLOADS = {
                lambda b: [b.status(n, 30) for n in (20, 100)] and b.growth_note()),
     "dag-10k": (lambda b: b.dag(10_000, tiny=True, cold_only=True), lambda b: b.dag(500, tiny=True, cold_only=True)),
     "dev": (lambda b: dev_loop(b), lambda b: dev_loop(b)),
+    "dbt": (lambda b: dbt_import(b, 500), lambda b: dbt_import(b, 50)),
     # not in the default run: the 200 tiny assets alone (for a short run against another DuckDB)
     "dag-tiny-200": (lambda b: b.dag(200, tiny=True), lambda b: b.dag(50, tiny=True)),
 }
