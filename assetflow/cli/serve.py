@@ -26,7 +26,8 @@ def serve(ctx: click.Context, host: str, port: int, no_schedules: bool, target: 
     from assetflow.ui import build_server
     from assetflow.ui.server import is_loopback
     try:
-        server = build_server(project_root(ctx), host, port, target)
+        root = project_root(ctx)
+        server = build_server(root, host, port, target, schedules=not no_schedules)
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}",
                          hint="pick another --port (0 picks a free one)") from None
@@ -36,6 +37,11 @@ def serve(ctx: click.Context, host: str, port: int, no_schedules: bool, target: 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    scheduler = None
+    if not no_schedules and server.app.reads.project().config.schedules:
+        from assetflow.cli.masks import mask
+        from assetflow.ui.scheduling import start_scheduler
+        scheduler = start_scheduler(root, stop, lambda exc: click.echo(mask(exc.render()), err=True))
     worker = threading.Thread(target=server.serve_forever, name="assetflow-serve", daemon=True)
     worker.start()
     click.echo(f"Serving on {server.url}")
@@ -43,4 +49,6 @@ def serve(ctx: click.Context, host: str, port: int, no_schedules: bool, target: 
         pass
     click.echo("stopping: running partitions finish (their grace period), nothing new starts", err=True)
     server.stop()
+    if scheduler is not None:
+        scheduler.join()
     click.echo("stopped", err=True)

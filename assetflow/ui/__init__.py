@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def build_server(root: Path, host: str = "127.0.0.1", port: int = 8765, target: str | None = None):
+def build_server(root: Path, host: str = "127.0.0.1", port: int = 8765, target: str | None = None,
+                 schedules: bool = False):
     """A bound, not yet serving `server.Server` for the project at `root` (port 0: a free port).
     The project is loaded and its graph built here, so a broken project fails before the address is
     printed."""
@@ -15,4 +16,5 @@ def build_server(root: Path, host: str = "127.0.0.1", port: int = 8765, target: 
     from assetflow.ui.server import Server, new_token
     reads = Reads(root, target)
     api.graph_of(reads.project())
-    return Server(App(reads, new_token()), host, port)
+    from assetflow.ui.scheduling import schedule_state
+    return Server(App(reads, new_token(), schedule_state(reads, schedules)), host, port)
