@@ -64,7 +64,8 @@ def run_command(ctx, once: bool, at_text: str | None, as_json: bool, target: str
                          hint='add one:\n[schedules.nightly]\ncron = "0 2 * * *"')
     if once:
         outcomes = run_once(root, FrozenClock(at) if at else SystemClock(), options,
-                            on_tick=(lambda o: None) if as_json else _print_tick)
+                            on_tick=(lambda o: None) if as_json else _print_tick,
+                            on_wait=lambda holder: click.echo(mask(f"waiting for the project: {holder}"), err=True))
         if as_json:
             emit(_to_json({"ticks": [o.as_json() for o in outcomes]}))
         if any(o.status == "failed" for o in outcomes):

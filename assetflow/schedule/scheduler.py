@@ -90,9 +90,11 @@ OnTick = Callable[[TickOutcome], None]
 # ------------------------------------------------------------------------------------ entry points
 
 def run_once(root: Path, clock: Clock = SystemClock(), options: SchedulerOptions = SchedulerOptions(),
-             on_tick: OnTick = lambda outcome: None) -> list[TickOutcome]:
+             on_tick: OnTick = lambda outcome: None,
+             on_wait: Callable[[str], None] = lambda holder: None) -> list[TickOutcome]:
     """Handle what is due at `clock.now()` and return every tick recorded. Bad input (a broken
-    schedule, a selection matching nothing) raises a ProjectError before anything is written."""
+    schedule, a selection matching nothing) raises a ProjectError before anything is written.
+    When another run holds the project, `on_wait(holder)` is called and it waits for it."""
     project = load(root, options)
     target = project.config.target(options.target)
     now = clock.now()
@@ -104,6 +106,8 @@ def run_once(root: Path, clock: Clock = SystemClock(), options: SchedulerOptions
         found.append(outcome)
         on_tick(outcome)
     prepare_database_folder(target, project.root)
+    if holder is not None:
+        on_wait(holder)
     with run_lock(target.path, COMMAND, options.lock_wait):
         with _store(target, session, now, first=True) as store:
             runs = _decide(session, project, store, now, holder, report)
