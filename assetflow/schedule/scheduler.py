@@ -125,19 +125,30 @@ def run_scheduler(root: Path, stop_event: threading.Event, clock: Clock = System
     and the loop tries again; a late heartbeat or a failed tick never stops it."""
     session = _Session(clock.now())
     worker: threading.Thread | None = None
+    project = _reload(root, options, on_error)
     while not stop_event.is_set():
-        project = None
         try:
-            project = load(root, options)
-            worker = _iteration(session, project, clock, worker, stop_event, on_tick, options, on_error)
+            if project is not None:
+                worker = _iteration(session, project, clock, worker, stop_event, on_tick, options, on_error)
         except AssetflowError as exc:
             on_error(exc)
         except Exception as exc:           # never let one bad iteration end the scheduler
             on_error(AssetflowError(f"scheduler iteration failed: {type(exc).__name__}: {exc}"))
         flush_outbox(project, options, on_error)
+        # read the project again now, so a tick starts the moment it is due (an edit is seen
+        # within one pause: the next tick or beat)
+        project = _reload(root, options, on_error)
         clock.wait(stop_event, _pause(session, project, clock.now(), worker, options))
     if worker is not None:
         worker.join()
+
+
+def _reload(root: Path, options: SchedulerOptions, on_error: Callable[[AssetflowError], None]) -> Project | None:
+    try:
+        return load(root, options)
+    except AssetflowError as exc:
+        on_error(exc)
+        return None
 
 
 def flush_outbox(project: Project | None, options: SchedulerOptions,
