@@ -291,7 +291,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     if resumed is not None:              # before any attempt commits: a kill loses nothing of it
         from assetflow.run.backfills import attach
         attach(engine, resumed, run_id, now)
-    journal.start(record, sum(step.count for step in the_plan.steps))
+    journal.start(record, sum(step.count for step in the_plan.steps), found.new_source_versions())
     events.on_run(run_id)
     stop = events.stop or threading.Event()
     try:

@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import workloads as W  # noqa: E402
+import held  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -710,6 +711,8 @@ WORKLOADS = {
     "dag-10k": (lambda b: b.dag(10_000, tiny=True, cold_only=True), lambda b: b.dag(500, tiny=True, cold_only=True)),
     "dev": (lambda b: dev_loop(b), lambda b: dev_loop(b)),
     "dbt": (lambda b: dbt_import(b, 500), lambda b: dbt_import(b, 50)),
+    "status-held": (lambda b: held.status_held(b, sys.modules[__name__], 1000, 365),
+                    lambda b: held.status_held(b, sys.modules[__name__], 50, 30)),
     # not in the default run: the 200 tiny assets alone (for a short run against another DuckDB)
     "dag-tiny-200": (lambda b: b.dag(200, tiny=True), lambda b: b.dag(50, tiny=True)),
 }

@@ -170,10 +170,21 @@ class DuckDBEngine:
             self._cursors.clear()
         self._con.close()
 
-    def publish_snapshot(self, database: str, run_id: str, journal_lines: int) -> None:
-        """Copy the state tables beside the database for readers while this run holds it."""
-        from assetflow.engines.duckdb_snapshot import publish
-        publish(self.connection(), database, run_id, journal_lines, self.now())
+    def publish_snapshot(self, database: str, run_id: str, journal_lines: int, *, unless_current: bool = False
+                         ) -> bool:
+        """Copy the state tables beside the database for readers while this run holds it; with
+        `unless_current`, not when the published copy already shows the state apart from this run
+        (the previous run published it when it ended). Returns whether it copied."""
+        from assetflow.engines import duckdb_snapshot as snapshot
+        cur = self.connection()
+        marker = snapshot.store_marker(cur, run_id if unless_current else "")
+        if unless_current and marker.startswith(snapshot.EMPTY):
+            snapshot.snapshot_path(database).unlink(missing_ok=True)   # (left by a database since deleted)
+            return False                 # the first run: readers see an empty state and its journal
+        if unless_current and snapshot.published_marker(cur, database) == marker:
+            return False
+        snapshot.publish(cur, database, run_id, journal_lines, self.now(), marker)
+        return True
 
     def skip_checkpoint_on_close(self) -> None:
         """Leave this session's (small) write-ahead log for the next open to replay."""

@@ -26,9 +26,22 @@ def snapshot_path(database: str) -> Path:
 # ---------------------------------------------------------------------------- the run's side
 
 
-def publish(cur, database: str, run_id: str, journal_lines: int, taken_at) -> None:
+# What a snapshot copies of each table: the state is copied whole; of the history, the attempts of
+# the latest runs (and of any unfolded one) and the latest result of each check, so that the copy
+# grows with the state, not with every attempt ever made.
+RECENT_RUNS = 50
+_SELECTS = {
+    "attempts": f"SELECT * FROM _assetflow.attempts WHERE run_id IN (SELECT run_id FROM _assetflow.runs "
+                f"ORDER BY started_at DESC LIMIT {RECENT_RUNS}) OR run_id IN "
+                f"(SELECT run_id FROM _assetflow.runs WHERE NOT folded)",
+    "check_results": "SELECT * FROM _assetflow.check_results QUALIFY row_number() OVER "
+                     "(PARTITION BY asset, partition, check_name ORDER BY checked_at DESC) = 1",
+}
+
+
+def publish(cur, database: str, run_id: str, journal_lines: int, taken_at, marker: str) -> None:
     """Copy the state tables into `<database>.snapshot` (atomically, by rename). `journal_lines`:
-    how many lines of the run's journal the copy already holds."""
+    how many lines of the run's journal the copy already holds; `marker`: `store_marker` now."""
     final = snapshot_path(database)
     tmp = final.with_name(final.name + f".tmp-{os.getpid()}")
     for leftover in (tmp, Path(str(tmp) + ".wal")):
@@ -37,9 +50,11 @@ def publish(cur, database: str, run_id: str, journal_lines: int, taken_at) -> No
     try:
         run(cur, f"CREATE SCHEMA {ALIAS}._assetflow")
         for table in TABLES:
-            run(cur, f"CREATE TABLE {ALIAS}._assetflow.{table} AS SELECT * FROM _assetflow.{table}")
+            select = _SELECTS.get(table, f"SELECT * FROM _assetflow.{table}")
+            run(cur, f"CREATE TABLE {ALIAS}._assetflow.{table} AS {select}")
         run(cur, f"CREATE TABLE {ALIAS}._assetflow.snapshot_info AS SELECT ?::VARCHAR AS run_id, "
-                 f"?::BIGINT AS journal_lines, ?::TIMESTAMP AS taken_at", [run_id, journal_lines, taken_at])
+                 f"?::BIGINT AS journal_lines, ?::TIMESTAMP AS taken_at, ?::VARCHAR AS marker",
+            [run_id, journal_lines, taken_at, marker])
         run(cur, f"CREATE TABLE {ALIAS}._assetflow.columns AS SELECT schema_name, table_name, column_name, "
                  f"data_type, column_index FROM duckdb_columns() WHERE database_name = current_database() "
                  f"AND schema_name <> '_assetflow'")
@@ -49,3 +64,38 @@ def publish(cur, database: str, run_id: str, journal_lines: int, taken_at) -> No
     os.replace(tmp, final)
 
 
+EMPTY = "0//0|0/0|"           # how `store_marker` starts on a store without runs or partitions
+
+
+def store_marker(cur, leaving_out: str) -> str:
+    """A summary of the state tables that changes with every write a snapshot would show (a run
+    recorded or ended, a partition or check recorded or dropped), leaving out run `leaving_out`:
+    a run compares it, at its start, with the one its predecessor published at its end."""
+    row = run(cur, """
+        SELECT (SELECT count(*) || '/' || coalesce(max(started_at)::VARCHAR, '') || '/' ||
+                       count(*) FILTER (WHERE status = 'running' OR NOT folded)
+                FROM _assetflow.runs WHERE run_id <> ?),
+               (SELECT count(*) || '/' || coalesce(max(data_version), 0) FROM _assetflow.partitions),
+               (SELECT count(*) FROM _assetflow.attempts WHERE run_id <> ?),
+               (SELECT count(*) FROM _assetflow.check_results),
+               (SELECT count(*) FROM _assetflow.meta)""", [leaving_out, leaving_out])[0]
+    return "|".join(map(str, row))
+
+
+def published_marker(cur, database: str) -> str | None:
+    """The marker of the snapshot now published (None: there is none, or it cannot be read)."""
+    path = snapshot_path(database)
+    if not path.exists():
+        return None
+    alias = ALIAS + "_check"
+    try:
+        run(cur, f"ATTACH {sql_string(str(path))} AS {alias} (READ_ONLY)")
+    except Exception:          # a damaged or foreign file: publish a new one
+        return None
+    try:
+        rows = run(cur, f"SELECT marker FROM {alias}._assetflow.snapshot_info")
+        return rows[0][0] if rows else None
+    except Exception:
+        return None
+    finally:
+        run(cur, f"DETACH {alias}")

@@ -91,7 +91,7 @@ def open_snapshot(database: str, journal: Path, journal_run: str | None) -> Snap
             _empty_snapshot(con)
         run(con, "CREATE SCHEMA _assetflow")
         for table in (*TABLES, "snapshot_info", "columns"):
-            if table not in ("attempts", "runs"):
+            if table not in ("attempts", "runs", "sources"):
                 run(con, f"CREATE VIEW _assetflow.{table} AS SELECT * FROM {_ALIAS}._assetflow.{table}")
         _load_journal(con, journal, journal_run)
     except BaseException:
@@ -103,7 +103,8 @@ def open_snapshot(database: str, journal: Path, journal_run: str | None) -> Snap
 def _empty_snapshot(con) -> None:
     run(con, f"USE {_ALIAS}")
     store.ensure_schema(con)
-    run(con, "CREATE TABLE _assetflow.snapshot_info (run_id VARCHAR, journal_lines BIGINT, taken_at TIMESTAMP)")
+    run(con, "CREATE TABLE _assetflow.snapshot_info (run_id VARCHAR, journal_lines BIGINT, taken_at TIMESTAMP, "
+             "marker VARCHAR)")
     run(con, "CREATE TABLE _assetflow.columns (schema_name VARCHAR, table_name VARCHAR, column_name VARCHAR, "
              "data_type VARCHAR, column_index INTEGER)")
     run(con, "USE memory")
@@ -124,12 +125,18 @@ def _load_journal(con, journal: Path, journal_run: str | None) -> None:
         info = run(con, "SELECT run_id, journal_lines FROM _assetflow.snapshot_info")
         held = info[0][1] if info and info[0][0] == journal_run else 0
         run(con, "DELETE FROM _assetflow.journal WHERE seq <= ?", [held])
+        # (and an attempt the snapshot holds already: each attempt has a data version of its own)
+        run(con, f"DELETE FROM _assetflow.journal WHERE event = 'attempt' AND data_version IN "
+                 f"(SELECT data_version FROM {_ALIAS}._assetflow.attempts WHERE run_id = ?)", [journal_run])
     attempt_columns = ", ".join(f'"{k}"' for k in _ATTEMPT_TYPES)
     run(con, f"CREATE TABLE _assetflow.journal_attempts AS SELECT {attempt_columns} FROM _assetflow.journal "
              f"WHERE event = 'attempt'")
     for event, status in (("promote", store.SUCCESS), ("discard", store.DISCARDED)):
         run(con, f"UPDATE _assetflow.journal_attempts SET status = ? WHERE status = ? AND asset IN "
                  f"(SELECT asset FROM _assetflow.journal WHERE event = ?)", [status, store.STAGED, event])
+    run(con, f"CREATE VIEW _assetflow.sources AS SELECT * FROM {_ALIAS}._assetflow.sources WHERE name NOT IN "
+             f"(SELECT asset FROM _assetflow.journal WHERE event = 'source') UNION ALL "
+             f"SELECT asset, code_version, data_version FROM _assetflow.journal WHERE event = 'source'")
     # a run whose start was not published (its snapshot could not be written) is still a run
     run(con, f"CREATE VIEW _assetflow.runs AS SELECT * FROM {_ALIAS}._assetflow.runs UNION ALL "
              f"SELECT run_id, command, target, pid, started_at, NULL, 'running', false FROM _assetflow.journal "

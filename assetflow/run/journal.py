@@ -22,11 +22,12 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from assetflow.state import AttemptRecord
 
 RUN, START, ATTEMPT, PROMOTE, DISCARD, DONE, END = "run", "start", "attempt", "promote", "discard", "done", "end"
+SOURCE = "source"          # a source version the run recorded at its start (asset: name, code_version: fingerprint)
 
 
 def journal_path(database: str) -> Path:
@@ -195,18 +196,24 @@ class RunJournal:
         self._enabled = database != ":memory:" and hasattr(engine, "publish_snapshot")
         self.engine = JournaledEngine(engine, self._append) if self._enabled else engine
 
-    def start(self, record, planned: int) -> None:
-        """The run is recorded: publish the state as it is now, and begin its journal."""
+    def start(self, record, planned: int, sources: Mapping[str, Any]) -> None:
+        """The run is recorded: publish the state as it is now unless the published snapshot
+        shows it already (the previous run published it when it ended: one copy per run, not
+        two), and begin the journal with the run and the source versions it recorded."""
         if not self._enabled:
             return
         self._run_id = record.run_id
-        self._publish(0)
+        self._publish(0, unless_current=True)
         try:
             self.journal = Journal(journal_path(self._database), {
                 "run_id": record.run_id, "pid": record.pid, "command": record.command, "target": record.target,
                 "started_at": _iso(record.started_at), "planned": planned})
         except OSError:
             self.journal = None         # readers fall back to the snapshot alone
+            return
+        for name, version in sorted(sources.items()):
+            self.journal.append({"event": SOURCE, "asset": name, "code_version": version.fingerprint,
+                                 "data_version": version.data_version})
 
     def _append(self, line: dict[str, Any]) -> None:
         if self.journal is not None:
@@ -223,8 +230,8 @@ class RunJournal:
         self._publish(self.journal.lines)
         self.journal.close()
 
-    def _publish(self, lines: int) -> None:
+    def _publish(self, lines: int, unless_current: bool = False) -> None:
         try:
-            self._inner.publish_snapshot(self._database, self._run_id, lines)
+            self._inner.publish_snapshot(self._database, self._run_id, lines, unless_current=unless_current)
         except Exception:          # (disk full, permissions): readers fall back to an older snapshot
             pass

@@ -52,7 +52,8 @@ class SnapshotNotice:
         holder = (f"run {self.run_id}{pid}" if self.run_id else f"`{self.command}`{pid}" if self.command else
                   f"another process{pid}")
         since = f" since {self.held_since:%H:%M:%S} UTC" if self.held_since else ""
-        state = (f"state as of {self.as_of:%H:%M:%S} UTC" if self.as_of else "no snapshot of its state")
+        state = (f"state as of {self.as_of:%H:%M:%S} UTC" if self.as_of else
+                 "an empty state (no snapshot was published before)")
         if self.running:
             extra = (f" plus its progress: {self.done} of {self.planned} partitions done"
                      + (f" ({self.failed} failed)" if self.failed else "")

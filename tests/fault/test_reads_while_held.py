@@ -78,6 +78,7 @@ def ok(p, *args: str):
 
 def test_reads_while_a_run_holds_the_database(slow_project):
     p = slow_project
+    ok(p, "materialize", "main.days", "--partition", "2024-01-01")    # publishes a snapshot as it ends
     run = Background(p, "materialize", name="slow")
     try:
         wait_until_entered(p, run)
@@ -86,31 +87,34 @@ def test_reads_while_a_run_holds_the_database(slow_project):
         text = ok(p, "status").stdout
         assert text.startswith("Note: database held by run ")
         assert f"(pid {run.pid})" in text and notice in text
-        assert "plus its progress: 6 of 7 partitions done, 1 running" in text
+        assert "plus its progress: 5 of 6 partitions done, 1 running" in text
 
         data = ok(p, "status", "--json").json()
         assets = {a["name"]: a["partitions"] for a in data["assets"]}
-        assert assets["main.days"]["fresh"] == 6 and assets["main.slow"]["stale"] == 1
+        assert assets["main.days"]["fresh"] == 6 and assets["main.slow"]["stale"] == 1   # 1 + 5 journaled
         snap = data["snapshot"]
         assert snap["held_by"]["pid"] == run.pid and snap["as_of"].endswith("Z")
-        assert snap["progress"] == {"run_id": snap["held_by"]["run_id"], "running": True, "planned": 7, "done": 6,
+        # the first run's snapshot was current: the held run did not copy the state again
+        assert snap["as_of"] < snap["held_by"]["since"]
+        assert snap["progress"] == {"run_id": snap["held_by"]["run_id"], "running": True, "planned": 6, "done": 5,
                                     "failed": 0, "skipped": 0, "in_progress": 1, "ended": None}
         run_id = snap["held_by"]["run_id"]
 
         runs = ok(p, "runs", "--json").json()
-        assert runs["snapshot"]["progress"]["done"] == 6
-        assert [(r["run_id"], r["status"]) for r in runs["runs"]] == [(run_id, "running")]
+        assert runs["snapshot"]["progress"]["done"] == 5
+        assert [(r["run_id"], r["status"]) for r in runs["runs"]][0] == (run_id, "running")
+        assert [r["status"] for r in runs["runs"]] == ["running", "success"]
         assert notice in ok(p, "runs").stdout
 
-        shown = ok(p, "runs", "show", run_id[:12], "--json").json()
+        shown = ok(p, "runs", "show", run_id[:-2], "--json").json()
         assert shown["run"]["status"] == "running" and shown["snapshot"]["progress"]["running"]
         assert sorted((a["asset"], a["partition"], a["status"]) for a in shown["attempts"]) == [
-            ("main.days", f"2024-01-0{d}", "success") for d in range(1, 7)]
+            ("main.days", f"2024-01-0{d}", "success") for d in range(2, 7)]
         assert notice in ok(p, "runs", "show", run_id).stdout
 
         planned = ok(p, "materialize", "--dry-run", "--json").json()
         assert [(r["asset"], r["partition"]) for r in planned["results"]] == [("main.slow", None)]
-        assert planned["snapshot"]["progress"]["planned"] == 7
+        assert planned["snapshot"]["progress"]["planned"] == 6
         assert notice in ok(p, "materialize", "--dry-run").stdout
     finally:
         (p / "gate").touch()
@@ -122,6 +126,16 @@ def test_reads_while_a_run_holds_the_database(slow_project):
     runs = ok(p, "runs", "--json").json()
     assert runs["snapshot"] is None and runs["runs"][0]["status"] == "success"
     assert "Note:" not in ok(p, "status").stdout
+
+    # and while another process holds it now, the snapshot the run published at its end answers
+    con = duckdb.connect(str(p / "warehouse.duckdb"))
+    try:
+        held = ok(p, "status", "--json").json()
+        assert held["snapshot"]["progress"]["running"] is False
+        assert all(a["partitions"]["fresh"] == a["partitions"]["total"] for a in held["assets"])
+        assert ok(p, "runs", "--json").json()["runs"][0]["status"] == "success"
+    finally:
+        con.close()
 
 
 def test_a_killed_runs_journal_does_not_mislead(slow_project):
@@ -161,7 +175,7 @@ def test_a_database_held_before_any_run_answers_empty(tmp_path):
         data = ok(p, "status", "--json").json()
         assert data["assets"][0]["partitions"]["stale"] == 6
         assert data["snapshot"]["as_of"] is None
-        assert "no snapshot of its state" in ok(p, "status").stdout
+        assert "an empty state (no snapshot was published before)" in ok(p, "status").stdout
         assert ok(p, "runs", "--json").json()["runs"] == []
     finally:
         con.close()
