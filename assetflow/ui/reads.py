@@ -76,7 +76,8 @@ class Reads:
             if key == self._status_key and self._status is not None:
                 return self._status
             try:
-                view = StatusView(api.status(project, (), self.target_name), _now())
+                report = api.status(project, (), self.target_name)
+                view = StatusView(report, _now(), report.snapshot.message if report.snapshot else None)
             except AssetflowError as exc:
                 if self._status is None:
                     raise
@@ -117,7 +118,8 @@ def _stat(path: str) -> tuple:
 
 
 def _database_signature(path: str) -> tuple:
-    return (_stat(path), _stat(path + ".wal"))
+    """(a running run's journal too: while it holds the database, status comes from its journal)"""
+    return (_stat(path), _stat(path + ".wal"), _stat(path + ".journal"))
 
 
 def _files_signature(root: Path) -> tuple:
