@@ -4,9 +4,8 @@ The status workload (1,000 daily assets x 365 days, state seeded) gets one more 
 `zz_bench.gate`, a Python asset that waits for a file. `materialize zz_bench.gate` then holds the
 database (DuckDB lets no other process open it) for as long as the benchmark needs; `status`,
 `status --json` and `materialize --dry-run --json` are timed meanwhile: they answer from the
-snapshot the run published and its journal. The raw column is the same `status` on the same store
-while the database is free. The note gives the cost of publishing the snapshot at the run's start
-(and end), and its size.
+snapshot and the run's journal. The raw column is the same `status` on the same store while the
+database is free. The note gives the cost of publishing the snapshot (once per run), and its size.
 """
 from __future__ import annotations
 
@@ -95,7 +94,8 @@ def status_held(bench, kit, n_assets: int, days: int) -> None:
         size = (project / "warehouse.duckdb.snapshot").stat().st_size / 1e6
         bench.notes.append(
             f"Reads while a run holds the database ({label}, {records} partition records): publishing the "
-            f"snapshot of the state tables, which a run does when it starts and when it ends, took "
+            f"snapshot of the state tables, which a run does once (when it ends; at its start only if something "
+            f"else wrote since), took "
             f"{statistics.median(times):.2f} s (median of {len(times)}: {', '.join(f'{t:.2f}' for t in times)}); "
             f"the snapshot file is {size:.1f} MB.")
 
