@@ -81,14 +81,20 @@ def flush(outbox: Outbox, settings: AlertSettings, masks: Masks, now: datetime, 
     deadline = clock() + budget
     updates, problems = [], []
     due = outbox.due(now, FLUSH_LIMIT, run_id)
-    for entry in due:
+    held: set[str] = set()                         # receivers that failed now: their later entries wait
+    for entry in sorted(due, key=lambda e: (e.created_at, e.id)):
         if deadline - clock() < 0.1:
             break                                  # left pending, due now: the next start sends it
+        if entry.destination in held:
+            continue
         update, problem = _send(entry, settings, masks, now, deadline - clock())
         updates.append(update)
         problems += [problem] if problem else []
+        if update.status == PENDING:
+            held.add(entry.destination)
     sent = {u.id for u in updates}
-    problems += [_unsent(e, settings, masks, budget) for e in due if e.id not in sent and e.run_id == run_id]
+    problems += [_unsent(e, settings, masks, budget) for e in due
+                 if e.id not in sent and e.run_id == run_id and e.destination not in held]
     outbox.record_deliveries(updates)
     return tuple(p for p in problems if p)
 

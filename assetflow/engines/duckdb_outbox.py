@@ -82,13 +82,18 @@ class OutboxStore:
         self._fault("after_run_end")         # committed, nothing sent yet: the crash the outbox is for
 
     def due(self, now: datetime, limit: int = 100, run_id: str | None = None) -> list[OutboxEntry]:
-        """Pending entries whose time has come, oldest first; with `run_id`, that run's first."""
+        """Pending entries whose time has come, oldest first; with `run_id`, that run's first. An
+        entry waits while an older one to the same receiver is not due yet: a resolve never
+        overtakes its trigger, and a receiver that asked for time (429) is not asked early."""
         if not _readable(self._cur):
             return []
-        rows = run(self._cur, f"SELECT {_ENTRY_COLUMNS} FROM _assetflow.outbox WHERE status = ? "
-                              "AND (next_attempt IS NULL OR next_attempt <= ?) "
+        rows = run(self._cur, f"SELECT {_ENTRY_COLUMNS} FROM _assetflow.outbox o WHERE status = ? "
+                              "AND coalesce(next_attempt <= ?, true) AND NOT EXISTS ("
+                              "  SELECT 1 FROM _assetflow.outbox w WHERE w.status = o.status "
+                              "  AND w.destination = o.destination AND (w.created_at, w.id) < (o.created_at, o.id) "
+                              "  AND w.next_attempt > ?) "
                               "ORDER BY run_id IS DISTINCT FROM ?, created_at, id LIMIT ?",
-                   [PENDING, now, run_id, limit])
+                   [PENDING, now, now, run_id, limit])
         return [OutboxEntry(*r) for r in rows]
 
     def entries(self, run_id: str | None = None) -> list[OutboxEntry]:

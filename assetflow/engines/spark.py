@@ -23,7 +23,7 @@ from assetflow.errors import FailureKind
 _STATE_METHODS = ("read_state", "stored_versions", "deviations", "partition_versions", "record_run",
                   "record_sources", "record_failure", "fold_runs", "list_runs", "run_attempts", "failures",
                   "mark_abandoned_runs", "find_runs", "record_checks", "latest_checks", "now",
-                  "skip_checkpoint_on_close", "schedules")
+                  "skip_checkpoint_on_close", "schedules", "outbox")
 
 
 class SparkEngine:

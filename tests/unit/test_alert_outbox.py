@@ -192,3 +192,16 @@ def test_an_asset_with_a_failed_partition_left_stays_open():
     opened = {"main.a": Incident("shop", "main.a", NOW, "r1", NOW, "r1")}
     end = RunEnd("shop", "r2", "manual", None, frozenset({"main.a"}), frozenset({"main.a"}))
     assert decide(s, end, opened, NOW, SOURCE).closed == ()
+
+
+def test_a_resolve_never_overtakes_its_trigger(engine, receiver):
+    receiver.answer("/v2/enqueue", Answer(429, "slow down", {"Retry-After": "120"}), Answer(202))
+    s = AlertSettings(on_failure=(PagerDutyDestination(KEY),), pagerduty_url=receiver.url("/v2/enqueue"))
+    finish(engine, s, "r1", failed("r1", "main.a"), {"main.a"})                # the trigger waits 120 s
+    soon = NOW + timedelta(seconds=10)
+    finish(engine, s, "r2", None, {"main.a"}, soon)                            # recovered: a resolve queued
+    assert [e["event_action"] for e in receiver.bodies("/v2/enqueue")] == ["trigger"]
+    assert [e.subject for e in engine.outbox().due(soon)] == []                # held behind the trigger
+    later = NOW + timedelta(seconds=121)
+    assert flush_due(engine.outbox(), s, masks(s), later) == ()
+    assert [e["event_action"] for e in receiver.bodies("/v2/enqueue")] == ["trigger", "trigger", "resolve"]
