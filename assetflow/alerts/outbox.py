@@ -82,8 +82,10 @@ def flush(outbox: Outbox, settings: AlertSettings, masks: Masks, now: datetime, 
     updates, problems = [], []
     due = outbox.due(now, FLUSH_LIMIT, run_id)
     held: set[str] = set()                         # receivers that failed now: their later entries wait
+    why = "an earlier alert to this receiver did not arrive"
     for entry in sorted(due, key=lambda e: (e.created_at, e.id)):
         if deadline - clock() < 0.1:
+            why = f"the {budget:g} s alert budget of this run was used up"
             break                                  # left pending, due now: the next start sends it
         if entry.destination in held:
             continue
@@ -93,8 +95,7 @@ def flush(outbox: Outbox, settings: AlertSettings, masks: Masks, now: datetime, 
         if update.status == PENDING:
             held.add(entry.destination)
     sent = {u.id for u in updates}
-    problems += [_unsent(e, settings, masks, budget) for e in due
-                 if e.id not in sent and e.run_id == run_id and e.destination not in held]
+    problems += [_unsent(e, settings, masks, why) for e in due if e.id not in sent and e.run_id == run_id]
     outbox.record_deliveries(updates)
     return tuple(p for p in problems if p)
 
@@ -118,9 +119,8 @@ def _send(entry: OutboxEntry, settings: AlertSettings, masks: Masks, now: dateti
     return update, None if result.outcome == DELIVERED else line
 
 
-def _unsent(entry: OutboxEntry, settings: AlertSettings, masks: Masks, budget: float) -> str | None:
+def _unsent(entry: OutboxEntry, settings: AlertSettings, masks: Masks, why: str) -> str | None:
     notification = restore(entry, settings)
     if notification is None:
         return None
-    return Delivery(notification, RETRY, f"not sent: the {budget:g} s alert budget of this run was used up; "
-                    "kept for the next run", entry.attempts + 1).describe(masks)
+    return Delivery(notification, RETRY, f"not sent: {why}; kept for the next run", entry.attempts + 1).describe(masks)
