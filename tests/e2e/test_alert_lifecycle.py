@@ -217,3 +217,18 @@ def test_bad_alert_settings_are_exit_2_at_load_naming_the_key(af, project, recei
     assert "Traceback" not in r.output and "SECRETPATH" not in r.output and KEY[:31] not in r.output
     assert "assetflow.toml:" in r.stderr
     assert not (p / "warehouse.duckdb").exists()
+
+
+def test_a_failed_scheduled_tick_alerts_with_its_trigger(af, project, receiver):
+    schedule = '[schedules.nightly]\ncron = "0 2 * * *"\n'
+    p = project({"assets/orders.py": textwrap.dedent(BROKEN_PY)},
+                toml('[alerts]\non_failure = [ { webhook = "${HOOK_URL}" } ]\n', schedule))
+    env = env_for(receiver)
+    first = af(p, "schedule", "run", "--once", "--at", "2024-01-02T01:00:00Z", "--json", env=env)
+    assert first.exit_code == 0 and first.json()["ticks"] == [], first.output      # first sight: nothing runs
+    r = af(p, "schedule", "run", "--once", "--at", "2024-01-02T02:00:10Z", "--json", env=env)
+    (tick,) = r.json()["ticks"]
+    assert (tick["schedule"], tick["status"]) == ("nightly", "failed"), r.output
+    (payload,) = receiver.bodies("/hook")
+    assert (payload["trigger"], payload["run_id"]) == ("schedule:nightly", tick["run_id"])
+    assert payload["failures"][0]["error"].startswith("ValueError: the orders export is empty")
