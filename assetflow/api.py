@@ -549,3 +549,10 @@ def table_columns(project: Project, target_name: str | None) -> dict | None:
     """Column types of everything in the target database (None before the first build)."""
     with open_reader(project.config.target(target_name)) as (engine, _):
         return engine.table_columns() if engine else None
+
+
+def show(project: Project, asset_name: str, partition: str | None, limit: int, target_name: str | None):
+    """The first `limit` rows of an asset (of one partition), as the target holds them."""
+    from assetflow.run.show import show as preview
+    graph = graph_of(project)
+    return preview(graph, _one_asset(graph, asset_name), project.config.target(target_name), partition, limit)

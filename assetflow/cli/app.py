@@ -15,6 +15,7 @@ from assetflow.cli.masks import mask, use_masks, warn
 from assetflow.cli.options import exclude_option, var_option
 from assetflow.cli.runs import runs
 from assetflow.cli.serve import serve
+from assetflow.cli.show import command as show_command
 from assetflow.cli.snapshot_notice import snapshot_json, snapshot_text
 from assetflow.cli.schedule import schedule
 from assetflow.errors import EXIT_TERMINATED
@@ -40,6 +41,8 @@ main.add_command(clean_command(load, common_options(), CONTEXT))
 main.add_command(import_dbt)
 main.add_command(serve)
 main.add_command(schedule)
+main.add_command(show_command(load, common_options(), CONTEXT, examples(
+    "assetflow show marts.daily_revenue --partition 2024-01-31", "assetflow show customer_lifetime --limit 5 --json")))
 
 # ------------------------------------------------------------------------------------------ init
 

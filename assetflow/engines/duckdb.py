@@ -315,6 +315,11 @@ class DuckDBEngine:
         rows = run(self.connection(), f"SELECT {key_sql} AS k, count(*) FROM {relation} GROUP BY ALL")
         return {("" if k is None else str(k)): n for k, n in rows}
 
+    def preview(self, key: AssetKey, window: PartitionWindow | None, limit: int):
+        """(columns, rows) of up to `limit` rows, for `assetflow show`."""
+        from assetflow.engines.duckdb_preview import preview
+        return preview(self.connection(), key, window, limit)
+
     def count_rows(self, sql: str) -> int:
         return run(self.connection(), f"SELECT count(*) FROM ({sql})")[0][0]
 
@@ -335,6 +340,10 @@ class DuckDBEngine:
         """Listing and removing what no asset defines any more (`assetflow clean`)."""
         from assetflow.engines.duckdb_clean import Cleaner
         return Cleaner(self.connection(), self._transaction)
+
+    def collect_garbage(self) -> int:
+        """Data no state points at: none here (a write and its record commit together)."""
+        return 0
 
     def existing_tables(self) -> set[str]:
         rows = run(self.connection(), "SELECT schema_name || '.' || table_name FROM duckdb_tables() "

@@ -88,7 +88,7 @@ class SparkEngine:
 
     def prepare(self, schemas: set[str], file_sources: list[SourceView]) -> None:
         self._state.prepare(set(), [])
-        self._state.in_transaction(spark_store.ensure)
+        self._state.read(spark_store.ensure)
         self.catalog().prepare(schemas, file_sources)
 
     def moved_source_views(self, file_sources: list[SourceView]) -> list:
@@ -108,6 +108,11 @@ class SparkEngine:
             schema, _, name = table.asset.partition(".")
             out.setdefault(schema, {})[name] = dict(table.columns)
         return out
+
+    def collect_garbage(self) -> int:
+        """Remove the version directories the state does not point at (old versions, killed writes)."""
+        from assetflow.engines.spark_clean import remove_garbage
+        return remove_garbage(self)
 
     def cleaner(self):
         from assetflow.engines.spark_clean import SparkCleaner
@@ -137,7 +142,8 @@ class SparkEngine:
             return None
         return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
-    def show(self, key: AssetKey, window: PartitionWindow | None, limit: int):
+    def preview(self, key: AssetKey, window: PartitionWindow | None, limit: int):
+        """(columns, rows) of up to `limit` rows, for `assetflow show`."""
         return self.catalog().show(key, window, limit)
 
     # ------------------------------------------------------------------ writes

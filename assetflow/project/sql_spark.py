@@ -27,12 +27,12 @@ class SparkRules:
         self.exp = exp
 
     def rewrite(self, tree, dialect: str, path: str):
-        """The tree with every rule applied (nodes are collected first, then replaced)."""
+        """The tree with every rule applied (nodes are collected first, then replaced, innermost first)."""
         exp = self.exp
         if isinstance(tree, exp.Pivot):
             self._refuse(tree, path, "DuckDB's short PIVOT statement (PIVOT t ON c USING f)",
                          "Spark cannot parse it", "write SELECT ... FROM t PIVOT (f FOR c IN (...))")
-        for node in list(tree.walk()):
+        for node in reversed(list(tree.walk(bfs=False))):      # children before their parents
             replacement = self._rule(node, path)
             if replacement is not None and replacement is not node:
                 node.replace(replacement)
@@ -62,7 +62,17 @@ class SparkRules:
             micros = self._call("UNIX_MICROS", exp.cast(node.this, exp.DataType.build("TIMESTAMP", dialect="spark")))
             seconds = exp.cast(micros, exp.DataType.build("DOUBLE", dialect="spark"))
             return exp.Paren(this=exp.Div(this=seconds, expression=exp.Literal.number(1000000)))
+        if isinstance(node, exp.Div) and not isinstance(node.this, exp.Interval):
+            # DuckDB's `/` is a DOUBLE division for every numeric type; Spark's keeps DECIMALs
+            return exp.Div(this=exp.cast(node.this, exp.DataType.build("DOUBLE", dialect="spark")),
+                           expression=node.expression)
+        if isinstance(node, exp.Round):
+            return self._round(node)
         if isinstance(node, exp.PercentileCont) and not isinstance(node.parent, exp.WithinGroup):
+            if not (isinstance(node.this, exp.Cast) and node.this.to.is_type("double", "float")):
+                self._refuse(node, path, "quantile_cont(x, p)", "DuckDB keeps a DECIMAL x's type (rounding "
+                             "the answer), Spark's percentile answers a DOUBLE",
+                             "write quantile_cont(CAST(x AS DOUBLE), p): the same on both engines")
             return self._call("PERCENTILE", node.this, node.expression)
         return self._refusal(node, path)
 
@@ -117,6 +127,19 @@ class SparkRules:
             return self._integer_type(arg.to) or arg.to.this.name in ("TEXT", "VARCHAR", "CHAR", "BOOLEAN")
         return isinstance(arg, (exp.Predicate, exp.Not, exp.And, exp.Or, exp.Boolean, exp.Count,
                                 exp.Length, exp.ArraySize))
+
+    def _round(self, node):
+        """DuckDB rounds a DOUBLE as round(x * 10^n) / 10^n (its binary value: 0.5015 -> 0.501);
+        Spark rounds its shortest decimal text (0.502). The same arithmetic is exact for DECIMALs."""
+        exp = self.exp
+        digits = node.args.get("decimals")
+        if not (isinstance(digits, exp.Literal) and digits.is_int and 0 < int(digits.name) <= 15):
+            return None
+        if isinstance(node.this, exp.Literal):
+            return None
+        scale = exp.Literal.number(10 ** int(digits.name))
+        scaled = exp.Round(this=exp.Mul(this=node.this.copy(), expression=scale))
+        return exp.Paren(this=exp.Div(this=scaled, expression=scale.copy()))
 
     def _regexp_replace(self, node, path: str):
         modifiers = node.args.get("modifiers")

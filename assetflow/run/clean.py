@@ -128,6 +128,7 @@ def clean(project: Project, target_name: str | None, yes: bool, now: datetime) -
             return _report(project, graph, engine, now) if engine else CleanReport()
     with run_lock(target.path, "clean --yes", 0.0), open_engine(target, read_only=False) as engine:
         engine.fold_runs()               # a dead run's attempts are state too
+        engine.collect_garbage()         # data no state points at (Spark: old and killed versions)
         report = _report(project, graph, engine, now)
         if report.empty:
             return report
