@@ -100,6 +100,10 @@ class SparkCatalog:
                 except Exception:   # DROP VIEW of a table (or the reverse) is an error in Spark
                     pass
 
+    @property
+    def lock(self):
+        return self._lock
+
     def kind(self, asset: str) -> str | None:
         return self._kinds.get(asset)
 

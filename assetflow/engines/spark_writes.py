@@ -182,13 +182,16 @@ def _record(engine, request: BuildRequest, table: SparkTable, located, counts: d
 
 
 def _point(catalog, table: SparkTable, located) -> None:
-    """The catalog follows the state: a table re-registered, or the batch's partitions swapped."""
-    registered = catalog.kind(table.asset)
-    if table.kind == "partitioned" and registered == "partitioned" and catalog.columns(table.asset) == table.columns:
-        catalog.swap_partitions(table.asset, {k: loc for k, loc, _ in located})
-        return
-    parts = catalog._state.read(lambda cur: spark_store.parts(cur, table.asset)).get(table.asset, {})
-    catalog.register(table, parts)
+    """The catalog follows the state: a table re-registered, or the batch's partitions swapped.
+    Under the catalog's lock: a registration reads every partition the state holds, so one that
+    another worker recorded meanwhile is never dropped by it."""
+    with catalog.lock:
+        registered = catalog.kind(table.asset)
+        if table.kind == "partitioned" and registered == "partitioned" and catalog.columns(table.asset) == table.columns:
+            catalog.swap_partitions(table.asset, {k: loc for k, loc, _ in located})
+            return
+        parts = catalog._state.read(lambda cur: spark_store.parts(cur, table.asset)).get(table.asset, {})
+        catalog.register(table, parts)
 
 
 def _view(engine, catalog, request: BuildRequest) -> BuildOutcome:
