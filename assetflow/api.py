@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from assetflow.project.config import Target
 from assetflow.engines import open_engine, prepare_database_folder
-from assetflow.engines.base import SourceView
 from assetflow.errors import Interrupted, UsageError
 from assetflow.plan.graph import AssetGraph, build_graph
 from assetflow.run.assess import Assessment, assess, select_assets
@@ -25,6 +24,9 @@ from assetflow.plan.planner import Plan, Step
 from assetflow.plan.select import parse_selection, resolve_selection
 from assetflow.state import FAILED, SUCCESS, FailureRecord, RunRecord
 from assetflow.plan.windows import partition_ranges
+from assetflow.run import run_inputs
+from assetflow.run.history import (RunReport, RunsReport, asset_runs, list_runs, run_report,  # noqa: F401 (re-exported)
+                                    runs_report, show_run, table_columns)
 from assetflow.run.reads import SnapshotNotice, open_reader
 
 if TYPE_CHECKING:
@@ -128,14 +130,14 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
     with open_reader(target) as (engine, notice):
         now = engine.now() if engine else _utcnow()
         found = assess(project, graph, engine, frozenset(graph.assets), {}, frozenset(), True, now)
-        checks = tuple(c for c in (engine.latest_checks() if engine else ()) if c[2] in _declared_checks(project, graph))
+        checks = tuple(c for c in (engine.latest_checks() if engine else ()) if c[2] in run_inputs.declared_checks(project, graph))
         drift = outside = None
         if verify and notice is None:        # (the data is not in a snapshot)
             from assetflow.run.clean import outside_partitions
             from assetflow.run.verify import verify as compare
             drift = tuple(d for d in compare(graph, engine) if d.asset in selected) if engine else ()
             outside = tuple(o for o in outside_partitions(graph, engine, now) if o.asset in selected)
-        moved = tuple(engine.moved_source_views(_file_source_views(project, graph, frozenset()))) if engine else ()
+        moved = tuple(engine.moved_source_views(run_inputs.file_source_views(project, graph, frozenset()))) if engine else ()
         from assetflow.run.clean import status_orphans
         orphans = status_orphans(project, graph, engine) if notice is None else ()
         failures = _failures(found.plan, selected, engine)
@@ -170,7 +172,7 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
             events.on_plan(found.plan)
             if not found.plan.steps and not found.plan.blocked and not found.new_source_versions():
                 # nothing is stale, but the project may have moved since its source views were made
-                engine.repoint_source_views(_file_source_views(project, graph, found.request.missing_sources))
+                engine.repoint_source_views(run_inputs.file_source_views(project, graph, found.request.missing_sources))
                 return _also(_record_noop(engine, target, options, found.plan, found.now, resumed), flushed)
             return _also(_run(project, graph, engine, found, target, options, events, resumed), flushed)
 
@@ -274,7 +276,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     run_id = _new_run_id(now)
     engine.use_session(project.config.vars.statements())
     engine.prepare({a.key.schema for a in graph.assets.values()},
-                   _file_source_views(project, graph, request.missing_sources))
+                   run_inputs.file_source_views(project, graph, request.missing_sources))
     counter = itertools.count(max([found.stored.newest, *request.source_versions.values()]) + 1)
     journal = RunJournal(engine, target.path)      # what readers see while this run holds the database
     on_start, on_done = journal.events(events.on_start, events.on_done)
@@ -296,7 +298,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     stop = events.stop or threading.Event()
     try:
         results = execute(the_plan, runner, threads=options.threads or target.threads,
-                          retry_policy=lambda name: _retry_policy(project, graph, name),
+                          retry_policy=lambda name: run_inputs.retry_policy(project, graph, name),
                           on_start=on_start, on_done=on_done, stop=stop,
                           on_abort=lambda: (cancelled.set(), engine.interrupt()), grace=options.grace,
                           landing=Landing(runner.lands_whole, runner.land))
@@ -314,7 +316,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     runner.run_deferred_checks()     # checks that compare with another asset this run built
     results = [part for r in results for part in r.per_partition()]
     failed = [r for r in results if r.status == FAILED]
-    checks = runner.check_notes + _custom_checks(project, graph, engine, run_id, results)
+    checks = runner.check_notes + run_inputs.custom_checks(project, graph, engine, run_id, results)
     check_failed = any(not c.result.passed and c.result.severity == "error" for c in checks)
     final = FAILED if failed or the_plan.blocked or check_failed else SUCCESS
     if stop.is_set():
@@ -344,47 +346,10 @@ def _end_run(project: Project, engine, record: RunRecord, options: MaterializeOp
                    project.config.name, options.trigger, _utcnow())
 
 
-def _custom_checks(project: Project, graph: AssetGraph, engine, run_id: str, results) -> list:
-    """Custom checks over the assets this run built; their results are recorded with the run."""
-    from assetflow.run.checks_runner import run_custom_checks
-    built = {r.asset for r in results if r.status == SUCCESS}
-    if not built or not project.checks:
-        return []
-    outcomes = run_custom_checks(project, graph, engine, built)
-    for outcome in outcomes:
-        engine.record_checks(run_id, outcome.asset, outcome.partition, [outcome.result])
-    return [o for o in outcomes if not o.result.passed]
-
-
-def _declared_checks(project: Project, graph: AssetGraph) -> set[str]:
-    """Names of the checks the project declares now (older results of edited checks are not shown)."""
-    names = {c.text for spec in graph.assets.values() for c in spec.settings.checks}
-    return names | {f"{c.name} ({c.path})" for c in project.checks}
-
-
 def _refresh(options: MaterializeOptions, selected: frozenset[str]) -> frozenset[str]:
     if options.refresh is not None:
         return options.refresh
     return selected if options.full_refresh else frozenset()
-
-
-def _file_source_views(project: Project, graph: AssetGraph, missing: frozenset[str]) -> list[SourceView]:
-    """Views over declared file sources; a source with no files gets none (its readers are blocked)."""
-    from assetflow.assets import AssetKey
-    views = []
-    for source in project.config.sources:
-        if source.glob is not None and source.name not in missing:
-            pattern = source.glob if os.path.isabs(source.glob) else str(project.root / source.glob)
-            views.append(SourceView(AssetKey.parse(source.name), pattern))
-    return views
-
-
-def _retry_policy(project: Project, graph: AssetGraph, name: str) -> RetryPolicy:
-    from assetflow.run.executor import RetryPolicy
-    settings = graph.assets[name].settings
-    retries = settings.retries if settings.retries is not None else project.config.retries
-    delay = settings.retry_delay if settings.retry_delay is not None else project.config.retry_delay
-    return RetryPolicy(retries, delay)
 
 
 def _utcnow() -> datetime:
@@ -449,106 +414,6 @@ def clean(project: Project, target_name: str | None, yes: bool):
     """What renamed and deleted assets and narrowed partition ranges left; removed with `yes`."""
     from assetflow.run.clean import clean as run_clean
     return run_clean(project, target_name, yes, _utcnow())
-
-
-@dataclass(frozen=True)
-class RunsReport:
-    runs: tuple[RunRecord, ...]
-    snapshot: SnapshotNotice | None = None     # set when a writer held the database
-    backfills: Mapping[str, Any] = field(default_factory=dict)   # run id -> run.backfills.BackfillProgress
-
-
-@dataclass(frozen=True)
-class RunReport:
-    record: RunRecord
-    attempts: tuple
-    snapshot: SnapshotNotice | None = None
-
-
-def list_runs(project: Project, target_name: str | None, limit: int) -> list[RunRecord]:
-    return list(runs_report(project, target_name, limit).runs)
-
-
-def runs_report(project: Project, target_name: str | None, limit: int) -> RunsReport:
-    """Recent runs, newest first; from a snapshot (and said so) while a writer holds the database."""
-    target = project.config.target(target_name)
-    from assetflow.run.backfills import progress
-    with open_reader(target) as (engine, notice):
-        records = _with_ticks(engine, engine.list_runs(limit)) if engine else []
-        runs = tuple(_liveness(r, target) for r in records)
-        return RunsReport(runs, notice, progress(engine, [r.run_id for r in runs]) if engine else {})
-
-
-def _with_ticks(engine, records: list[RunRecord]) -> list[RunRecord]:
-    """Runs with the schedule and tick that started them (from the tick rows)."""
-    from dataclasses import replace
-    ticks = engine.schedules().ticks_of_runs([r.run_id for r in records]) if records else {}
-    return [replace(r, trigger=f"schedule:{t.schedule}", tick=t.tick.replace(tzinfo=None)) if (t := ticks.get(r.run_id))
-            else r for r in records]
-
-
-def _liveness(record: RunRecord, target: Target) -> RunRecord:
-    """A run still marked running while nobody holds the lock died: show it as abandoned."""
-    from dataclasses import replace
-
-    from assetflow.run.lock import is_locked
-    if record.status == "running" and not is_locked(target.path):
-        return replace(record, status="abandoned")
-    return record
-
-
-def show_run(project: Project, target_name: str | None, run_id: str):
-    report = run_report(project, target_name, run_id)
-    return report.record, list(report.attempts)
-
-
-def run_report(project: Project, target_name: str | None, run_id: str) -> RunReport:
-    """One run and its attempts; from a snapshot plus the running run's journal while a writer
-    holds the database."""
-    target = project.config.target(target_name)
-    with open_reader(target) as (engine, notice):
-        matches = engine.find_runs(run_id) if engine else []
-        if len(matches) > 1:
-            raise UsageError(f"'{run_id}' matches {len(matches)} runs", hint="give more of the run id")
-        if not matches:
-            raise UsageError(f"no run '{run_id}' in target '{target.name}'", hint=_elsewhere_hint(project, target, run_id))
-        record = next(r for r in engine.list_runs(1_000_000) if r.run_id == matches[0])
-        record = _with_ticks(engine, [record])[0]
-        return RunReport(_liveness(record, target), tuple(engine.run_attempts(matches[0])), notice)
-
-
-def _elsewhere_hint(project: Project, searched: Target, run_id: str) -> str:
-    """Where else the run is (each target has its own state store), or which targets to try."""
-    others = [t for t in project.config.targets if t.name != searched.name]
-    holding = [t.name for t in others if _has_run(t, run_id)]
-    if holding:
-        return f"it is in target '{holding[0]}': assetflow runs show {run_id} --target {holding[0]}"
-    if others:
-        return (f"list runs with `assetflow runs`; runs of other targets ({', '.join(t.name for t in others)}) "
-                "are shown with --target NAME")
-    return "list runs with `assetflow runs`"
-
-
-def _has_run(target: Target, run_id: str) -> bool:
-    from assetflow.errors import AssetflowError
-    try:
-        with open_reader(target) as (engine, _):
-            return bool(engine and engine.find_runs(run_id))
-    except AssetflowError:           # a target that cannot be read now simply is not where it is
-        return False
-
-
-def asset_runs(project: Project, target_name: str | None, asset: str, limit: int = 10) -> list:
-    """The recent runs that attempted ASSET, newest first (`engines.duckdb_history.AssetRun`)."""
-    target = project.config.target(target_name)
-    with open_reader(target) as (engine, _):
-        return engine.asset_runs(asset, limit) if engine else []
-
-
-def table_columns(project: Project, target_name: str | None) -> dict | None:
-    """Column types of everything in the target database (None before the first build)."""
-    with open_reader(project.config.target(target_name)) as (engine, _):
-        return engine.table_columns() if engine else None
 
 
 def show(project: Project, asset_name: str, partition: str | None, limit: int, target_name: str | None):
