@@ -85,6 +85,17 @@ def query(project: Path, sql: str, db: str = "warehouse.duckdb"):
 
 
 @pytest.fixture
+def receiver():
+    """A real HTTP alert receiver on 127.0.0.1 (tests/alert_receiver.py), closed after the test."""
+    from alert_receiver import Receiver
+    server = Receiver()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
 def project(tmp_path):
     """Factory: project(files, toml=None) -> Path of a fresh project under tmp_path."""
     counter = iter(range(10_000))

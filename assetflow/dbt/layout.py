@@ -204,12 +204,12 @@ def assemble(project: DbtProject, plans: list[ModelPlan], relations: dict[str, s
 def _reads(model: str, by_model: Mapping[str, ModelPlan], relations: Mapping[str, str]) -> set[str]:
     """The relations of every model `model` reads, directly or not."""
     seen: set[str] = set()
-    todo = list(by_model[model].refs)
-    while todo:
-        ref = todo.pop()
+    unvisited = list(by_model[model].refs)
+    while unvisited:
+        ref = unvisited.pop()
         if ref not in seen and ref in by_model:
             seen.add(ref)
-            todo.extend(by_model[ref].refs)
+            unvisited.extend(by_model[ref].refs)
     return {relations[r] for r in seen}
 
 

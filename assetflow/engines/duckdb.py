@@ -121,12 +121,12 @@ class DuckDBEngine:
         binds a macro's body when it is created, so what it calls and the tables it reads must
         exist). They persist, so a view that calls one can be read by any client."""
         with self._guard:
-            todo = [s for s in statements if s not in self._macros_made]
-        if not todo:
+            missing = [s for s in statements if s not in self._macros_made]
+        if not missing:
             return
         cur = self.connection()
         with self._macro_lock:
-            for statement in todo:
+            for statement in missing:
                 if statement not in self._macros_made:
                     run(cur, statement)
                     self._macros_made.add(statement)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from assetflow.engines.duckdb_module import core as duckdb
 from assetflow.engines.duckdb_sql import sql_string
 from assetflow.engines.duckdb_state import run
 
@@ -90,12 +91,12 @@ def published_marker(cur, database: str) -> str | None:
     alias = ALIAS + "_check"
     try:
         run(cur, f"ATTACH {sql_string(str(path))} AS {alias} (READ_ONLY)")
-    except Exception:          # a damaged or foreign file: publish a new one
+    except duckdb.Error:       # a damaged or foreign file: publish a new one
         return None
     try:
         rows = run(cur, f"SELECT marker FROM {alias}._assetflow.snapshot_info")
         return rows[0][0] if rows else None
-    except Exception:
+    except duckdb.Error:       # a file without assetflow's snapshot table: publish a new one
         return None
     finally:
         run(cur, f"DETACH {alias}")

@@ -3,6 +3,8 @@ does not convert, a division by zero) fail the same way every time; the rest (a 
 I/O error) may not."""
 from __future__ import annotations
 
+from py4j.protocol import Py4JError      # comes with pyspark; only the Spark engine imports this module
+
 from assetflow.errors import FailureKind
 
 _PERMANENT_CLASSES = ("AnalysisException", "ParseException", "IllegalArgumentException",
@@ -23,7 +25,7 @@ def failure_kind(exc: BaseException) -> FailureKind:
         if callable(getter):
             try:
                 condition = getter() or ""
-            except Exception:
+            except Py4JError:          # the JVM behind the exception is gone: classify by its text
                 condition = ""
             break
     text = condition or str(exc)[:300]

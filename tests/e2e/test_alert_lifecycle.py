@@ -53,15 +53,6 @@ def toml(alerts: str, extra: str = "") -> str:
         """) + textwrap.dedent(extra) + textwrap.dedent(alerts)
 
 
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 def every_destination(out: Path, more: str = "") -> str:
     return textwrap.dedent(f"""
         [alerts]

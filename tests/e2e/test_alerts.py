@@ -43,15 +43,6 @@ def toml(alerts: str = ALERTS, extra: str = "") -> str:
         """) + textwrap.dedent(extra) + textwrap.dedent(alerts)
 
 
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 def env_for(receiver: Receiver, **more) -> dict:
     return {"SLACK_WEBHOOK_URL": receiver.url(SLACK_PATH), "PD_ROUTING_KEY": KEY,
             "PD_URL": receiver.url("/v2/enqueue"), **more}

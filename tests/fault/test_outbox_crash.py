@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 import textwrap
 
-import pytest
 
-from alert_receiver import Answer, Receiver
+from alert_receiver import Answer
 from conftest import query
 from helpers import KILLED
 
@@ -26,15 +25,6 @@ def toml(alerts: str) -> str:
         path = "warehouse.duckdb"
         threads = 1
         """) + textwrap.dedent(alerts)
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def hook_project(project, receiver, files: dict[str, str]):

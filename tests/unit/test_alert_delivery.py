@@ -9,22 +9,13 @@ from email.utils import format_datetime
 
 import pytest
 
-from alert_receiver import Answer, Receiver, closed_port
+from alert_receiver import Answer, closed_port
 from assetflow.alerts.delivery import DELIVERED, PERMANENT, RETRY, backoff, deliver, deliver_all, retry_after
 from assetflow.alerts.notifications import Notification
 from assetflow.project.interpolate import build_masks
 
 NOW = datetime(2024, 1, 5, 2, 0, 0)
 BODY = '{"text": "hi"}'
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def to(url: str, kind: str = "slack") -> Notification:

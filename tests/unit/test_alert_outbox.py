@@ -28,15 +28,6 @@ SOURCE = "assetflow@host"
 
 
 @pytest.fixture
-def receiver():
-    server = Receiver()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
 def engine(tmp_path):
     eng = open_duckdb(str(tmp_path / "w.duckdb"))
     eng.fold_runs()                      # creates the state store

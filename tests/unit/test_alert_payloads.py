@@ -46,15 +46,6 @@ SUMMARY = RunSummary(
 RECOVERY = Recovery("shop", "20240106T020000-def456", "manual", ("marts.daily", "staging.orders"))
 
 
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 def settings_for(receiver: Receiver, command_out: Path) -> AlertSettings:
     return AlertSettings(on_failure=(
         SlackDestination(receiver.url("/services/T000/B000/SECRET")),
