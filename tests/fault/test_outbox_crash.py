@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import textwrap
 
-
 from alert_receiver import Answer
 from conftest import query
 from helpers import KILLED
