@@ -31,7 +31,7 @@ def hook_project(project, receiver, files: dict[str, str]):
 
 
 def outbox_rows(p):
-    return query(p, "select run_id, status, attempts from _assetflow.outbox order by id")
+    return query(p, "select run_id, status, attempts from _assetflow.outbox order by created_at, id")
 
 
 def test_a_kill_between_commit_and_send_delivers_at_the_next_start(af, project, receiver):
