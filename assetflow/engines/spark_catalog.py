@@ -19,7 +19,7 @@ from assetflow.engines import spark_store
 from assetflow.engines.base import PartitionWindow, SourceView
 from assetflow.engines.duckdb_sql import window_filter
 from assetflow.errors import ProjectError
-from assetflow.project import sql as sqltext
+from assetflow.project import sql_rewrite as sqltext
 
 from assetflow.engines.spark_store import PART, data_name, name_of, string
 

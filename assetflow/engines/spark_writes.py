@@ -22,7 +22,7 @@ from assetflow.engines import duckdb_state as store, spark_store
 from assetflow.engines.base import BuildOutcome, BuildRequest, PartitionWindow
 from assetflow.engines.spark_store import PART
 from assetflow.engines.spark_store import SparkTable
-from assetflow.project import sql as sqltext
+from assetflow.project import sql_rewrite as sqltext
 
 OUTSIDE = "assetflow: a row falls outside the partition being written"
 

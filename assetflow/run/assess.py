@@ -108,8 +108,8 @@ def _plan_request(project: Project, graph: AssetGraph, engine, stored: StoredVer
 
 
 def _uses_window(query: str) -> bool:
-    from assetflow.project import sql
-    return bool(sql.placeholders(query, "duckdb") & {"start", "end"})
+    from assetflow.project import sql_rewrite
+    return bool(sql_rewrite.placeholders(query, "duckdb") & {"start", "end"})
 
 
 def _windowed_freshness(graph: AssetGraph, source: str, engine, now: datetime) -> dict[str, SourceCheck]:

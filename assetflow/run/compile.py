@@ -53,9 +53,9 @@ def compile_sql(spec: AssetSpec, graph: AssetGraph, root: Path, dialect: str,
         text = fill_template(spec.body.template, refs, [files[f] for f in spec.body.file_reads])
         return CompiledSql(text, frozenset(spec.body.placeholders) & frozenset(PARAMETERS))
     # Another dialect than the engine's: sqlglot transpiles the query (what `dialect` asks for).
-    from assetflow.project import sql           # sqlglot loads only when something new is compiled
-    text, used = sql.qualify_with_placeholders(spec.body.sql, dialect, relations, files, target_dialect,
-                                               path=spec.path)
+    from assetflow.project import sql_rewrite   # sqlglot loads only when something new is compiled
+    text, used = sql_rewrite.qualify_with_placeholders(spec.body.sql, dialect, relations, files, target_dialect,
+                                                       path=spec.path)
     compiled = CompiledSql(text, used & frozenset(PARAMETERS))
     if cache is not None:
         cache.set(key, [compiled.sql, sorted(compiled.parameters)])
@@ -122,8 +122,8 @@ def compile_for_display(spec: AssetSpec, graph: AssetGraph, root: Path, dialect:
     compiled = compile_sql(spec, graph, root, dialect, target_dialect)
     text = compiled.sql
     if index is not None and compiled.parameters:
-        from assetflow.project import sql
-        text = sql.inline_parameters(text, bound_parameters(spec, index, compiled.parameters), target_dialect)
+        from assetflow.project import sql_rewrite
+        text = sql_rewrite.inline_parameters(text, bound_parameters(spec, index, compiled.parameters), target_dialect)
     text = re.sub(r"\A(?:[ \t]*\n)+", "", text)    # the blank lines a header leaves (they keep file lines)
     if spec.kind is Kind.VIEW:
         text = view_sql(spec, text, variables.literals())
@@ -148,5 +148,5 @@ def view_sql(spec: AssetSpec, sql: str, literals: Mapping[str, str]) -> str:
     SQL literal); any other asset's query as it is (its connection has them set)."""
     if spec.kind is not Kind.VIEW or not isinstance(spec.body, SqlBody) or not spec.body.variables:
         return sql
-    from assetflow.project import sql as sqlmod
-    return sqlmod.inline_variables(sql, literals)
+    from assetflow.project import sql_rewrite
+    return sql_rewrite.inline_variables(sql, literals)

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from assetflow.errors import ProjectError
-from assetflow.project import sql
+from assetflow.project import sql_rewrite
 
 DATA = """(SELECT * FROM (VALUES
     (1, TIMESTAMP '2024-01-01 10:30:00', DATE '2024-01-31', 37.57::DECIMAL(10, 2), 2.5::DOUBLE, 'a-b-c', 4::BIGINT),
@@ -57,7 +57,7 @@ def _normal(rows):
 def test_construct_gives_the_same_rows_on_duckdb_and_spark(spark, query):
     text = query.format(t=DATA)
     expected = duckdb.execute(text, {k: v for k, v in PARAMS.items() if f"${k}" in text} or None).fetchall()
-    spark_sql = sql.transpile(text, "duckdb", "spark", PARAMS)
+    spark_sql = sql_rewrite.transpile(text, "duckdb", "spark", PARAMS)
     got = [tuple(r) for r in spark.sql(spark_sql).collect()]
     assert _normal(got) == _normal(expected), spark_sql
 
@@ -66,6 +66,6 @@ def test_construct_gives_the_same_rows_on_duckdb_and_spark(spark, query):
 def test_construct_without_an_equal_is_refused_with_file_and_line(query, construct):
     text = "\n\n" + query.format(t="t")
     with pytest.raises(ProjectError) as info:
-        sql.transpile(text, "duckdb", "spark", path="assets/x.sql")
+        sql_rewrite.transpile(text, "duckdb", "spark", path="assets/x.sql")
     assert construct in info.value.message and info.value.path == "assets/x.sql"
     assert info.value.line == 3 and info.value.hint

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 import sqlglot
 
-from assetflow.project import sql
+from assetflow.project import sql, sql_rewrite
 from assetflow.engines.duckdb_syntax import DuckDBSyntax, installed_version, syntax_error
 from assetflow.project.header import Parameter, fill_template, split_header
 
@@ -82,7 +82,7 @@ def test_parameters_are_lower_cased_with_the_line_of_their_first_use():
 
 def test_inline_parameters_replaces_only_the_placeholders():
     text = "select $start as s, '$start' as t -- $end\nwhere d < $END"
-    shown = sql.inline_parameters(text, {"start": __import__("datetime").date(2024, 1, 5), "end": "k'"})
+    shown = sql_rewrite.inline_parameters(text, {"start": __import__("datetime").date(2024, 1, 5), "end": "k'"})
     assert shown == "select CAST('2024-01-05' AS DATE) as s, '$start' as t -- $end\nwhere d < 'k'''"
 
 
