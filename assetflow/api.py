@@ -76,6 +76,7 @@ class RunOutcome:
 @dataclass(frozen=True)
 class RunEvents:
     stop: threading.Event | None = None        # set it (e.g. on SIGTERM) to stop starting new steps
+    stopped_as: Callable[[], str] = lambda: INTERRUPTED    # a stopped run's status (the UI's Cancel: cancelled)
     on_plan: Callable[[Plan], None] = lambda p: None
     on_start: Callable[[Step], None] = lambda s: None
     on_done: Callable[[StepResult], None] = lambda r: None
@@ -320,7 +321,7 @@ def _run(project, graph, engine, found: Assessment, target: Target, options: Mat
     check_failed = any(not c.result.passed and c.result.severity == "error" for c in checks)
     final = FAILED if failed or the_plan.blocked or check_failed else SUCCESS
     if stop.is_set():
-        final = INTERRUPTED           # SIGTERM: nothing new started; what ran has committed
+        final = events.stopped_as()   # SIGTERM, or the UI's Cancel: nothing new started; what ran has committed
     record = RunRecord(run_id, options.command, now, final, _utcnow(), os.getpid(), target.name)
     problems = _end_run(project, engine, record, options, results, the_plan, checks)
     journal.finish(final)

@@ -50,6 +50,7 @@ class Launch:
     error: str | None = None                              # why it could not run (e.g. the lock)
     ended_at: datetime | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    cancelled: bool = False                               # a person clicked Cancel (SIGTERM only stops)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -115,6 +116,7 @@ class Launcher:
     def cancel(self, run_or_launch_id: str) -> Launch | None:
         launch = self.find(run_or_launch_id)
         if launch is not None and not launch.finished:
+            launch.cancelled = True            # (set before the stop: the run reads it once it stops)
             launch.stop.set()
         return launch
 
@@ -128,7 +130,8 @@ class Launcher:
             thread.join(timeout)
 
     def _run(self, launch: Launch, options: api.MaterializeOptions) -> None:
-        events = api.RunEvents(stop=launch.stop, on_plan=lambda p: _plan(launch, p),
+        stopped_as = lambda: api.CANCELLED if launch.cancelled else api.INTERRUPTED   # noqa: E731
+        events = api.RunEvents(stop=launch.stop, stopped_as=stopped_as, on_plan=lambda p: _plan(launch, p),
                                on_start=lambda s: _start(launch, s), on_done=lambda r: _done(launch, r),
                                on_log=lambda line: _log(launch, line), on_run=lambda rid: _run_id(launch, rid))
         try:

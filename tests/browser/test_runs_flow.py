@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from ui_helpers import TOML, daily_project, write_project
+from ui_helpers import TOML, daily_project, run_cli, write_project
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -66,8 +66,18 @@ def test_cancel_stops_a_running_run_after_its_running_partition(tmp_path, serve,
         page.get_by_role("button", name="Cancel").click()
         expect(page.locator(".progress-text")).to_contain_text("cancelling")
         fcntl.flock(held, fcntl.LOCK_UN)
-    expect(page.locator("#run-status")).to_have_text("interrupted", timeout=60_000)
+    expect(page.locator("#run-status")).to_have_text("cancelled", timeout=60_000)   # a person cancelled it
     expect(page.locator("tr.attempt")).to_have_count(1)           # nothing new started after Cancel
+    listed = run_cli(root, "runs", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (record,) = json.loads(listed.stdout)["runs"]
+    assert record["status"] == "cancelled", record
+    shown = run_cli(root, "runs", "show", record["run_id"])
+    assert shown.returncode == 0, shown.stderr
+    assert "cancelled" in shown.stdout.splitlines()[0], shown.stdout
+    page.goto(served.url + "/runs")
+    expect(page.locator("body")).to_contain_text(f"{record['run_id']}")
+    expect(page.locator("tr", has_text=record["run_id"]).first).to_contain_text("cancelled")
     page.goto(served.url + "/assets/main.gated")
     expect(page.locator(".summary").first).to_contain_text("6 partitions")
     expect(page.locator("table.why")).to_contain_text("2024-01-02")
