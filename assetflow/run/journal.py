@@ -9,7 +9,9 @@ step's final result, the run's end. A reader lays the committed attempts over th
 folds them with the state store's own folding, so it sees what the store would show.
 
 One journal per target database, `<database>.journal`, replaced (by rename) when the next run
-starts; only the holder of the run lock writes it. A line is one `write()` on a file opened for
+starts; only the holder of the run lock writes it. When a run ends and the snapshot holding all of
+it is published, the journal is cut to its first and last lines (the header and the end): the rest
+is in the snapshot, and a journal must not keep a long backfill's lines after it is over. A line is one `write()` on a file opened for
 appending; it is not fsynced (a journal lost in a crash only makes a reader's answer staler, and
 after a crash the database itself can be opened). Every line carries `seq`, its number, so a
 reader skips the lines the snapshot already holds.
@@ -55,6 +57,7 @@ class Journal:
         self.path = path
         self._lock = threading.Lock()
         self._seq = 0
+        self._ends: list[bytes] = []          # the first line written and the latest one
         tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
         tmp.unlink(missing_ok=True)
         self._fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -71,11 +74,23 @@ class Journal:
             if self._fd < 0:
                 return
             self._seq += 1
-            data = json.dumps({"seq": self._seq, **line}, separators=(",", ":"), default=str) + "\n"
+            data = (json.dumps({"seq": self._seq, **line}, separators=(",", ":"), default=str) + "\n").encode()
+            self._ends[1 if self._ends else 0:] = [data]
             try:
-                os.write(self._fd, data.encode())
+                os.write(self._fd, data)
             except OSError:
                 pass               # a full disk must not fail the run: readers just see less progress
+
+    def cut(self) -> None:
+        """Keep only the header and the latest line (by rename: a reader sees the whole journal or the
+        cut one). Only once a snapshot holds every line: readers skip the lines it holds anyway."""
+        with self._lock:
+            tmp = self.path.with_name(self.path.name + f".tmp-{os.getpid()}")
+            try:
+                tmp.write_bytes(b"".join(self._ends))
+                os.replace(tmp, self.path)
+            except OSError:
+                tmp.unlink(missing_ok=True)       # (the whole journal stays: it only costs space)
 
     def close(self) -> None:
         with self._lock:
@@ -227,11 +242,13 @@ class RunJournal:
         if self.journal is None:
             return
         self.journal.append({"event": END, "status": status, "at": _iso(_utcnow())})
-        self._publish(self.journal.lines)
+        if self._publish(self.journal.lines):
+            self.journal.cut()
         self.journal.close()
 
-    def _publish(self, lines: int, unless_current: bool = False) -> None:
+    def _publish(self, lines: int, unless_current: bool = False) -> bool:
         try:
             self._inner.publish_snapshot(self._database, self._run_id, lines, unless_current=unless_current)
         except Exception:          # (disk full, permissions): readers fall back to an older snapshot
-            pass
+            return False
+        return True

@@ -119,6 +119,11 @@ def test_reads_while_a_run_holds_the_database(slow_project):
     finally:
         (p / "gate").touch()
     assert run.wait().exit_code == 0
+    # the snapshot published at the end holds the whole run: its journal was cut to the header and the end
+    lines = [json.loads(line) for line in (p / "warehouse.duckdb.journal").read_text().splitlines()]
+    assert [(line["event"], line.get("run_id"), line.get("status")) for line in lines] == [
+        ("run", run_id, None), ("end", None, "success")]
+    assert lines[1]["seq"] > 7               # numbered as written: the six attempts and more came between
 
     after = ok(p, "status", "--json").json()
     assert after["snapshot"] is None
