@@ -12,6 +12,7 @@ import click
 
 from assetflow.cli.common import CONTEXT, common_options, emit, examples, load, project_root
 from assetflow.cli.masks import mask
+from assetflow.cli.snapshot_notice import snapshot_json, snapshot_text
 from assetflow.errors import EXIT_TERMINATED, UsageError
 
 TARGET_HELP = "Target whose state store keeps the ticks (default: the first)."
@@ -120,7 +121,8 @@ def _listing_json(listing) -> dict:
         "last": _tick_json(s.last)} for s in listing.schedules],
         "heartbeat": None if beat is None else {
             "pid": beat.pid, "host": beat.host, "started_at": _iso(beat.started_at),
-            "last_beat": _iso(beat.last_beat), "age_seconds": round(_age(listing, beat), 1)}}
+            "last_beat": _iso(beat.last_beat), "age_seconds": round(_age(listing, beat), 1)},
+        "snapshot": snapshot_json(listing.snapshot)}
 
 
 def _tick_json(row) -> dict | None:
@@ -132,7 +134,8 @@ def _tick_json(row) -> dict | None:
 def _listing_text(listing) -> str:
     if not listing.schedules:
         return "No schedules in assetflow.toml."
-    lines = []
+    note = snapshot_text(listing.snapshot)
+    lines = [note] if note else []
     for s in listing.schedules:
         state = "" if s.spec.enabled else "  (disabled)"
         lines.append(f"{s.spec.name}  {s.spec.cron}  {s.spec.timezone}  select {s.spec.select or '(every asset)'}"

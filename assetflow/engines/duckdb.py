@@ -178,7 +178,7 @@ class DuckDBEngine:
         from assetflow.engines import duckdb_snapshot as snapshot
         cur = self.connection()
         marker = snapshot.store_marker(cur, run_id if unless_current else "")
-        if unless_current and marker.startswith(snapshot.EMPTY):
+        if unless_current and snapshot.is_empty(marker):
             snapshot.snapshot_path(database).unlink(missing_ok=True)   # (left by a database since deleted)
             return False                 # the first run: readers see an empty state and its journal
         if unless_current and snapshot.published_marker(cur, database) == marker:

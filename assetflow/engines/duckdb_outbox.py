@@ -21,7 +21,7 @@ from assetflow.state import RunRecord
 run = store.run
 _META_KEY = "outbox_schema"
 _VERSION = "1"
-_DDL = (
+DDL = (
     """CREATE TABLE IF NOT EXISTS _assetflow.outbox (
         id VARCHAR PRIMARY KEY, run_id VARCHAR, kind VARCHAR, destination VARCHAR, subject VARCHAR,
         body VARCHAR, created_at TIMESTAMP, attempts INTEGER, next_attempt TIMESTAMP, status VARCHAR,
@@ -40,7 +40,7 @@ def ensure_tables(cur: Any) -> None:
     store.ensure_schema(cur)
     if run(cur, "SELECT value FROM _assetflow.meta WHERE key = ?", [_META_KEY]) == [(_VERSION,)]:
         return
-    for statement in _DDL:
+    for statement in DDL:
         run(cur, statement)
     run(cur, "INSERT OR REPLACE INTO _assetflow.meta VALUES (?, ?)", [_META_KEY, _VERSION])
 

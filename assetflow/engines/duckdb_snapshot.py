@@ -17,6 +17,9 @@ from assetflow.engines.duckdb_sql import sql_string
 from assetflow.engines.duckdb_state import run
 
 TABLES = ("meta", "runs", "partitions", "attempts", "sources", "check_results")
+# Tables that exist only once the scheduler or an alert wrote to the store: copied when they
+# exist; a reader gives a snapshot without them empty ones (`duckdb_snapshot_read`).
+OPTIONAL_TABLES = ("schedules", "schedule_ticks", "scheduler_heartbeat", "outbox", "incidents")
 ALIAS = "__af_snapshot"
 
 
@@ -37,7 +40,32 @@ _SELECTS = {
                 f"(SELECT run_id FROM _assetflow.runs WHERE NOT folded)",
     "check_results": "SELECT * FROM _assetflow.check_results QUALIFY row_number() OVER "
                      "(PARTITION BY asset, partition, check_name ORDER BY checked_at DESC) = 1",
+    # ticks: the latest of each schedule, those of the runs copied, and any still started
+    "schedule_ticks": f"SELECT * FROM _assetflow.schedule_ticks QUALIFY row_number() OVER (PARTITION BY schedule "
+                      f"ORDER BY tick DESC) <= {RECENT_RUNS} OR status = 'started' OR run_id IN "
+                      f"(SELECT run_id FROM _assetflow.runs ORDER BY started_at DESC LIMIT {RECENT_RUNS})",
+    # alerts: every one still pending, and the latest others
+    "outbox": f"SELECT * FROM _assetflow.outbox WHERE status = 'pending' OR id IN (SELECT id FROM "
+              f"_assetflow.outbox ORDER BY created_at DESC LIMIT {RECENT_RUNS * 10})",
 }
+# What of an optional table the marker summarizes (a change there makes a run publish again).
+_OPTIONAL_MARKERS = {
+    "schedules": "md5(coalesce(string_agg(concat_ws('/', name, definition, enabled, since, last_tick, pending), "
+                 "',' ORDER BY name), ''))",
+    # (times may be a frozen clock's: the statuses count too)
+    "schedule_ticks": "count(*) || '/' || coalesce(max(updated_at)::VARCHAR, '') || '/' || "
+                      "count(*) FILTER (WHERE status = 'started')",
+    "outbox": "count(*) || '/' || coalesce(max(updated_at)::VARCHAR, '') || '/' || "
+              "coalesce(sum(attempts), 0) || '/' || count(*) FILTER (WHERE status = 'pending')",
+    "incidents": "count(*) || '/' || coalesce(max(notified_at)::VARCHAR, '')",
+}
+
+
+def present_optional(cur) -> tuple[str, ...]:
+    """Which of OPTIONAL_TABLES this store has."""
+    found = {r[0] for r in run(cur, "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                                    "AND schema_name = '_assetflow'")}
+    return tuple(t for t in OPTIONAL_TABLES if t in found)
 
 
 def publish(cur, database: str, run_id: str, journal_lines: int, taken_at, marker: str) -> None:
@@ -50,7 +78,7 @@ def publish(cur, database: str, run_id: str, journal_lines: int, taken_at, marke
     run(cur, f"ATTACH {sql_string(str(tmp))} AS {ALIAS}")
     try:
         run(cur, f"CREATE SCHEMA {ALIAS}._assetflow")
-        for table in TABLES:
+        for table in (*TABLES, *present_optional(cur)):
             select = _SELECTS.get(table, f"SELECT * FROM _assetflow.{table}")
             run(cur, f"CREATE TABLE {ALIAS}._assetflow.{table} AS {select}")
         run(cur, f"CREATE TABLE {ALIAS}._assetflow.snapshot_info AS SELECT ?::VARCHAR AS run_id, "
@@ -68,6 +96,11 @@ def publish(cur, database: str, run_id: str, journal_lines: int, taken_at, marke
 EMPTY = "0//0|0/0|"           # how `store_marker` starts on a store without runs or partitions
 
 
+def is_empty(marker: str) -> bool:
+    """A store with no runs, no partitions and no ticks: there is nothing a snapshot would show."""
+    return marker.startswith(EMPTY) and "|schedule_ticks=" not in marker
+
+
 def store_marker(cur, leaving_out: str) -> str:
     """A summary of the state tables that changes with every write a snapshot would show (a run
     recorded or ended, a partition or check recorded or dropped), leaving out run `leaving_out`:
@@ -80,7 +113,9 @@ def store_marker(cur, leaving_out: str) -> str:
                (SELECT count(*) FROM _assetflow.attempts WHERE run_id <> ?),
                (SELECT count(*) FROM _assetflow.check_results),
                (SELECT count(*) FROM _assetflow.meta)""", [leaving_out, leaving_out])[0]
-    return "|".join(map(str, row))
+    extras = [f"{t}={run(cur, f'SELECT {_OPTIONAL_MARKERS[t]} FROM _assetflow.{t}')[0][0]}"
+              for t in present_optional(cur) if t in _OPTIONAL_MARKERS]
+    return "|".join([*map(str, row), *extras])
 
 
 def published_marker(cur, database: str) -> str | None:

@@ -9,13 +9,15 @@ read from the database. Neither the database nor the snapshot is written by a re
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from assetflow.engines import duckdb_state as store
 from assetflow.engines.duckdb import DuckDBEngine
 from assetflow.engines.duckdb_module import core as duckdb
-from assetflow.engines.duckdb_snapshot import ALIAS as _ALIAS, TABLES, snapshot_path
+from assetflow.engines import duckdb_outbox, duckdb_schedule_state
+from assetflow.engines.duckdb_snapshot import ALIAS as _ALIAS, OPTIONAL_TABLES, TABLES, snapshot_path
 from assetflow.engines.duckdb_sql import sql_string
 from assetflow.engines.duckdb_state import run
 
@@ -93,11 +95,26 @@ def open_snapshot(database: str, journal: Path, journal_run: str | None) -> Snap
         for table in (*TABLES, "snapshot_info", "columns"):
             if table not in ("attempts", "runs", "sources"):
                 run(con, f"CREATE VIEW _assetflow.{table} AS SELECT * FROM {_ALIAS}._assetflow.{table}")
+        _optional_views(con)
         _load_journal(con, journal, journal_run)
     except BaseException:
         con.close()
         raise
     return SnapshotEngine(con, True)
+
+
+def _optional_views(con) -> None:
+    """The scheduler's and the alerts' tables: views over the snapshot's copies, and empty tables
+    where it has none (a snapshot published before the scheduler or an alert first wrote)."""
+    copied = {r[0] for r in run(con, "SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
+                                     "AND schema_name = '_assetflow'", [_ALIAS])}
+    for table in OPTIONAL_TABLES:
+        if table in copied:
+            run(con, f"CREATE VIEW _assetflow.{table} AS SELECT * FROM {_ALIAS}._assetflow.{table}")
+    for statement in (*duckdb_schedule_state.DDL, *duckdb_outbox.DDL):
+        created = re.search(r"_assetflow\.(\w+)", statement).group(1)
+        if created not in copied:
+            run(con, statement)
 
 
 def _empty_snapshot(con) -> None:

@@ -1,16 +1,19 @@
-"""What `schedule list` and `schedule preview` show: read-only, with time passed in."""
+"""What `schedule list` and `schedule preview` show: read-only, with time passed in.
+
+The list reads through `run.reads.open_reader`: while a run (a tick's, say) holds the database it
+answers from the snapshot that run published, and says so."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
 from assetflow import api
-from assetflow.engines import open_engine
 from assetflow.errors import UsageError
 from assetflow.names import suggest
 from assetflow.plan.planner import Plan
 from assetflow.project.loader import Project
 from assetflow.project.schedules import ScheduleSpec
+from assetflow.run.reads import SnapshotNotice, open_reader
 from assetflow.schedule.tick_run import tick_options
 from assetflow.schedule.ticks import latest_tick, next_ticks
 from assetflow.schedule_records import Heartbeat, TickRow
@@ -28,6 +31,7 @@ class Listing:
     schedules: tuple[ScheduleListing, ...]
     heartbeat: Heartbeat | None
     now: datetime
+    snapshot: SnapshotNotice | None = None     # set when a writer held the database
 
 
 @dataclass(frozen=True)
@@ -38,13 +42,13 @@ class Preview:
 
 
 def list_schedules(project: Project, target: str | None, now: datetime) -> Listing:
-    with open_engine(project.config.target(target), read_only=True) as engine:
+    with open_reader(project.config.target(target)) as (engine, notice):
         store = engine.schedules() if engine is not None else None
         last = store.last_ticks() if store is not None else {}
         beat = store.heartbeat() if store is not None else None
     rows = tuple(ScheduleListing(spec, tuple(next_ticks(spec, now, 3)) if spec.enabled else (), last.get(spec.name))
                  for spec in project.config.schedules)
-    return Listing(rows, beat, now)
+    return Listing(rows, beat, now, notice)
 
 
 def schedule_named(project: Project, name: str) -> ScheduleSpec:

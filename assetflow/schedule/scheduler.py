@@ -296,6 +296,19 @@ def _store(target: Target, session: _Session, now: datetime, first: bool) -> Ite
             for row in engine.schedules().recover(now):
                 session.unsaved.append((row.schedule, TickRecord(row.tick, TickStatus(row.status), row.reason)))
         yield engine.schedules()
+        _publish(engine, target)
+
+
+def _publish(engine, target: Target) -> None:
+    """Let readers see what the scheduler wrote (a tick finished after its run's end snapshot, a
+    missed or skipped tick) while a later run holds the database: publish the state tables again
+    when they changed since the published snapshot (`engines/duckdb_snapshot`)."""
+    if target.path == ":memory:" or not hasattr(engine, "publish_snapshot"):
+        return
+    try:
+        engine.publish_snapshot(target.path, "", 0, unless_current=True)
+    except Exception:          # (disk full, permissions): readers see an older snapshot, never an error
+        pass
 
 
 def _pause(session: _Session, project: Project | None, now: datetime, worker: threading.Thread | None,
