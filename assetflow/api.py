@@ -1,4 +1,4 @@
-"""The use cases, composed from the stages: status, materialize, compile, runs.
+"""The use cases, composed from the stages: status, materialize, backfill, compile, runs.
 
 Each function takes a loaded Project and plain options and returns a typed result; nothing here
 prints or exits (the CLI renders). Data flows one way: graph -> select -> plan -> execute -> record.
@@ -6,82 +6,28 @@ prints or exits (the CLI renders). Data flows one way: graph -> select -> plan -
 from __future__ import annotations
 
 import contextlib
-import itertools
-import os
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Mapping
 
 from assetflow.project.config import Target
 from assetflow.engines import open_engine, prepare_database_folder
-from assetflow.errors import Interrupted, UsageError
+from assetflow.errors import UsageError
 from assetflow.plan.graph import AssetGraph, build_graph
 from assetflow.run.assess import Assessment, assess, select_assets
 from assetflow.project.loader import Project
-from assetflow.plan.planner import Plan, Step
+from assetflow.plan.planner import Plan
 from assetflow.plan.select import parse_selection, resolve_selection
-from assetflow.state import FAILED, SUCCESS, FailureRecord, RunRecord
+from assetflow.state import FAILED, FailureRecord
 from assetflow.plan.windows import partition_ranges
 from assetflow.run import run_inputs
 from assetflow.run.history import (RunReport, RunsReport, asset_runs, list_runs, run_report,  # noqa: F401 (re-exported)
                                     runs_report, show_run, table_columns)
+from assetflow.run.build_run import (CANCELLED, INTERRUPTED, MaterializeOptions, RunEvents,  # noqa: F401 (re-exported)
+                                      RunOutcome, build, record_noop)
 from assetflow.run.reads import SnapshotNotice, open_reader
-
-if TYPE_CHECKING:
-    from assetflow.run.executor import RetryPolicy, StepResult
-    from assetflow.schedule_records import TickRef
-
-CANCELLED = "cancelled"
-INTERRUPTED = "interrupted"
-
-
-@dataclass(frozen=True)
-class MaterializeOptions:
-    selection: tuple[str, ...] = ()
-    partition: str | None = None
-    from_key: str | None = None
-    to_key: str | None = None
-    full_refresh: bool = False
-    threads: int | None = None
-    dry_run: bool = False
-    target: str | None = None
-    wait: float = 0.0
-    command: str = "materialize"
-    ranges: dict[str, range] | None = None          # precomputed (backfill)
-    refresh: frozenset[str] | None = None           # assets to rebuild anyway (backfill)
-    grace: float = 30.0                             # seconds in-flight steps get after a stop request
-    names: frozenset[str] | None = None             # resolved selection (overrides `selection`)
-    trigger: str = "manual"                         # what started the run: manual | schedule:NAME
-    exclude: tuple[str, ...] = ()                   # --exclude: a selection removed from `selection`
-    now: datetime | None = None                     # plan as if now were this instant (a tick); None: the clock
-    tick: TickRef | None = None                     # the scheduled tick this run is (its row is written with the run's)
-    locked: bool = False                            # the caller holds the run lock already (the scheduler)
-    backfill: Any = None                            # run.backfills.BackfillKey: a resumable backfill
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    run_id: str | None
-    status: str                       # success | failed | cancelled | planned (dry run)
-    plan: Plan
-    results: tuple[StepResult, ...] = ()
-    database: str = ""
-    alert_problems: tuple[str, ...] = ()
-    checks: tuple = ()                # CheckOutcomes that did not pass (warnings and custom failures)
-    snapshot: SnapshotNotice | None = None   # a dry run while a writer held the database: planned from a snapshot
-
-
-@dataclass(frozen=True)
-class RunEvents:
-    stop: threading.Event | None = None        # set it (e.g. on SIGTERM) to stop starting new steps
-    stopped_as: Callable[[], str] = lambda: INTERRUPTED    # a stopped run's status (the UI's Cancel: cancelled)
-    on_plan: Callable[[Plan], None] = lambda p: None
-    on_start: Callable[[Step], None] = lambda s: None
-    on_done: Callable[[StepResult], None] = lambda r: None
-    on_log: Callable[[str], None] = lambda line: None      # a line a Python asset logged (context.log)
-    on_run: Callable[[str], None] = lambda run_id: None    # the run is recorded under this id
+from assetflow.timezones import utc_now
 
 
 @dataclass(frozen=True)
@@ -129,7 +75,7 @@ def status(project: Project, selection: tuple[str, ...] = (), target_name: str |
     target = project.config.target(target_name)
     selected = select_assets(graph, selection, exclude, target)
     with open_reader(target) as (engine, notice):
-        now = engine.now() if engine else _utcnow()
+        now = engine.now() if engine else utc_now()
         found = assess(project, graph, engine, frozenset(graph.assets), {}, frozenset(), True, now)
         checks = tuple(c for c in (engine.latest_checks() if engine else ()) if c[2] in run_inputs.declared_checks(project, graph))
         drift = outside = None
@@ -174,8 +120,8 @@ def materialize(project: Project, options: MaterializeOptions, events: RunEvents
             if not found.plan.steps and not found.plan.blocked and not found.new_source_versions():
                 # nothing is stale, but the project may have moved since its source views were made
                 engine.repoint_source_views(run_inputs.file_source_views(project, graph, found.request.missing_sources))
-                return _also(_record_noop(engine, target, options, found.plan, found.now, resumed), flushed)
-            return _also(_run(project, graph, engine, found, target, options, events, resumed), flushed)
+                return _also(record_noop(engine, target, options, found.plan, found.now, resumed), flushed)
+            return _also(build(project, graph, engine, found, target, options, events, resumed), flushed)
 
 
 def _also(outcome: RunOutcome, problems: tuple[str, ...]) -> RunOutcome:
@@ -188,7 +134,7 @@ def _flush_outbox(project: Project, engine) -> tuple[str, ...]:
     if not project.config.alerts.on_failure:
         return ()
     from assetflow.alerts.dispatch import flush_due
-    return flush_due(engine.outbox(), project.config.alerts, project.config.masks, _utcnow())
+    return flush_due(engine.outbox(), project.config.alerts, project.config.masks, utc_now())
 
 
 def flush_outbox(project: Project, target_name: str | None = None) -> tuple[str, ...]:
@@ -215,37 +161,12 @@ def _resume(engine, options: MaterializeOptions, graph: AssetGraph):
     return resume(engine, options.backfill, len(options.ranges[options.backfill.asset]))
 
 
-def _record_noop(engine, target: Target, options: MaterializeOptions, the_plan: Plan, now: datetime,
-                 resumed=None) -> RunOutcome:
-    """A run with nothing to do is still recorded (cron ran at 3 AM and found everything fresh).
-    Its one row is left in the write-ahead log: checkpointing a catalog of a thousand tables on
-    close would cost more than the rest of the run, and the next writer checkpoints anyway."""
-    run_id = _new_run_id(now)
-    engine.mark_abandoned_runs(now)
-    _record_start(engine, RunRecord(run_id, options.command, now, SUCCESS, _utcnow(), os.getpid(), target.name),
-                  options, folded=True)
-    if resumed is not None:              # before any attempt commits: a kill loses nothing of it
-        from assetflow.run.backfills import attach
-        attach(engine, resumed, run_id, now)
-    engine.skip_checkpoint_on_close()
-    return RunOutcome(run_id, SUCCESS, the_plan, (), target.path)
-
-
 def _planning_now(options: MaterializeOptions, engine) -> datetime:
     """The "now" a run plans with (naive UTC): a tick's instant, or the engine's clock."""
     if options.now is None:
-        return engine.now() if engine else _utcnow()
+        return engine.now() if engine else utc_now()
     from datetime import timezone
     return options.now.astimezone(timezone.utc).replace(tzinfo=None) if options.now.tzinfo else options.now
-
-
-def _record_start(engine, record: RunRecord, options: MaterializeOptions, folded: bool = False) -> None:
-    """The run's first row; a scheduled run's tick row goes in the same transaction (a tick that
-    has a row already raises TickTaken before anything is built)."""
-    if options.tick is None:
-        engine.record_run(record, folded=folded)
-    else:
-        engine.schedules().start_tick(record, options.tick)
 
 
 def _assess_selection(project: Project, graph: AssetGraph, selected: frozenset[str], engine,
@@ -256,10 +177,6 @@ def _assess_selection(project: Project, graph: AssetGraph, selected: frozenset[s
     return assess(project, graph, engine, selected, ranges, _refresh(options, selected), False, now, kept)
 
 
-def _new_run_id(now: datetime) -> str:
-    return f"{now:%Y%m%dT%H%M%S}-{os.urandom(3).hex()}"
-
-
 def _dry_run(project, graph, selected, target: Target, options: MaterializeOptions) -> RunOutcome:
     with open_reader(target) as (engine, notice):
         resumed = _resume(engine, options, graph) if engine else None
@@ -268,94 +185,10 @@ def _dry_run(project, graph, selected, target: Target, options: MaterializeOptio
     return RunOutcome(None, "planned", found.plan, database=target.path, snapshot=notice)
 
 
-def _run(project, graph, engine, found: Assessment, target: Target, options: MaterializeOptions,
-         events: RunEvents, resumed=None) -> RunOutcome:
-    from assetflow.run.executor import Landing, execute
-    from assetflow.run.journal import RunJournal
-    from assetflow.run.steps import StepRunner, fully_rebuilt, input_versions
-    the_plan, request, now = found.plan, found.request, found.now
-    run_id = _new_run_id(now)
-    engine.use_session(project.config.vars.statements())
-    engine.prepare({a.key.schema for a in graph.assets.values()},
-                   run_inputs.file_source_views(project, graph, request.missing_sources))
-    counter = itertools.count(max([found.stored.newest, *request.source_versions.values()]) + 1)
-    journal = RunJournal(engine, target.path)      # what readers see while this run holds the database
-    on_start, on_done = journal.events(events.on_start, events.on_done)
-    cancelled = threading.Event()
-    runner = StepRunner(project, graph, journal.engine, run_id, now, lambda: next(counter),
-                        input_versions(graph, engine, the_plan, found.keys),
-                        fully_rebuilt(the_plan, graph, now), cancelled, dict(request.source_versions),
-                        frozenset(step.asset for step in the_plan.steps), on_log=events.on_log)
-    runner.preflight(the_plan)           # Spark: every query analyzed before anything runs
-    engine.record_sources(found.new_source_versions())
-    engine.mark_abandoned_runs(now)      # we hold the lock: any run still "running" has died
-    record = RunRecord(run_id, options.command, now, pid=os.getpid(), target=target.name)
-    _record_start(engine, record, options)
-    if resumed is not None:              # before any attempt commits: a kill loses nothing of it
-        from assetflow.run.backfills import attach
-        attach(engine, resumed, run_id, now)
-    journal.start(record, sum(step.count for step in the_plan.steps), found.new_source_versions())
-    events.on_run(run_id)
-    stop = events.stop or threading.Event()
-    try:
-        results = execute(the_plan, runner, threads=options.threads or target.threads,
-                          retry_policy=lambda name: run_inputs.retry_policy(project, graph, name),
-                          on_start=on_start, on_done=on_done, stop=stop,
-                          on_abort=lambda: (cancelled.set(), engine.interrupt()), grace=options.grace,
-                          landing=Landing(runner.lands_whole, runner.land))
-    except (KeyboardInterrupt, Interrupted):
-        cancelled.set()
-        with contextlib.suppress(Exception):
-            engine.discard_rebuilds()    # (if this fails too, the next run drops them)
-        engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, _utcnow(), os.getpid(), target.name))
-        engine.fold_runs()           # (if this fails too, the next run folds it)
-        journal.finish(CANCELLED)
-        raise
-    engine.discard_rebuilds()        # rebuilds none of whose partitions succeeded
-    engine.fold_runs()
-    runner.compile_cache.save()
-    runner.run_deferred_checks()     # checks that compare with another asset this run built
-    results = [part for r in results for part in r.per_partition()]
-    failed = [r for r in results if r.status == FAILED]
-    checks = runner.check_notes + run_inputs.custom_checks(project, graph, engine, run_id, results)
-    check_failed = any(not c.result.passed and c.result.severity == "error" for c in checks)
-    final = FAILED if failed or the_plan.blocked or check_failed else SUCCESS
-    if stop.is_set():
-        final = events.stopped_as()   # SIGTERM, or the UI's Cancel: nothing new started; what ran has committed
-    record = RunRecord(run_id, options.command, now, final, _utcnow(), os.getpid(), target.name)
-    problems = _end_run(project, engine, record, options, results, the_plan, checks)
-    journal.finish(final)
-    return RunOutcome(run_id, final, the_plan, tuple(results), target.path, problems, tuple(checks))
-
-
-def _end_run(project: Project, engine, record: RunRecord, options: MaterializeOptions, results, the_plan: Plan,
-             checks) -> tuple[str, ...]:
-    """Record the run's end; with alerts, in one transaction with the notifications it owes
-    (failed, blocked or failed error checks; recoveries), which are then sent within the alert
-    budget. Returns a masked line per alert that did not arrive; never changes the outcome."""
-    if not project.config.alerts.on_failure:
-        engine.record_run(record)
-        return ()
-    from assetflow import alerts
-    from assetflow.alerts.dispatch import end_run
-    summary = None
-    if record.status == FAILED:
-        summary = alerts.summarize(project.config.name, record.run_id, options.trigger, results, the_plan.blocked,
-                                   checks, options.command)
-    examined = {r.asset for r in results if r.status != "skipped"} | {b.asset for b in the_plan.blocked}
-    return end_run(engine.outbox(), project.config.alerts, project.config.masks, record, summary, examined,
-                   project.config.name, options.trigger, _utcnow())
-
-
 def _refresh(options: MaterializeOptions, selected: frozenset[str]) -> frozenset[str]:
     if options.refresh is not None:
         return options.refresh
     return selected if options.full_refresh else frozenset()
-
-
-def _utcnow() -> datetime:
-    from datetime import timezone
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def backfill(project: Project, asset_name: str, from_key: str, to_key: str, threads: int | None = None,
@@ -369,7 +202,7 @@ def backfill(project: Project, asset_name: str, from_key: str, to_key: str, thre
         raise UsageError(f"{name} is not partitioned; backfill takes a partitioned asset",
                          hint=f"rebuild it with: assetflow materialize {name} --full-refresh")
     from assetflow.plan.graph import downstream_closure
-    now = _utcnow()
+    now = utc_now()
     ranges = partition_ranges(graph, frozenset({name}), None, from_key, to_key, now)
     selection = (name, *sorted(downstream_closure(graph, [name])))
     from assetflow.run.backfills import BackfillKey
@@ -404,9 +237,9 @@ def compile_asset(project: Project, asset_name: str, partition: str | None, targ
     if partition is not None:
         if spec.partitioning is None:
             raise UsageError(f"{name} is not partitioned; drop --partition")
-        index = spec.partitioning.index(partition, _utcnow())
-    elif spec.partitioning is not None and spec.partitioning.count(_utcnow()):
-        index = spec.partitioning.count(_utcnow()) - 1          # show the latest partition
+        index = spec.partitioning.index(partition, utc_now())
+    elif spec.partitioning is not None and spec.partitioning.count(utc_now()):
+        index = spec.partitioning.count(utc_now()) - 1          # show the latest partition
     return compile_for_display(spec, graph, project.root, project.config.dialect, index,
                                variables=project.config.vars, macros=project.macros.statements(spec.body.macros))
 
@@ -414,7 +247,7 @@ def compile_asset(project: Project, asset_name: str, partition: str | None, targ
 def clean(project: Project, target_name: str | None, yes: bool):
     """What renamed and deleted assets and narrowed partition ranges left; removed with `yes`."""
     from assetflow.run.clean import clean as run_clean
-    return run_clean(project, target_name, yes, _utcnow())
+    return run_clean(project, target_name, yes, utc_now())
 
 
 def show(project: Project, asset_name: str, partition: str | None, limit: int, target_name: str | None):

@@ -14,6 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 UTC = timezone.utc
 
 
+def utc_now() -> datetime:
+    """Now as a naive UTC instant: how the state store and the partition windows keep time."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 @lru_cache(maxsize=64)
 def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
