@@ -228,7 +228,7 @@ class DuckDBEngine:
         """Bring the partition records up to date with every recorded attempt (see duckdb_state);
         creates or upgrades the state store first."""
         cur = self.connection()
-        store.ensure_schema(cur)
+        store.ensure_schema(cur, self._transaction)
         if store.has_unfolded(cur):
             self._transaction(cur, lambda: store.fold_runs(cur))
 
@@ -267,11 +267,11 @@ class DuckDBEngine:
         """Schemas, source views, and no staging table left by a run that died (under the run lock,
         every rebuild still recorded belongs to a dead run)."""
         cur = self.connection()
-        store.ensure_schema(cur)
+        store.ensure_schema(cur, self._transaction)
         for asset, staging in store.rebuilds(cur).items():
             self._transaction(cur, lambda: rebuild.discard(cur, asset, staging))
-        for schema in sorted(schemas | {s.key.schema for s in file_sources}):
-            run(cur, f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")
+        wanted = sorted(schemas | {s.key.schema for s in file_sources})          # one commit for them all
+        self._transaction(cur, lambda: [run(cur, f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(s)}") for s in wanted])
         for source in file_sources:
             ensure_source_view(cur, source, self._transaction)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from assetflow.engines.duckdb_literals import INLINE, bind
 from assetflow.state import (SUCCESS, UNPARTITIONED, AssetState, AttemptRecord, FailureRecord, RunRecord,
@@ -67,16 +67,26 @@ _UPGRADE_FROM_2 = ("ALTER TABLE _assetflow.runs ADD COLUMN folded BOOLEAN DEFAUL
 _UPGRADE_TO_4 = ("ALTER TABLE _assetflow.attempts ADD COLUMN IF NOT EXISTS log VARCHAR[]",)
 
 
-def ensure_schema(cur: Any) -> None:
-    """Create or upgrade the state tables (every statement is idempotent)."""
+def ensure_schema(cur: Any, transaction: Callable | None = None) -> None:
+    """Create or upgrade the state tables (every statement is idempotent). With `transaction`
+    (the engine's: transaction(cur, work)), they are made in one transaction: one commit, and so
+    one sync of the log, instead of nine; the version is probed before it, since a failed probe
+    would abort it."""
     found = schema_version(cur)
-    if found != SCHEMA_VERSION:
+    if found == SCHEMA_VERSION:
+        return
+
+    def create() -> None:
         for statement in DDL.split(";"):
             if statement.strip():
                 run(cur, statement)
         for statement in (*(_UPGRADE_FROM_2 if found == "2" else ()), *_UPGRADE_TO_4):
             run(cur, statement)
         run(cur, "INSERT OR REPLACE INTO _assetflow.meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+    if transaction is None:
+        create()
+    else:
+        transaction(cur, create)
 
 
 def _has_logs(cur: Any) -> bool:

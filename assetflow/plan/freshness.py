@@ -88,13 +88,22 @@ def partition_keys(graph: AssetGraph, now: datetime) -> PartitionKeys:
 
 
 def edges_of(graph: AssetGraph, keys: PartitionKeys) -> dict[str, list[Edge]]:
-    """Each asset's upstream edges, in the order of its upstream list."""
+    """Each asset's upstream edges, in the order of its upstream list. Edges of the same shape
+    (partitionings, counts, lookback) share one mapping: most edges of a large project have one
+    of a few shapes, and a mapping between grains costs calendar maths per partition."""
     out = {}
+    mappings: dict[tuple, EdgeMapping] = {}
     for name in graph.order:
         spec = graph.assets[name]
-        out[name] = [Edge(name, up, edge_mapping(spec.partitioning, len(keys[name]), graph.assets[up].partitioning,
-                                                 len(keys[up]), spec.settings.lookback))
-                     for up in graph.upstream_assets(name)]
+        edges = []
+        for up in graph.upstream_assets(name):
+            shape = (spec.partitioning, len(keys[name]), graph.assets[up].partitioning, len(keys[up]),
+                     spec.settings.lookback)
+            mapping = mappings.get(shape)
+            if mapping is None:
+                mapping = mappings[shape] = edge_mapping(*shape)
+            edges.append(Edge(name, up, mapping))
+        out[name] = edges
     return out
 
 

@@ -288,7 +288,7 @@ def _sql_spec(file: _SqlFile, stem: str, schema: str, config: ProjectConfig, cac
     if used:      # the macros' text is part of the code; the tables their bodies name are upstreams
         reads += macros_version(used)
     asset_rules.check_parameters(settings, facts.parameters, file.rel, parsed.key_line)
-    deps_line = parsed.key_line("deps")
+    deps_line = parsed.key_line("deps") if settings.deps else None     # (a regex search per file otherwise)
     macro_refs = tuple(r for m in used for r in m.references)
     references = facts.references + tuple(Reference(parts=tuple(d.split(".")), line=deps_line)
                                           for d in settings.deps) + macro_refs
