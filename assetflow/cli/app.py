@@ -252,14 +252,14 @@ class _Progress:
 @click.pass_context
 def graph(ctx, selection: tuple[str, ...], fmt: str, exclude: tuple[str, ...]) -> None:
     """Print the asset graph (the DAG), or the selected part of it, as text, JSON, Mermaid or dot."""
-    from assetflow.cli import render
+    from assetflow.cli import render, render_graph
     from assetflow import api
     project = load(ctx)
     g = api.graph_of(project)
     names = api.select(g, rooted(selection, project.root), rooted(exclude, project.root),
                        project.config.target(None)) if selection or exclude else None
-    out = {"text": render.graph_text, "mermaid": render.graph_mermaid, "dot": render.graph_dot}
-    emit(render.to_json(render.graph_json(g, names)) if fmt == "json" else out[fmt](g, names))
+    out = {"text": render_graph.graph_text, "mermaid": render_graph.graph_mermaid, "dot": render_graph.graph_dot}
+    emit(render.to_json(render_graph.graph_json(g, names)) if fmt == "json" else out[fmt](g, names))
 
 
 @main.command(context_settings=CONTEXT, epilog=examples(
