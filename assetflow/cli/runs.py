@@ -62,10 +62,13 @@ def runs_show(ctx, run_id: str, as_json: bool, target: str | None) -> None:
     from assetflow.cli import render
     from assetflow import api
     report = api.run_report(load(ctx), target or ctx.obj.get("target"), run_id)
+    from assetflow.cli.alerts_render import alerts_json, alerts_text
     if as_json or ctx.obj.get("as_json"):
         emit(render.to_json({**render.run_record_json(report.record, report.attempts),
-                             "snapshot": snapshot_json(report.snapshot)}))
+                             "alerts": alerts_json(report.alerts), "snapshot": snapshot_json(report.snapshot)}))
         return
     if report.snapshot is not None:
         emit(snapshot_text(report.snapshot))
     emit(render.run_record_text(report.record, report.attempts))
+    if (alerts := alerts_text(report.alerts)) is not None:
+        emit(alerts)

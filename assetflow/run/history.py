@@ -30,6 +30,7 @@ class RunReport:
     record: RunRecord
     attempts: tuple
     snapshot: SnapshotNotice | None = None
+    alerts: tuple = ()                         # alerts.run_alerts.RunAlert, in the order they were decided
 
 
 def list_runs(project: Project, target_name: str | None, limit: int) -> list[RunRecord]:
@@ -76,7 +77,16 @@ def run_report(project: Project, target_name: str | None, run_id: str) -> RunRep
             raise UsageError(f"no run '{run_id}' in target '{target.name}'", hint=_elsewhere_hint(project, target, run_id))
         record = next(r for r in engine.list_runs(1_000_000) if r.run_id == matches[0])
         record = _with_ticks(engine, [record])[0]
-        return RunReport(_liveness(record, target), tuple(engine.run_attempts(matches[0])), notice)
+        return RunReport(_liveness(record, target), tuple(engine.run_attempts(matches[0])), notice,
+                         _alerts(project, engine, matches[0]))
+
+
+def _alerts(project: Project, engine, run_id: str) -> tuple:
+    """The run's outbox entries, as people may see them (receivers masked)."""
+    from assetflow.alerts.run_alerts import run_alerts
+    if not hasattr(engine, "outbox"):
+        return ()
+    return run_alerts(engine.outbox().entries(run_id), project.config.alerts, project.config.masks)
 
 
 def _elsewhere_hint(project: Project, searched: Target, run_id: str) -> str:
