@@ -45,8 +45,10 @@ def destination_key(kind: str, secret: str) -> str:
     return f"{kind}:{digest[:16]}"
 
 
-def to_entries(notifications: Iterable[Notification], run_id: str, now: datetime) -> tuple[OutboxEntry, ...]:
-    return tuple(_entry(n, f"{run_id}:{i:03d}", run_id, now) for i, n in enumerate(notifications))
+def to_entries(notifications: Iterable[Notification], run_id: str, now: datetime, prefix: str | None = None
+               ) -> tuple[OutboxEntry, ...]:
+    """Entries `<prefix>:000`, `…:001` (prefix: the run id) of run `run_id`."""
+    return tuple(_entry(n, f"{prefix or run_id}:{i:03d}", run_id, now) for i, n in enumerate(notifications))
 
 
 def _entry(n: Notification, entry_id: str, run_id: str, now: datetime) -> OutboxEntry:

@@ -42,6 +42,8 @@ def _trigger(summary: RunSummary, asset: str, routing_key: str, severity: str, s
     failures, blocked, checks = summary.failures_of(asset), summary.blocked_of(asset), summary.checks_of(asset)
     details: dict[str, Any] = {"run_id": summary.run_id, "trigger": summary.trigger,
                                "see": f"assetflow runs show {summary.run_id}"}
+    if summary.tick is not None and asset == summary.tick.incident:
+        return _tick_trigger(summary, routing_key, severity, source)
     if failures:
         kind = "asset_failure"
         text = f"{asset} failed in {summary.project}: {first_line(failures[0].error)}"
@@ -60,6 +62,19 @@ def _trigger(summary: RunSummary, asset: str, routing_key: str, severity: str, s
         "routing_key": routing_key, "event_action": "trigger", "dedup_key": dedup_key(summary.project, asset),
         "payload": {"summary": _cut(text, SUMMARY_LIMIT), "source": source, "severity": severity,
                     "component": asset, "group": summary.project, "class": kind, "custom_details": details},
+    }
+
+
+def _tick_trigger(summary: RunSummary, routing_key: str, severity: str, source: str) -> dict[str, Any]:
+    """A tick that failed before its run: keyed on the schedule, resolved by its next run."""
+    tick = summary.tick
+    text = f"schedule {tick.schedule}: the tick at {tick.tick} failed in {summary.project}: {first_line(tick.reason)}"
+    return {
+        "routing_key": routing_key, "event_action": "trigger", "dedup_key": dedup_key(summary.project, tick.incident),
+        "payload": {"summary": _cut(text, SUMMARY_LIMIT), "source": source, "severity": severity,
+                    "component": tick.incident, "group": summary.project, "class": "tick_failure",
+                    "custom_details": {"schedule": tick.schedule, "tick": tick.tick, "trigger": summary.trigger,
+                                       "reason": tick.reason, "see": "assetflow schedule list"}},
     }
 
 

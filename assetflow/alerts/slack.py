@@ -18,6 +18,8 @@ HEADER_LIMIT = 150
 
 
 def failure_message(summary: RunSummary) -> dict[str, Any]:
+    if summary.tick is not None:
+        return _tick_message(summary)
     blocks: list[dict[str, Any]] = [
         _header(f"assetflow: {summary.project} run failed"),
         {"type": "section", "fields": [
@@ -51,6 +53,25 @@ def failure_text(summary: RunSummary) -> str:
         parts.append(f"{len(summary.checks)} failed check{_s(len(summary.checks))}")
     return (f"{summary.project}: run {summary.run_id} failed ({summary.trigger}): "
             + (", ".join(parts) or "see the run"))
+
+
+def _tick_message(summary: RunSummary) -> dict[str, Any]:
+    """A tick that failed before its run began: which schedule and tick, and why."""
+    tick = summary.tick
+    reason = first_line(tick.reason).replace("```", "'''")
+    return {
+        "text": f"{summary.project}: the {tick.schedule} tick at {tick.tick} failed before its run began: "
+                f"{first_line(tick.reason)}",
+        "blocks": [
+            _header(f"assetflow: {summary.project} scheduled tick failed"),
+            {"type": "section", "fields": [
+                _field("Project", summary.project), _field("Schedule", f"`{_escape(tick.schedule)}`"),
+                _field("Tick", tick.tick), _field("Status", summary.status)]},
+            _section(f"*The tick's run could not begin*\n```{_escape(reason)}```"),
+            {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": "See more: `assetflow schedule list`"}]},
+        ],
+    }
 
 
 def recovery_message(recovery: Recovery) -> dict[str, Any]:

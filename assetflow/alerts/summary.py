@@ -47,6 +47,21 @@ class CheckFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class TickFailure:
+    """A scheduled tick that failed before its run began (the project did not load, its
+    selection errors): there is no run, so this is what the alert is about."""
+
+    schedule: str
+    tick: str                            # ISO 8601 UTC with a Z
+    reason: str
+
+    @property
+    def incident(self) -> str:
+        """What its incident (and PagerDuty's dedup key) is named after, beside the assets."""
+        return f"schedule:{self.schedule}"
+
+
+@dataclass(frozen=True, slots=True)
 class RunSummary:
     project: str
     run_id: str
@@ -56,6 +71,7 @@ class RunSummary:
     checks: tuple[CheckFailure, ...] = ()
     command: str = ""                    # as typed, shown to people (Slack), not in the JSON payload
     status: str = FAILED
+    tick: TickFailure | None = None      # set for a tick that failed before its run (run_id names the tick)
 
     @property
     def failed_assets(self) -> tuple[str, ...]:
@@ -66,6 +82,7 @@ class RunSummary:
         """Assets this run found broken: a failed partition, a partition blocked by a cause of its
         own (not by its upstream), or a failed error check. One incident each."""
         names = {f.asset for f in self.failures} | {c.asset for c in self.checks}
+        names |= {self.tick.incident} if self.tick is not None else set()
         return tuple(sorted(names | {b.asset for b in self.blocked if b.is_cause}))
 
     def failures_of(self, asset: str) -> tuple[Failure, ...]:
@@ -109,15 +126,29 @@ def _check_error(result: Any) -> str:
 
 
 def alert_payload(summary: RunSummary) -> dict[str, Any]:
-    """The JSON of SPEC section 7, POSTed to a webhook and piped to a command."""
+    """The JSON of SPEC section 7, POSTed to a webhook and piped to a command; a tick that failed
+    before its run has `run_id` null and a `tick` key: {"schedule", "tick", "reason"}."""
+    tick = summary.tick
     return {
-        "project": summary.project, "run_id": summary.run_id, "status": summary.status,
+        "project": summary.project, "run_id": None if tick else summary.run_id, "status": summary.status,
         "failures": [{"asset": f.asset, "partition": f.partition, "error": f.error, "attempts": f.attempts}
                      for f in summary.failures],
         "blocked": [{"asset": b.asset, "partition": b.partition, "reason": b.reason} for b in summary.blocked],
         "checks": [{"asset": c.asset, "check": c.check, "error": c.error} for c in summary.checks],
         "trigger": summary.trigger,
+        **({"tick": {"schedule": tick.schedule, "tick": tick.tick, "reason": tick.reason}} if tick else {}),
     }
+
+
+def tick_failure_summary(project: str, failure: TickFailure) -> RunSummary:
+    """What a tick that failed before its run alerts with; `run_id` is the tick's own key."""
+    return RunSummary(project, tick_key(failure.schedule, failure.tick), f"schedule:{failure.schedule}",
+                      tick=failure)
+
+
+def tick_key(schedule: str, tick: str) -> str:
+    """Names a tick without a run in the outbox and the incidents: `tick:nightly:2026-03-02T01:00:00Z`."""
+    return f"tick:{schedule}:{tick}"
 
 
 def recovery_payload(recovery: Recovery) -> dict[str, Any]:

@@ -45,6 +45,21 @@ def ensure_tables(cur: Any) -> None:
     run(cur, "INSERT OR REPLACE INTO _assetflow.meta VALUES (?, ?)", [_META_KEY, _VERSION])
 
 
+def write_alerts(cur: Any, entries: Iterable[OutboxEntry], incidents: Iterable[Incident],
+                 closed: Iterable[tuple[str, str]]) -> None:
+    """Notifications and incident changes, inside the caller's transaction (`ensure_tables` first)."""
+    for e in entries:
+        run(cur, f"INSERT OR REPLACE INTO _assetflow.outbox ({_ENTRY_COLUMNS}, updated_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [e.id, e.run_id, e.kind, e.destination, e.subject, e.body, e.created_at, e.attempts,
+             e.next_attempt, e.status, e.last_error, e.created_at])
+    for i in incidents:
+        run(cur, f"INSERT OR REPLACE INTO _assetflow.incidents ({_INCIDENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            [i.project, i.asset, i.opened_at, i.opened_run, i.notified_at, i.last_run])
+    for project, asset in closed:
+        run(cur, "DELETE FROM _assetflow.incidents WHERE project = ? AND asset = ?", [project, asset])
+
+
 def _readable(cur: Any) -> bool:
     try:
         return run(cur, "SELECT value FROM _assetflow.meta WHERE key = ?", [_META_KEY]) == [(_VERSION,)]
@@ -68,16 +83,7 @@ class OutboxStore:
 
         def work():
             store.record_run(cur, record, folded)
-            for e in entries:
-                run(cur, f"INSERT OR REPLACE INTO _assetflow.outbox ({_ENTRY_COLUMNS}, updated_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [e.id, e.run_id, e.kind, e.destination, e.subject, e.body, e.created_at, e.attempts,
-                     e.next_attempt, e.status, e.last_error, e.created_at])
-            for i in incidents:
-                run(cur, f"INSERT OR REPLACE INTO _assetflow.incidents ({_INCIDENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                    [i.project, i.asset, i.opened_at, i.opened_run, i.notified_at, i.last_run])
-            for project, asset in closed:
-                run(cur, "DELETE FROM _assetflow.incidents WHERE project = ? AND asset = ?", [project, asset])
+            write_alerts(cur, entries, incidents, closed)
         self._transaction(cur, work)
         self._fault("after_run_end")         # committed, nothing sent yet: the crash the outbox is for
 

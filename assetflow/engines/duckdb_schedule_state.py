@@ -196,8 +196,12 @@ class DuckDBScheduleStore:
         return read_states(self._cur)
 
     def save(self, states: Mapping[str, ScheduleState], records: Sequence[tuple[str, TickRecord]],
-             at: datetime, beat: Heartbeat | None = None) -> None:
-        """Cursors, tick records (written at `at`) and the heartbeat, in one transaction."""
+             at: datetime, beat: Heartbeat | None = None, alerts: Any = None) -> None:
+        """Cursors, tick records (written at `at`), the heartbeat and the alerts a failed tick
+        owes (`alerts.tick_alerts.TickAlerts`), in one transaction."""
+        from assetflow.engines import duckdb_outbox
+        if alerts is not None:
+            duckdb_outbox.ensure_tables(self._cur)
 
         def work() -> None:
             for name, state in sorted(states.items()):
@@ -206,7 +210,14 @@ class DuckDBScheduleStore:
                 write_record(self._cur, name, record, at)
             if beat is not None:
                 write_beat(self._cur, beat)
+            if alerts is not None:
+                duckdb_outbox.write_alerts(self._cur, alerts.entries, alerts.incidents, alerts.closed)
         self._write(work)
+
+    def alerts(self):
+        """The alert outbox and incidents over the same cursor (`engines/duckdb_outbox`)."""
+        from assetflow.engines.duckdb_outbox import OutboxStore
+        return OutboxStore(self._cur, self._transaction, self._fault)
 
     def start_tick(self, record, tick: TickRef) -> None:
         """The run's row and the tick's `started` row, in one transaction; TickTaken (and nothing
@@ -217,8 +228,17 @@ class DuckDBScheduleStore:
         self._write(work)
         self._fault("run_started")
 
-    def finish_tick(self, tick: TickRef, status: TickStatus, reason: str, at: datetime) -> None:
-        self._write(lambda: finish(self._cur, tick, status, reason, at))
+    def finish_tick(self, tick: TickRef, status: TickStatus, reason: str, at: datetime, alerts: Any = None) -> None:
+        """The started tick's end; with `alerts` (a recovery it owes), in the same transaction."""
+        from assetflow.engines import duckdb_outbox
+        if alerts is not None:
+            duckdb_outbox.ensure_tables(self._cur)
+
+        def work() -> None:
+            finish(self._cur, tick, status, reason, at)
+            if alerts is not None:
+                duckdb_outbox.write_alerts(self._cur, alerts.entries, alerts.incidents, alerts.closed)
+        self._write(work)
 
     def recover(self, at: datetime) -> list[TickRow]:
         if not has_tables(self._cur):

@@ -42,7 +42,8 @@ from assetflow.project.schedules import Overlap
 from assetflow.run.lock import describe_holder, is_locked, run_lock
 from assetflow.schedule.clock import Clock, SystemClock
 from assetflow.schedule.decide import due, iso
-from assetflow.schedule.tick_run import TickResult, run_tick, selected
+from assetflow.schedule.failed_ticks import finish_started_tick, save_failed_tick
+from assetflow.schedule.tick_run import TickResult, reason_of, run_tick, selected
 from assetflow.schedule.ticks import next_ticks
 from assetflow.schedule_records import Heartbeat, ScheduleState, TickRecord, TickRef, TickStatus
 
@@ -125,30 +126,39 @@ def run_scheduler(root: Path, stop_event: threading.Event, clock: Clock = System
     and the loop tries again; a late heartbeat or a failed tick never stops it."""
     session = _Session(clock.now())
     worker: threading.Thread | None = None
-    project = _reload(root, options, on_error)
+    project, broken = _reload(root, options, on_error)
+    last_good = project
     while not stop_event.is_set():
         try:
             if project is not None:
                 worker = _iteration(session, project, clock, worker, stop_event, on_tick, options, on_error)
+            elif last_good is not None and broken is not None:
+                # the ticks that come due while the project does not load fail, and alert
+                worker = _iteration(session, last_good, clock, worker, stop_event, on_tick, options, on_error,
+                                    broken=broken)
         except AssetflowError as exc:
             on_error(exc)
         except Exception as exc:           # never let one bad iteration end the scheduler
             on_error(AssetflowError(f"scheduler iteration failed: {type(exc).__name__}: {exc}"))
-        flush_outbox(project, options, on_error)
+        flush_outbox(project or last_good, options, on_error)
         # read the project again now, so a tick starts the moment it is due (an edit is seen
         # within one pause: the next tick or beat)
-        project = _reload(root, options, on_error)
-        clock.wait(stop_event, _pause(session, project, clock.now(), worker, options))
+        project, broken = _reload(root, options, on_error)
+        last_good = project or last_good
+        clock.wait(stop_event, _pause(session, project or last_good, clock.now(), worker, options))
     if worker is not None:
         worker.join()
 
 
-def _reload(root: Path, options: SchedulerOptions, on_error: Callable[[AssetflowError], None]) -> Project | None:
+def _reload(root: Path, options: SchedulerOptions, on_error: Callable[[AssetflowError], None]
+            ) -> tuple[Project | None, AssetflowError | None]:
+    """The project as it is now, or the error that stops it loading. A schedule whose selection
+    errors does not stop the others: its own ticks fail (`tick_run.run_tick`)."""
     try:
-        return load(root, options)
+        return api.load_project(root, options.environ), None
     except AssetflowError as exc:
         on_error(exc)
-        return None
+        return None, exc
 
 
 def flush_outbox(project: Project | None, options: SchedulerOptions,
@@ -187,9 +197,11 @@ def current_holder(target: Target) -> str | None:
 
 def _iteration(session: _Session, project: Project, clock: Clock, worker: threading.Thread | None,
                stop: threading.Event, on_tick: OnTick, options: SchedulerOptions,
-               on_error: Callable[[AssetflowError], None]) -> threading.Thread | None:
+               on_error: Callable[[AssetflowError], None], broken: AssetflowError | None = None
+               ) -> threading.Thread | None:
     """Decide and record what is due now; start a worker for the ticks to run. Returns the
-    worker that is running (ours), if any."""
+    worker that is running (ours), if any. `broken`: the project no longer loads (`project` is
+    the last one that did): the due ticks are recorded failed with that error, and alert."""
     target = project.config.target(options.target)
     now = clock.now()
     if worker is not None and worker.is_alive():       # our own tick holds the project
@@ -212,6 +224,10 @@ def _iteration(session: _Session, project: Project, clock: Clock, worker: thread
         raise
     if not runs:
         lock.close()
+        return None
+    if broken is not None:
+        with lock:
+            _run_batch(session, project, target, runs, stop, clock, options, on_tick, failed_with=broken)
         return None
     thread = threading.Thread(target=_worker, name="assetflow-tick", daemon=True,
                               args=(lock, session, project, target, runs, stop, clock, options, on_tick, on_error))
@@ -258,31 +274,38 @@ def _decide(session: _Session, project: Project, store, now: datetime, holder: s
 
 
 def _run_batch(session: _Session, project: Project, target: Target, runs: list[tuple[str, datetime]],
-               stop: threading.Event, clock: Clock, options: SchedulerOptions, on_tick: OnTick) -> None:
+               stop: threading.Event, clock: Clock, options: SchedulerOptions, on_tick: OnTick,
+               failed_with: AssetflowError | None = None) -> None:
     """Run the due ticks one after another (the caller holds the run lock). A tick not begun when
-    `stop` is set stays pending in the store: the next start runs it."""
+    `stop` is set stays pending in the store: the next start runs it. `failed_with`: the
+    project does not load; every tick fails with that reason, without a run."""
     specs = {s.name: s for s in project.config.schedules}
     for name, tick in runs:
         if stop.is_set():
             break
-        result = run_tick(project, specs[name], tick, options.target, stop, options.grace)
+        if failed_with is not None:
+            result = TickResult(TickStatus.FAILED, None, f"the project did not load: {reason_of(failed_with)}",
+                                started=False)
+        else:
+            result = run_tick(project, specs[name], tick, options.target, stop, options.grace)
         session.queued.pop(name, None)
         if result.started:
             session.fault("run_ended")
         with _store(target, session, clock.now(), first=False) as store:
-            _finish(store, session, name, tick, result, clock.now())
+            _finish(store, session, project, name, tick, result, clock.now())
         if result.started:
             session.fault("tick_finished")
         on_tick(TickOutcome(name, tick, result.status.value, result.run_id, result.reason))
 
 
-def _finish(store, session: _Session, name: str, tick: datetime, result: TickResult, at: datetime) -> None:
+def _finish(store, session: _Session, project: Project, name: str, tick: datetime, result: TickResult,
+            at: datetime) -> None:
     if result.started:
-        store.finish_tick(TickRef(name, tick), result.status, result.reason, at)
+        finish_started_tick(store, project, TickRef(name, tick), result.status, result.reason, result.run_id, at)
         return
-    state = session.states[name] if session.states else None
-    stored = {name: replace(state, pending=None)} if state is not None else {}
-    store.save(stored, [(name, TickRecord(tick, result.status, result.reason))], at)
+    state = session.states.get(name) if session.states else None
+    save_failed_tick(store, project, name, replace(state, pending=None) if state is not None else None,
+                     TickRecord(tick, result.status, result.reason), at)
 
 
 @contextmanager

@@ -72,9 +72,14 @@ def run_tick(project: Project, spec: ScheduleSpec, tick: datetime, target: str |
     except TickTaken as exc:
         return TickResult(TickStatus.SKIPPED, None, str(exc), started=False)
     except AssetflowError as exc:
-        return TickResult(TickStatus.FAILED, None, exc.message, started=False)
+        return TickResult(TickStatus.FAILED, None, reason_of(exc), started=False)
     return TickResult(TickStatus.SUCCESS if outcome.status == "success" else TickStatus.FAILED,
                       outcome.run_id, describe(outcome))
+
+
+def reason_of(error: AssetflowError) -> str:
+    """A tick's reason from the error that stopped it before its run: where (file:line), and the message."""
+    return f"{error.location}: {error.message}" if error.location else error.message
 
 
 def describe(outcome: api.RunOutcome) -> str:
