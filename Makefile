@@ -22,9 +22,12 @@ demo: venv
 	$(VENV)/bin/assetflow --project "$$dir/shop" status; \
 	echo "==> DuckDB file: $$dir/shop/warehouse.duckdb"
 
-# The whole suite (slow and fault tests included), on every core.
+# The whole suite (slow and fault tests included), on every core; then the Spark tests marked
+# `cluster` again, on a standalone master and worker started from the pyspark package
+# (tests/spark/cluster.py; exit 5 = nothing collected, when pyspark or java is missing).
 test: venv
 	$(PY) -m pytest -n $${TEST_WORKERS:-auto} --dist loadgroup
+	SPARK_TEST_MASTER=standalone $(PY) -m pytest -p no:xdist -m cluster tests/spark || [ $$? -eq 5 ]
 
 # The inner loop: unit tests and end-to-end tests, without the fault and slow tests.
 test-quick: venv

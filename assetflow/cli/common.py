@@ -2,8 +2,10 @@
 loading the project, and printing."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import logging
 import sys
 import traceback
 from pathlib import Path
@@ -91,7 +93,8 @@ def common_options(with_project: bool = True):
                 ctx.obj["project_dir"] = sub_project_dir
             if sub_debug:
                 ctx.obj["debug"] = True
-            return func(*args, **kwargs)
+            with engine_logs(bool(ctx.obj.get("debug"))):
+                return func(*args, **kwargs)
         wrapper = click.option("--debug", "sub_debug", is_flag=True, hidden=True,
                                help="Show Python tracebacks for errors.")(wrapper)
         if with_project:
@@ -99,6 +102,20 @@ def common_options(with_project: bool = True):
                                    type=click.Path(file_okay=False, path_type=Path))(wrapper)
         return wrapper
     return decorate
+
+
+@contextlib.contextmanager
+def engine_logs(debug: bool):
+    """With --debug the engines' own logs are let through (Spark's log4j at INFO, for a JVM
+    started by this command), for this command only."""
+    logger = logging.getLogger("assetflow.spark")
+    before = logger.level
+    if debug:
+        logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def project_root(ctx: click.Context) -> Path:

@@ -16,6 +16,7 @@ from assetflow.checks import CheckResult
 from assetflow.engines import spark_store
 from assetflow.engines.base import BuildOutcome, BuildRequest, PartitionWindow, SourceView
 from assetflow.engines.duckdb import DuckDBEngine
+from assetflow.engines.spark_rebuild import SparkRebuilds
 from assetflow.engines.spark_session import interrupt, scratch_dir, start_session
 from assetflow.errors import FailureKind
 
@@ -39,6 +40,7 @@ class SparkEngine:
         self._guard = threading.RLock()
         self._catalog = None
         self._file_sources: list[SourceView] = []
+        self.rebuilds = SparkRebuilds(state)
 
     # ------------------------------------------------------------------ the session
 
@@ -157,16 +159,17 @@ class SparkEngine:
         self.catalog().analyze(asset, sql, params)
 
     def rebuilding(self, key: AssetKey) -> bool:
-        return False       # every write is a new version directory: a changed schema needs no staging table
+        """A partitioned asset whose columns changed is rebuilt beside its table (engines/spark_rebuild)."""
+        return self.rebuilds.rebuilding(key)
 
     def swap_in(self, key: AssetKey, run_id: str) -> None:
-        pass
+        self.rebuilds.swap_in(self.catalog(), key, run_id, self._fault)
 
     def discard_rebuild(self, key: AssetKey) -> None:
-        pass
+        self.rebuilds.discard(key)
 
     def discard_rebuilds(self) -> None:
-        pass
+        self.rebuilds.discard_all()
 
     def run_checks(self, key: AssetKey, specs, window: PartitionWindow | None) -> list[CheckResult]:
         return self.catalog().run_checks(key.quoted(), tuple(specs), window)

@@ -9,7 +9,8 @@ from assetflow.errors import FailureKind
 
 _PERMANENT_CLASSES = ("AnalysisException", "ParseException", "IllegalArgumentException",
                       "ArithmeticException", "NumberFormatException", "DateTimeException",
-                      "SparkNoSuchElementException", "UnsupportedOperationException")
+                      "SparkNoSuchElementException", "UnsupportedOperationException",
+                      "SchemaChangeError")      # assetflow's own: the columns differ from the table's
 _PERMANENT_CONDITIONS = ("CAST_INVALID_INPUT", "DIVIDE_BY_ZERO", "ARITHMETIC_OVERFLOW", "INVALID_",
                          "USER_RAISED_EXCEPTION", "NUMERIC_VALUE_OUT_OF_RANGE", "DATATYPE_MISMATCH",
                          "UNRESOLVED_", "TABLE_OR_VIEW_NOT_FOUND", "PARSE_SYNTAX_ERROR")

@@ -104,6 +104,12 @@ def put_parts(cur, asset: str, located: list[tuple[str, str | None, int]]) -> No
         [asset])
 
 
+def replace_parts(cur, asset: str, located: list[tuple[str, str | None, int]]) -> None:
+    """The asset's partitions are these and no others (a rebuild swapped in)."""
+    run(cur, "DELETE FROM _assetflow.spark_parts WHERE asset = ?", [asset])
+    put_parts(cur, asset, located)
+
+
 def forget(cur, asset: str) -> None:
     run(cur, "DELETE FROM _assetflow.spark_tables WHERE asset = ?", [asset])
     run(cur, "DELETE FROM _assetflow.spark_parts WHERE asset = ?", [asset])

@@ -34,6 +34,8 @@ def write(engine, request: BuildRequest) -> BuildOutcome:
         return _view(engine, catalog, request)
     frame = source_frame(engine, catalog, request)
     entries = _entries(request)
+    columns = tuple((f.name, f.dataType.simpleString()) for f in frame.schema.fields)
+    staged = bool(entries) and engine.rebuilds.staged(request, columns)    # beside the table (columns changed)
     version = version_dir(engine.warehouse, asset, request.attempt.run_id)
     if entries:
         frame = frame.selectExpr("*", f"{_partition_key(entries)} AS `{PART}`")
@@ -41,7 +43,6 @@ def write(engine, request: BuildRequest) -> BuildOutcome:
     else:
         frame.write.parquet(version)
     counts = _verify(catalog, version, bool(entries))
-    columns = tuple((f.name, f.dataType.simpleString()) for f in frame.schema.fields if f.name != PART)
     results = _checks(catalog, request, version, bool(entries))
     failing = [r for r in results if not r.passed and r.severity == "error"]
     if failing:
@@ -55,8 +56,17 @@ def write(engine, request: BuildRequest) -> BuildOutcome:
     else:
         located = []
         table = SparkTable(asset, "table", version, columns, None, 0)
-    _record(engine, request, table, located, counts)
-    _point(catalog, table, located)
+    # One state commit at a time: two partitions of a new asset inserting its `spark_tables` row in
+    # concurrent transactions is a primary-key conflict in DuckDB (a partition then failed at
+    # random under load), and a registration must read every partition already committed.
+    with catalog.lock:
+        if staged:
+            engine.state.in_transaction(lambda cur: engine.rebuilds.record(
+                cur, asset, located, [attempt for _, _, attempt in entries]))
+            engine.rebuilds.remember(asset, located)
+        else:
+            _record(engine, request, table, located, counts)
+            _point(catalog, table, located)
     rows_each = tuple(counts.get(key, 0) for key, _, _ in entries) if request.batch else ()
     return BuildOutcome(sum(counts.values()), rows_each, tuple(results))
 
@@ -203,6 +213,7 @@ def _view(engine, catalog, request: BuildRequest) -> BuildOutcome:
     def work(cur):
         store.write_success(cur, request.attempt, None)
         spark_store.put_table(cur, table)
-    engine.state.in_transaction(work)
-    catalog.register(table, {})
+    with catalog.lock:                  # one state commit at a time (see write)
+        engine.state.in_transaction(work)
+        catalog.register(table, {})
     return BuildOutcome(None)

@@ -3,8 +3,12 @@ JVM), shared by every test; the engine reuses it (engines/spark_session.start_se
 run the command in this process (click's runner) so they share the JVM too.
 
 All tests here are marked `spark` (select with -m spark, skip with -m "not spark") and grouped
-on one xdist worker, so a parallel run still starts one JVM. SPARK_TEST_MASTER=standalone runs
-them against a master and a worker started from the pyspark package (tests/spark/cluster.py).
+on one xdist worker, so a parallel run still starts one JVM.
+
+The standalone pass (`make test` runs it second): `SPARK_TEST_MASTER=standalone pytest -p no:xdist
+-m cluster tests/spark` runs the tests marked `cluster` against a master and a worker started from
+the pyspark package (tests/spark/cluster.py) on 127.0.0.1; the session's executor is a JVM of
+that worker. Projects take their master from `spark_master` (the cluster's URL in that pass).
 """
 from __future__ import annotations
 
@@ -52,6 +56,11 @@ def spark_cluster(spark_tmp):
 
 
 @pytest.fixture(scope="session")
+def spark_master(spark_cluster) -> str:
+    return spark_cluster.url if spark_cluster else "local[2]"
+
+
+@pytest.fixture(scope="session")
 def spark(spark_tmp, spark_cluster):
     from pyspark.sql import SparkSession
     master = spark_cluster.url if spark_cluster else "local[2]"
@@ -96,6 +105,11 @@ def cli(project: Path, *args: str):
     from assetflow.cli.app import main
     result = CliRunner().invoke(main, ["--project", str(project), *args], catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
+
+
+def spark_toml(master: str = "local[2]") -> str:
+    """SPARK_TOML with the Spark target on `master` (the cluster's URL in the standalone pass)."""
+    return SPARK_TOML.replace('master = "local[2]"', f'master = "{master}"')
 
 
 @pytest.fixture

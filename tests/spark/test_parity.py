@@ -13,7 +13,9 @@ import duckdb
 
 from assetflow import api
 from tests.conftest import write_project
-from tests.spark.conftest import SPARK_TOML, cli
+import pytest
+
+from tests.spark.conftest import SPARK_TOML, cli, spark_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 SPARK_TARGET = '\n[targets.spark]\nengine = "spark"\nmaster = "local[2]"\nwarehouse = "spark-warehouse"\nthreads = 2\n'
@@ -45,8 +47,6 @@ def assert_same_rows(project: Path) -> None:
     assert compared
 
 
-@__import__("pytest").mark.xfail(strict=False, reason="KNOWN BUG, open: under a parallel pytest run the Spark "
-                                 "side sometimes lacks the first day of marts.daily_revenue (passes alone)")
 def test_the_template_project_gives_the_same_rows_on_duckdb_and_spark(tmp_path, spark):
     from assetflow.project.scaffold import create_project
     project = create_project(tmp_path / "shop")
@@ -97,8 +97,9 @@ FILES = {
 }
 
 
-def test_backfill_and_a_failing_partition_give_the_same_rows_and_states(tmp_path, spark):
-    project = write_project(tmp_path / "p", FILES, SPARK_TOML)
+@pytest.mark.cluster
+def test_backfill_and_a_failing_partition_give_the_same_rows_and_states(tmp_path, spark, spark_master):
+    project = write_project(tmp_path / "p", FILES, spark_toml(spark_master))
     outcomes = {}
     for target in ("dev", "spark"):
         code, out, err = cli(project, "materialize", "--target", target)
