@@ -70,8 +70,8 @@ def select(graph: AssetGraph, selection: tuple[str, ...], exclude: tuple[str, ..
 
 
 def status(project: Project, selection: tuple[str, ...] = (), target_name: str | None = None,
-           verify: bool = False, exclude: tuple[str, ...] = ()) -> StatusReport:
-    graph = graph_of(project)
+           verify: bool = False, exclude: tuple[str, ...] = (), graph: AssetGraph | None = None) -> StatusReport:
+    graph = graph or graph_of(project)        # (serve passes the graph it keeps with the project)
     target = project.config.target(target_name)
     selected = select_assets(graph, selection, exclude, target)
     with open_reader(target) as (engine, notice):

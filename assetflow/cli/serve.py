@@ -42,6 +42,7 @@ def serve(ctx: click.Context, host: str, port: int, no_schedules: bool, target: 
         from assetflow.cli.masks import mask
         from assetflow.ui.scheduling import start_scheduler
         scheduler = start_scheduler(root, stop, lambda exc: click.echo(mask(exc.render()), err=True))
+    server.warm()              # (before the address is printed: nobody can ask before it is read)
     worker = threading.Thread(target=server.serve_forever, name="assetflow-serve", daemon=True)
     worker.start()
     click.echo(f"Serving on {server.url}")

@@ -15,6 +15,6 @@ def build_server(root: Path, host: str = "127.0.0.1", port: int = 8765, target: 
     from assetflow.ui.reads import Reads
     from assetflow.ui.server import Server, new_token
     reads = Reads(root, target)
-    api.graph_of(reads.project())
+    reads.graph(reads.project())          # (a project whose graph cannot be built fails here)
     from assetflow.ui.scheduling import schedule_state
     return Server(App(reads, new_token(), schedule_state(reads, schedules)), host, port)

@@ -37,6 +37,10 @@ class App:
     # ---------------------------------------------------------------- GET
 
     def get(self, path: str, query: str) -> Page:
+        with self.reads.request():
+            return self._get(path, query)
+
+    def _get(self, path: str, query: str) -> Page:
         params = {k: v[-1] for k, v in parse_qs(query).items()}
         parts = [unquote(p) for p in path.strip("/").split("/") if p]
         try:
@@ -86,8 +90,7 @@ class App:
         if name not in view.report.graph.assets:
             return not_found(f"There is no asset '{name}' in this project.", self.token, self._name())
         project = self.reads.project()
-        columns, runs = self._optional(self.reads.columns), \
-            self._optional(lambda: api.asset_runs(project, self.reads.target_name, name, 10))
+        columns, runs = self._optional(self.reads.columns), self._optional(lambda: self.reads.asset_runs(name, 10))
         body = asset_body(name, view.report, project.root, columns, runs or [])
         return self._page(name, body, "/", ("asset.js",), view.note)
 
@@ -136,6 +139,10 @@ class App:
     # ---------------------------------------------------------------- POST
 
     def post(self, path: str, body: bytes) -> Page:
+        with self.reads.request():
+            return self._post(path, body)
+
+    def _post(self, path: str, body: bytes) -> Page:
         parts = [unquote(p) for p in path.strip("/").split("/") if p]
         try:
             form = json.loads(body or b"{}")

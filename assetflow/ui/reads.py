@@ -1,15 +1,22 @@
-"""What the pages read, through `api` only: the project (reloaded when its files change) and its
-status (kept until the database, the project or the minute changes).
+"""What the pages read, through `api` only: the project (reloaded when its files change, checked
+once per request) and its status (kept until the database, the project or the minute changes).
 
 `api.status` over 1,000 assets x 365 partitions costs a few tenths of a second, so the assets page
-and every asset page share one report per state of the database. While a run holds the database and
-a read fails, the last report read is shown, saying when it was read and why it is not newer.
+and every asset page share one report per state of the database, and serve keeps that report
+current in the background (`refresh`, every POLL seconds while someone looks) rather than when a
+page asks. A page never shows a report older than the files it reads, with one exception: while a
+run holds the database, its progress (the journal and its commits) moves on with every partition,
+and a report read from the snapshot is shown for up to PROGRESS_LAG seconds after it was read (the
+background read keeps it younger); the snapshot being replaced (the run ended), the project or
+the minute changing makes it wait for a new read as always. While a run holds the database and a
+read fails, the last report read is shown, saying when it was read and why it is not newer.
 """
 from __future__ import annotations
 
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +26,9 @@ from assetflow.errors import AssetflowError
 from assetflow.project.loader import Project
 
 _WATCHED = ("assets", "seeds", "checks")
+POLL = 0.5                 # seconds between the background checks of the database's files
+PROGRESS_LAG = 5.0         # seconds a running run's progress may lag on a page (see above)
+WATCHED_FOR = 60.0         # the background read runs while a page was asked for this recently
 
 
 @dataclass(frozen=True)
@@ -41,11 +51,32 @@ class Reads:
         self._status: StatusView | None = None
         self._status_key: tuple | None = None
         self._columns: tuple[tuple, dict | None] | None = None
+        self._runs: tuple[tuple, dict] = ((), {})
+        self._graph: tuple[Project, api.AssetGraph] | None = None
+        self._local = threading.local()              # the project checked once per request
+        self._asked_at = time.monotonic()
+
+    @contextmanager
+    def request(self):
+        """One page or action: the project's files are checked once, however often it is asked for."""
+        self._local.active, self._local.project = True, None
+        self._asked_at = time.monotonic()
+        try:
+            yield
+        finally:
+            self._local.active, self._local.project = False, None
 
     # ---------------------------------------------------------------- the project
 
     def project(self) -> Project:
         """The project as its files are now; the last good one (and `load_error`) when they are broken."""
+        if getattr(self._local, "active", False):
+            if self._local.project is None:
+                self._local.project = self._load()
+            return self._local.project
+        return self._load()
+
+    def _load(self) -> Project:
         signature = _files_signature(self.root)
         with self._lock:
             if signature != self._signature or self._project is None:
@@ -70,22 +101,56 @@ class Reads:
 
     def status(self) -> StatusView:
         project = self.project()
-        target = project.config.target(self.target_name)
-        key = (id(project), _database_signature(target.path), int(time.time() // 60))
-        with self._lock:
-            if key == self._status_key and self._status is not None:
+        key = self._key(project)
+        with self._lock:       # one read at a time: a page that waited here finds the read it waited for
+            if self._status is not None and (key == self._status_key or self._progress_only(key, PROGRESS_LAG)):
                 return self._status
-            try:
-                report = api.status(project, (), self.target_name)
-                view = StatusView(report, _now(), report.snapshot.message if report.snapshot else None)
-            except AssetflowError as exc:
-                if self._status is None:
-                    raise
-                view = StatusView(self._status.report, self._status.read_at,
-                                  f"showing the state read at {self._status.read_at:%H:%M:%S} UTC: {exc.message}")
-                return view
-            self._status, self._status_key = view, key
-            return view
+            return self._read(project, key)
+
+    def refresh(self) -> None:
+        """The background read (serve calls it every POLL seconds): read the status again when the
+        database's files or the minute changed, so that the next page finds it read; only while
+        someone looks, and a running run's progress at most every PROGRESS_LAG / 2 seconds."""
+        project = self._project
+        if project is None or time.monotonic() - self._asked_at > WATCHED_FOR:
+            return
+        key = self._key(project)
+        if key == self._status_key or self._progress_only(key, PROGRESS_LAG / 2):
+            return
+        with self._lock:
+            if key != self._status_key and project is self._project:
+                self._read(project, key)
+
+    def graph(self, project: Project) -> api.AssetGraph:
+        """The project's graph, built once per load of the project."""
+        cached = self._graph
+        if cached is None or cached[0] is not project:
+            cached = self._graph = (project, api.graph_of(project))
+        return cached[1]
+
+    def _key(self, project: Project) -> tuple:
+        path = project.config.target(self.target_name).path
+        return (id(project), int(time.time() // 60), _stat(path + ".snapshot"), _database_signature(path))
+
+    def _progress_only(self, key: tuple, lag: float) -> bool:
+        """Whether the cached report came from a snapshot that is still the newest, and only what
+        the holding run commits and journals moved on, less than `lag` seconds ago."""
+        view, cached = self._status, self._status_key
+        return (view is not None and cached is not None and view.report.snapshot is not None
+                and key[:3] == cached[:3] and (_now() - view.read_at).total_seconds() < lag)
+
+    def _read(self, project: Project, key: tuple) -> StatusView:
+        """(under the lock)"""
+        try:
+            report = api.status(project, (), self.target_name, graph=self.graph(project))
+            view = StatusView(report, _now(), report.snapshot.message if report.snapshot else None)
+        except AssetflowError as exc:
+            if self._status is None:
+                raise
+            return StatusView(self._status.report, self._status.read_at,
+                              f"showing the state read at {self._status.read_at:%H:%M:%S} UTC: {exc.message}")
+        self._status, self._status_key = view, key
+        return view
 
     def columns(self) -> dict | None:
         """Column types of the target's tables, read again only when the database file changed
@@ -98,6 +163,18 @@ class Reads:
         found = api.table_columns(project, self.target_name)
         self._columns = (key, found)
         return found
+
+    def asset_runs(self, name: str, limit: int) -> list:
+        """An asset's recent runs, read again only when the database's files changed."""
+        project = self.project()
+        key = (id(project), _database_signature(project.config.target(self.target_name).path))
+        cached_key, found = self._runs
+        if cached_key != key:
+            found = {}
+            self._runs = (key, found)
+        if (name, limit) not in found:
+            found[(name, limit)] = api.asset_runs(project, self.target_name, name, limit)
+        return found[(name, limit)]
 
     def forget_status(self) -> None:
         """A run this process launched has ended: read the status again on the next request."""

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from assetflow.ui.app import App
 from assetflow.ui.html import Page
+from assetflow.ui.reads import POLL
 
 TOKEN_HEADER = "X-Assetflow-Token"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -149,25 +150,37 @@ class Server:
         self.httpd.RequestHandlerClass = _handler(app, self.guard)
         self.host, self.port = host, bound_port
         self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    def warm(self) -> None:
+        """Read what the first pages need (the status, the column types) before serving: a page
+        then never waits for a read that its server could have made before it was asked."""
+        for read in (self.app.reads.status, self.app.reads.columns):
+            try:
+                read()
+            except Exception:       # noqa: BLE001 - the first page shows the error instead
+                pass
+
     def serve_forever(self) -> None:
-        # read the status once now, so that the first page does not wait for it
-        threading.Thread(target=self._warm, name="assetflow-warm", daemon=True).start()
+        threading.Thread(target=self._refresh, name="assetflow-refresh", daemon=True).start()
         self.httpd.serve_forever(poll_interval=0.2)
 
-    def _warm(self) -> None:
-        try:
-            self.app.reads.status()
-        except Exception:       # noqa: BLE001 - the first page shows the error instead
-            pass
+    def _refresh(self) -> None:
+        """Keep the status current in the background (`Reads.refresh`) until the server stops."""
+        while not self._stopped.wait(POLL):
+            try:
+                self.app.reads.refresh()
+            except Exception:       # noqa: BLE001 - a failed background read is retried; pages read themselves
+                pass
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop starting runs and answering; a running build gets its grace period (api.RunEvents.stop)."""
+        self._stopped.set()
         self.app.launcher.stop_all(timeout)
         self.httpd.shutdown()
         self.httpd.server_close()
