@@ -24,6 +24,7 @@ from pathlib import Path
 from assetflow import api
 from assetflow.errors import AssetflowError
 from assetflow.project.loader import Project
+from assetflow.run.lock import is_locked
 
 _WATCHED = ("assets", "seeds", "checks")
 POLL = 0.5                 # seconds between the background checks of the database's files
@@ -39,12 +40,16 @@ class StatusView:
 
 
 class Reads:
-    """The serve process's reads. Thread-safe: one lock around each reload or status read."""
+    """The serve process's reads. Thread-safe: one project load at a time; one read per state of
+    the database at a time (a page asking for a state being read waits for that read)."""
 
     def __init__(self, root: Path, target: str | None = None):
         self.root = root
         self.target_name = target
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()               # the status and the reads in flight
+        self._project_lock = threading.Lock()
+        self._reading: dict[tuple, threading.Event] = {}    # state key -> set when its read ends
+        self._started = self._kept = 0                       # reads started; the latest kept
         self._project: Project | None = None
         self._signature: tuple | None = None
         self._load_error: AssetflowError | None = None
@@ -78,7 +83,7 @@ class Reads:
 
     def _load(self) -> Project:
         signature = _files_signature(self.root)
-        with self._lock:
+        with self._project_lock:
             if signature != self._signature or self._project is None:
                 try:
                     self._project = api.load_project(self.root)
@@ -102,10 +107,16 @@ class Reads:
     def status(self) -> StatusView:
         project = self.project()
         key = self._key(project)
-        with self._lock:       # one read at a time: a page that waited here finds the read it waited for
-            if self._status is not None and (key == self._status_key or self._progress_only(key, PROGRESS_LAG)):
-                return self._status
-            return self._read(project, key)
+        while True:
+            with self._lock:
+                if self._status is not None and (key == self._status_key or self._progress_only(key, PROGRESS_LAG)):
+                    return self._status
+                pending = self._reading.get(key)
+                if pending is None:                  # nobody reads this state yet: read it here
+                    pending = self._reading[key] = threading.Event()
+                    break
+            pending.wait()       # the same state is being read (by the background check): its answer
+        return self._read_once(project, key, pending)
 
     def refresh(self) -> None:
         """The background read (serve calls it every POLL seconds): read the status again when the
@@ -115,11 +126,20 @@ class Reads:
         if project is None or time.monotonic() - self._asked_at > WATCHED_FOR:
             return
         key = self._key(project)
-        if key == self._status_key or self._progress_only(key, PROGRESS_LAG / 2):
+        if key == self._status_key or self._progress_only(key, PROGRESS_LAG / 2) or self._unpublished(project):
             return
         with self._lock:
-            if key != self._status_key and project is self._project:
-                self._read(project, key)
+            if key == self._status_key or key in self._reading or project is not self._project:
+                return
+            pending = self._reading[key] = threading.Event()
+        self._read_once(project, key, pending)
+
+    def _unpublished(self, project: Project) -> bool:
+        """A run holds the database and has not published its snapshot yet (the first one of a
+        store, for a moment as it starts): a read now would show an empty state; pages asked
+        meanwhile read it themselves."""
+        path = project.config.target(self.target_name).path
+        return not _stat(path + ".snapshot") and is_locked(path)
 
     def graph(self, project: Project) -> api.AssetGraph:
         """The project's graph, built once per load of the project."""
@@ -139,8 +159,21 @@ class Reads:
         return (view is not None and cached is not None and view.report.snapshot is not None
                 and key[:3] == cached[:3] and (_now() - view.read_at).total_seconds() < lag)
 
+    def _read_once(self, project: Project, key: tuple, pending: threading.Event) -> StatusView:
+        """`_read`, then wake whoever waits for this state, whatever happened."""
+        try:
+            return self._read(project, key)
+        finally:
+            with self._lock:
+                self._reading.pop(key, None)
+            pending.set()
+
     def _read(self, project: Project, key: tuple) -> StatusView:
-        """(under the lock)"""
+        """Read the state `key` names (outside the lock: a page asking for a newer state does not
+        wait for it), and keep it unless a read started later was kept first."""
+        with self._lock:
+            self._started += 1
+            started = self._started
         try:
             report = api.status(project, (), self.target_name, graph=self.graph(project))
             view = StatusView(report, _now(), report.snapshot.message if report.snapshot else None)
@@ -149,7 +182,9 @@ class Reads:
                 raise
             return StatusView(self._status.report, self._status.read_at,
                               f"showing the state read at {self._status.read_at:%H:%M:%S} UTC: {exc.message}")
-        self._status, self._status_key = view, key
+        with self._lock:
+            if started > self._kept:
+                self._status, self._status_key, self._kept = view, key, started
         return view
 
     def columns(self) -> dict | None:
@@ -179,7 +214,7 @@ class Reads:
     def forget_status(self) -> None:
         """A run this process launched has ended: read the status again on the next request."""
         with self._lock:
-            self._status_key = None
+            self._status_key, self._kept = None, self._started     # (nor keep a read begun before)
 
 
 def _now() -> datetime:
