@@ -14,8 +14,8 @@ from assetflow.project import asset_rules, fingerprint, variables as project_var
 from assetflow.project.macros import Macros, load_macros, version_text as macros_version
 from assetflow.project import header
 from assetflow.project.cache import JsonCache
-from assetflow.assets import (AssetKey, AssetSettings, AssetSpec, Kind, Reference, SeedBody, SeedOptions, SqlBody,
-                              parse_settings)
+from assetflow.asset_settings import parse_settings
+from assetflow.assets import AssetKey, AssetSettings, AssetSpec, Kind, Reference, SeedBody, SeedOptions, SqlBody
 from assetflow.project.config import CONFIG_FILE, ProjectConfig, load_config
 from assetflow.project.seed_options import SeedConfig
 from assetflow.errors import ProjectError

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from assetflow.project import fingerprint
+from assetflow.asset_settings import parse_settings
 from assetflow.assets import (AssetContext, AssetDecl, AssetKey, AssetSpec, Kind, PythonBody, Reference,
-                              exception_names, parse_settings)
+                              exception_names)
 from assetflow.errors import FailureKind, ProjectError
 
 MODULE_PREFIX = "assetflow_user_assets"

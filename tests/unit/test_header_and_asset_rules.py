@@ -9,7 +9,8 @@ import pytest
 
 from assetflow import names
 from assetflow.project import asset_rules
-from assetflow.assets import AssetKey, AssetSettings, AssetSpec, Kind, PythonBody, SeedBody, SqlBody, parse_settings
+from assetflow.asset_settings import parse_settings
+from assetflow.assets import AssetKey, AssetSettings, AssetSpec, Kind, PythonBody, SeedBody, SqlBody
 from assetflow.run.compile import bound_parameters, lookback_start
 from assetflow.errors import ProjectError
 from assetflow.project.header import Parameter, split_header

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assetflow.assets import parse_settings
+from assetflow.asset_settings import parse_settings
 from assetflow.errors import ProjectError
 from assetflow.partitions import Grain, TimePartitions, parse_bound, upstream_range, edge_mapping
 
