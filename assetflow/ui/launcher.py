@@ -15,6 +15,9 @@ from assetflow import api
 from assetflow.errors import AssetflowError, UsageError
 
 QUEUED, RUNNING = "queued", "running"
+# A launch waits this long for the database: a page's read (or serve's background one) holds it
+# read-only for a moment, and DuckDB refuses a writer meanwhile, in this process as in another.
+OPEN_WAIT = 10.0
 _LOG_LINES = 500
 _RESULTS = 2000
 
@@ -95,7 +98,7 @@ class Launcher:
                            hint=f"wait for it, or cancel it on /runs/{current.run_id or current.launch_id}")
             launch = Launch(f"ui-{os.urandom(4).hex()}", options.command, _now())
             self._launches[launch.launch_id] = launch
-            options = replace(options, trigger="ui")
+            options = replace(options, trigger="ui", wait=max(options.wait, OPEN_WAIT))
             thread = threading.Thread(target=self._run, args=(launch, options), name=launch.launch_id, daemon=True)
             self._threads.append(thread)
             launch.status = RUNNING

@@ -153,11 +153,13 @@ class Reads:
         return (id(project), int(time.time() // 60), _stat(path + ".snapshot"), _database_signature(path))
 
     def _progress_only(self, key: tuple, lag: float) -> bool:
-        """Whether the cached report came from a snapshot that is still the newest, and only what
-        the holding run commits and journals moved on, less than `lag` seconds ago."""
+        """Whether the cached report came from a snapshot that is still the newest, less than `lag`
+        seconds ago, and only what the holding run commits and journals moved on since: it still
+        holds the run lock (a run publishes its last snapshot before it lets the database go)."""
         view, cached = self._status, self._status_key
         return (view is not None and cached is not None and view.report.snapshot is not None
-                and key[:3] == cached[:3] and (_now() - view.read_at).total_seconds() < lag)
+                and key[:3] == cached[:3] and (_now() - view.read_at).total_seconds() < lag
+                and is_locked(self._project.config.target(self.target_name).path))
 
     def _read_once(self, project: Project, key: tuple, pending: threading.Event) -> StatusView:
         """`_read`, then wake whoever waits for this state, whatever happened."""
