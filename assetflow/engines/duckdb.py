@@ -7,12 +7,10 @@ threads conflicts, so it is serialized per table here).
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 from datetime import datetime, timezone
 import itertools
-from typing import Mapping
 
 from assetflow.engines.duckdb_module import core as duckdb, python_api
 from assetflow.assets import AssetKey, Kind, quote_identifier
@@ -23,11 +21,11 @@ from assetflow.engines.base import BuildOutcome, BuildRequest, PartitionWindow, 
 from assetflow.engines.duckdb_catalog import Catalog
 from assetflow.engines.duckdb_checkpoint import CheckpointGate
 from assetflow.engines.duckdb_partitions import PartitionWrites
-from assetflow.engines.duckdb_sql import Source, params_of, rows_written, run_checks, window_filter
+from assetflow.engines.duckdb_reads import DuckDBReads
+from assetflow.engines.duckdb_sql import Source, params_of, rows_written, run_checks
+from assetflow.engines.duckdb_store import DuckDBStateStore
 from assetflow.engines.duckdb_views import MovedView, ensure_source_view, moved_source_views
 from assetflow.errors import AssetflowError, FailureKind, LockError, TargetError
-from assetflow.plan.freshness import Expectation
-from assetflow.state import AttemptRecord, FailureRecord, RunRecord, SourceVersion, StateSnapshot, StoredVersions
 
 run = store.run
 _CONFLICT_RETRIES = 8
@@ -76,7 +74,7 @@ def open_duckdb(path: str, *, read_only: bool = False, fault=lambda point: None)
     return DuckDBEngine(con, read_only, fault, None if path == ":memory:" or read_only else path + ".wal")
 
 
-class DuckDBEngine:
+class DuckDBEngine(DuckDBStateStore, DuckDBReads):
     dialect = "duckdb"            # the SQL dialect the engine runs (what compile produces for it)
 
     def __init__(self, con: duckdb.DuckDBPyConnection, read_only: bool, fault=lambda point: None,
@@ -198,69 +196,6 @@ class DuckDBEngine:
         """Whether retrying a build that raised `exc` could help (see duckdb_errors)."""
         return duckdb_errors.failure_kind(exc)
 
-    # ------------------------------------------------------------------ state store
-
-    def read_state(self, with_rows: bool = False) -> StateSnapshot:
-        return store.read_state(self.connection(), with_rows)
-
-    def stored_versions(self) -> StoredVersions:
-        return store.stored_versions(self.connection())
-
-    def deviations(self, expectation: Expectation) -> dict[str, dict[int, int]]:
-        from assetflow.engines.duckdb_deviations import deviations
-        return deviations(self.connection(), expectation)
-
-    def partition_versions(self, assets: set[str]) -> dict[str, dict[str, int]]:
-        return store.partition_versions(self.connection(), assets)
-
-    def record_run(self, record: RunRecord, folded: bool = False) -> None:
-        if not self._read_only:
-            store.record_run(self.connection(), record, folded)
-
-    def record_sources(self, versions: Mapping[str, SourceVersion]) -> None:
-        store.record_sources(self.connection(), versions)
-
-    def record_failure(self, attempt: AttemptRecord) -> None:
-        cur = self.connection()
-        self._transaction(cur, lambda: store.write_failure(cur, attempt))
-
-    def fold_runs(self) -> None:
-        """Bring the partition records up to date with every recorded attempt (see duckdb_state);
-        creates or upgrades the state store first."""
-        cur = self.connection()
-        store.ensure_schema(cur, self._transaction)
-        if store.has_unfolded(cur):
-            self._transaction(cur, lambda: store.fold_runs(cur))
-
-    def list_runs(self, limit: int) -> list[RunRecord]:
-        return store.list_runs(self.connection(), limit)
-
-    def run_attempts(self, run_id: str) -> list[AttemptRecord]:
-        return store.run_attempts(self.connection(), run_id)
-
-    def failures(self) -> list[FailureRecord]:
-        return store.failures(self.connection())
-
-    def asset_runs(self, asset: str, limit: int) -> list:
-        from assetflow.engines.duckdb_history import asset_runs
-        return asset_runs(self.connection(), asset, limit)
-
-    def mark_abandoned_runs(self, now: datetime) -> int:
-        return store.mark_abandoned(self.connection(), now)
-
-    def find_runs(self, prefix: str) -> list[str]:
-        return store.find_run(self.connection(), prefix)
-
-    def outbox(self):
-        """The alert outbox and incidents (engines/duckdb_outbox), over this thread's cursor."""
-        from assetflow.engines.duckdb_outbox import OutboxStore
-        return OutboxStore(self.connection(), self._transaction, self._fault)
-
-    def schedules(self):
-        """The scheduler's part of the state store (ticks, cursors, heartbeat)."""
-        from assetflow.engines.duckdb_schedule_state import DuckDBScheduleStore
-        return DuckDBScheduleStore(self.connection(), self._transaction, self._read_only, self._fault)
-
     # ------------------------------------------------------------------ preparation
 
     def prepare(self, schemas: set[str], file_sources: list[SourceView]) -> None:
@@ -290,66 +225,9 @@ class DuckDBEngine:
                 ensure_source_view(cur, source, self._transaction)
         return moved
 
-    # ------------------------------------------------------------------ reads
-
-    def read_arrow(self, key: AssetKey, window: PartitionWindow | None):
-        python_api()
-        cur = self.connection()
-        where, params = window_filter(window)
-        return cur.sql(f"SELECT * FROM {key.quoted()} WHERE {where}", params=params or None).to_arrow_table()
-
-    def table_columns(self) -> dict[str, dict[str, dict[str, str]]]:
-        """{schema: {table: {column: type}}} for every table and view, for column lineage (a
-        rebuild's staging table left by a killed run is not one of them)."""
-        out: dict[str, dict[str, dict[str, str]]] = {}
-        for schema, table, column, dtype in run(
-                self.connection(), "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() "
-                                   "WHERE database_name = current_database() AND schema_name <> '_assetflow' "
-                                   "ORDER BY schema_name, table_name, column_index"):
-            if not rebuild.is_staging_table(table):
-                out.setdefault(schema.lower(), {}).setdefault(table.lower(), {})[column] = dtype
-        return out
-
-    def group_counts(self, relation: str, key_sql: str) -> dict[str, int]:
-        """Rows per partition key of a relation."""
-        rows = run(self.connection(), f"SELECT {key_sql} AS k, count(*) FROM {relation} GROUP BY ALL")
-        return {("" if k is None else str(k)): n for k, n in rows}
-
-    def preview(self, key: AssetKey, window: PartitionWindow | None, limit: int):
-        """(columns, rows) of up to `limit` rows, for `assetflow show`."""
-        from assetflow.engines.duckdb_preview import preview
-        return preview(self.connection(), key, window, limit)
-
-    def count_rows(self, sql: str) -> int:
-        return run(self.connection(), f"SELECT count(*) FROM ({sql})")[0][0]
-
-    def query_fingerprint(self, sql: str, params: dict | None = None) -> str | None:
-        """A hash of a freshness query's result; None when the query fails (its source is missing)."""
-        try:
-            rows = run(self.connection(), sql, params)
-        except duckdb.Error:
-            return None
-        return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
-
-    def backfills(self):
-        """The backfill records: each backfill's pass and its runs (run/backfills)."""
-        from assetflow.engines.duckdb_backfills import Backfills
-        return Backfills(self.connection(), self._transaction)
-
-    def cleaner(self):
-        """Listing and removing what no asset defines any more (`assetflow clean`)."""
-        from assetflow.engines.duckdb_clean import Cleaner
-        return Cleaner(self.connection(), self._transaction)
-
     def collect_garbage(self) -> int:
         """Data no state points at: none here (a write and its record commit together)."""
         return 0
-
-    def existing_tables(self) -> set[str]:
-        rows = run(self.connection(), "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
-                                      "UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
-                                      "WHERE NOT internal")
-        return {r[0].lower() for r in rows if not rebuild.is_staging_table(r[0])}
 
     # ------------------------------------------------------------------ writes
 
@@ -421,13 +299,6 @@ class DuckDBEngine:
     def run_checks(self, key: AssetKey, specs, window: PartitionWindow | None) -> list[CheckResult]:
         """Run checks against what is in the table now (`assetflow check`)."""
         return run_checks(self.connection(), key.quoted(), tuple(specs), window)
-
-    def record_checks(self, run_id: str, asset: str, partition: str | None, results) -> None:
-        cur = self.connection()
-        self._transaction(cur, lambda: store.write_checks(cur, run_id, asset, partition, results, self.now()))
-
-    def latest_checks(self) -> list[tuple]:
-        return store.latest_checks(self.connection())
 
     def in_transaction(self, work) -> None:
         """work(cursor) in one transaction, with the write fault points (the Spark engine records
