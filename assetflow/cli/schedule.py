@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from assetflow.cli.common import CONTEXT, common_options, emit, examples, load, project_root
-from assetflow.cli.masks import mask
+from assetflow.cli.masks import mask, warn
 from assetflow.cli.snapshot_notice import snapshot_json, snapshot_text
 from assetflow.errors import EXIT_TERMINATED, UsageError
 
@@ -65,10 +65,12 @@ def run_command(ctx, once: bool, at_text: str | None, as_json: bool, target: str
                          hint='add one:\n[schedules.nightly]\ncron = "0 2 * * *"')
     if once:
         outcomes = run_once(root, FrozenClock(at) if at else SystemClock(), options,
-                            on_tick=(lambda o: None) if as_json else _print_tick,
+                            on_tick=(lambda o: warn(o.alert_problems)) if as_json else _print_tick,
                             on_wait=lambda holder: click.echo(mask(f"waiting for the project: {holder}"), err=True))
         if as_json:
             emit(_to_json({"ticks": [o.as_json() for o in outcomes]}))
+        elif not outcomes:
+            click.echo(_nothing_due(project, at or datetime.now(timezone.utc)), err=True)
         if any(o.status == "failed" for o in outcomes):
             sys.exit(1)
         return
@@ -83,7 +85,7 @@ def _foreground(root, options, as_json: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda number, frame: (stopped_by.append(number), stop.set()))
     click.echo(f"scheduler started (pid {os.getpid()}); SIGTERM stops it", err=True)
-    show = (lambda o: emit(_to_json(o.as_json()))) if as_json else _print_tick
+    show = (lambda o: (emit(_to_json(o.as_json())), warn(o.alert_problems))) if as_json else _print_tick
     run_scheduler(root, stop, SystemClock(), on_tick=show, options=options,
                   on_error=lambda exc: click.echo(mask(exc.render()), err=True))
     click.echo("scheduler stopped", err=True)
@@ -94,6 +96,15 @@ def _foreground(root, options, as_json: bool) -> None:
 def _print_tick(outcome) -> None:
     run = f"  run {outcome.run_id}" if outcome.run_id else ""
     emit(f"{_iso(outcome.tick)}  {outcome.schedule:<16} {outcome.status:<8}{run}  {outcome.reason}")
+    warn(outcome.alert_problems)
+
+
+def _nothing_due(project, now: datetime) -> str:
+    """What `--once` says when no tick was due (a first sight records none either)."""
+    from assetflow.schedule.ticks import next_ticks
+    upcoming = sorted((t, s.name) for s in project.config.schedules if s.enabled for t in next_ticks(s, now, 1))
+    after = f"; next: {upcoming[0][1]} at {_iso(upcoming[0][0])}" if upcoming else ""
+    return f"no tick due at {_iso(now)}{after}"
 
 
 @schedule.command(name="list", context_settings=CONTEXT, epilog=examples(

@@ -59,6 +59,7 @@ class TickOutcome:
     status: str
     run_id: str | None
     reason: str
+    alert_problems: tuple[str, ...] = ()    # masked lines: alerts of this tick that did not arrive
 
     def as_json(self) -> dict:
         return {"schedule": self.schedule, "tick": iso(self.tick), "status": self.status,
@@ -292,19 +293,21 @@ def _run_batch(session: _Session, project: Project, target: Target, runs: list[t
         if result.started:
             session.fault("run_ended")
         with _store(target, session, clock.now(), first=False) as store:
-            _finish(store, session, project, name, tick, result, clock.now())
+            problems = _finish(store, session, project, name, tick, result, clock.now())
         if result.started:
             session.fault("tick_finished")
-        on_tick(TickOutcome(name, tick, result.status.value, result.run_id, result.reason))
+        on_tick(TickOutcome(name, tick, result.status.value, result.run_id, result.reason,
+                            result.alert_problems + problems))
 
 
 def _finish(store, session: _Session, project: Project, name: str, tick: datetime, result: TickResult,
-            at: datetime) -> None:
+            at: datetime) -> tuple[str, ...]:
+    """Record how the tick ended (with the alerts it owes); the alerts that did not arrive."""
     if result.started:
-        finish_started_tick(store, project, TickRef(name, tick), result.status, result.reason, result.run_id, at)
-        return
+        return finish_started_tick(store, project, TickRef(name, tick), result.status, result.reason,
+                                   result.run_id, at)
     state = session.states.get(name) if session.states else None
-    save_failed_tick(store, project, name, replace(state, pending=None) if state is not None else None,
+    return save_failed_tick(store, project, name, replace(state, pending=None) if state is not None else None,
                      TickRecord(tick, result.status, result.reason), at)
 
 

@@ -27,6 +27,7 @@ class TickResult:
     run_id: str | None
     reason: str
     started: bool = True             # False: it failed before its run (and tick row) began
+    alert_problems: tuple[str, ...] = ()   # masked lines: the run's alerts that did not arrive
 
 
 def selected(project: Project, graph: AssetGraph, spec: ScheduleSpec, target: str | None) -> frozenset[str]:
@@ -74,7 +75,7 @@ def run_tick(project: Project, spec: ScheduleSpec, tick: datetime, target: str |
     except AssetflowError as exc:
         return TickResult(TickStatus.FAILED, None, reason_of(exc), started=False)
     return TickResult(TickStatus.SUCCESS if outcome.status == "success" else TickStatus.FAILED,
-                      outcome.run_id, describe(outcome))
+                      outcome.run_id, describe(outcome), alert_problems=outcome.alert_problems)
 
 
 def reason_of(error: AssetflowError) -> str:

@@ -62,3 +62,24 @@ def test_runs_show_lists_the_runs_alerts_masked(af, project, receiver):
     ok = af(quiet, "materialize", "--json", env=env)
     alerts, text = shown(af, quiet, ok.json()["run_id"], env)
     assert alerts == [] and "alerts" not in text
+
+
+def test_schedule_run_once_warns_about_alerts_that_did_not_arrive(af, project, receiver):
+    """A tick's run whose PagerDuty receiver is down: the tick line, then a masked warning."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}{PD}"
+    schedule = '\n[schedules.nightly]\ncron = "0 2 * * *"\n'
+    env = {**env_for(receiver), "PD_URL": closed}
+    for args in ([], ["--json"]):          # (a project each: a second failure would be quiet)
+        p = project({"assets/orders.py": textwrap.dedent(BROKEN_PY)}, toml(ALERTS, schedule))
+        first = af(p, "schedule", "run", "--once", "--at", "2026-03-01T01:00Z", *args, env=env)
+        assert first.exit_code == 0, first.output
+        if not args:
+            assert first.stdout == "" and first.stderr.strip() == (
+                "no tick due at 2026-03-01T01:00:00Z; next: nightly at 2026-03-01T02:00:00Z")
+        r = af(p, "schedule", "run", "--once", "--at", "2026-03-01T02:00:05Z", *args, env=env)
+        assert r.exit_code == 1, r.output
+        assert "warning: alert to pagerduty http://127.0.0.1:" in r.stderr and "connection refused" in r.stderr
+        assert KEY not in r.output and "SLACKSECRET" not in r.output
