@@ -5,6 +5,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -86,11 +87,28 @@ def _foreground(root, options, as_json: bool) -> None:
         signal.signal(sig, lambda number, frame: (stopped_by.append(number), stop.set()))
     click.echo(f"scheduler started (pid {os.getpid()}); SIGTERM stops it", err=True)
     show = (lambda o: (emit(_to_json(o.as_json())), warn(o.alert_problems))) if as_json else _print_tick
-    run_scheduler(root, stop, SystemClock(), on_tick=show, options=options,
-                  on_error=lambda exc: click.echo(mask(exc.render()), err=True))
+    run_scheduler(root, stop, SystemClock(), on_tick=show, options=options, on_error=_error_printer())
     click.echo("scheduler stopped", err=True)
     if signal.SIGTERM in stopped_by:
         sys.exit(EXIT_TERMINATED)
+
+
+REPEAT_ERROR_AFTER = 600.0      # seconds before the loop prints the same error again
+
+
+def _error_printer(clock=time.monotonic):
+    """The loop retries a broken project every few seconds: print each error when it first
+    appears, and the same one again only every REPEAT_ERROR_AFTER seconds while it lasts (a log
+    that says it once, not a journal full of it)."""
+    printed: dict[str, float] = {}
+
+    def show(exc) -> None:
+        text, now = mask(exc.render()), clock()
+        if now - printed.get(text, -REPEAT_ERROR_AFTER) >= REPEAT_ERROR_AFTER:
+            printed.clear()                  # (another error came between: a later repeat is news)
+            printed[text] = now
+            click.echo(text, err=True)
+    return show
 
 
 def _print_tick(outcome) -> None:
