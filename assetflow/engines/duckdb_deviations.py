@@ -15,7 +15,10 @@ from assetflow.state import StateSnapshot
 # partition that deviates, with its flag bits. The expectation goes into temporary tables first
 # (a read-only connection may create them; they live in memory, per connection): DuckDB plans
 # joins against tables it can count several times faster than against unnested parameters.
-# Assets are numbered by position, so after the first join everything is integers.
+# Assets are numbered by position, so after the first join everything is integers. A same-grain
+# edge between two assets built in every partition is compared as two lists of versions (`listed`):
+# joining every record with each one it reads was most of the query's time (10,000 assets x 365
+# days: 1.7 s of CPU for the query, of which 1.0 s that join, against 0.35 s for the lists).
 _EXPECTATION_TABLES = {
     "_af_assets": ("asset VARCHAR", "code VARCHAR", "def BIGINT", "srcv BIGINT", "aid BIGINT",
                    "built_by TIMESTAMP", "aged_from BIGINT"),
@@ -39,22 +42,32 @@ WITH p AS MATERIALIZED (
 local AS (
     SELECT p.aid, p.idx, p.flags + CASE WHEN p.flags & 2 = 0 AND p.v < coalesce(w.v, p.srcv) THEN 16 ELSE 0 END AS flags
     FROM p LEFT JOIN _af_windowed w ON w.aid = p.aid AND w.idx = p.idx),
-short AS (    -- assets with fewer records than partitions: only those can have missing ones
-    SELECT a.aid, a.def FROM _af_assets a JOIN (SELECT def, count(*) AS n FROM _af_keys GROUP BY def) nk ON nk.def = a.def
-    LEFT JOIN (SELECT aid, count(*) AS n FROM p GROUP BY aid) c ON c.aid = a.aid
-    WHERE coalesce(c.n, 0) < nk.n),
+per_asset AS MATERIALIZED (    -- one pass over each asset's records: how many, the newest, all versions
+    SELECT a.aid, a.def, coalesce(c.n, 0) AS n, nk.n AS expected, c.v, c.vs, coalesce(c.built, false) AS built
+    FROM _af_assets a JOIN (SELECT def, count(*) AS n FROM _af_keys GROUP BY def) nk ON nk.def = a.def
+    LEFT JOIN (SELECT aid, count(*) AS n, max(v) AS v, list(v ORDER BY idx) AS vs, bool_and(flags & 2 = 0) AS built
+               FROM p GROUP BY aid) c ON c.aid = a.aid),
+short AS (SELECT aid, def FROM per_asset WHERE n < expected),   -- only those can have missing partitions
 missing AS (
     SELECT sh.aid, k.idx, 3 AS flags FROM short sh JOIN _af_keys k ON k.def = sh.def
     ANTI JOIN p ON p.aid = sh.aid AND p.idx = k.idx),
-newest AS (SELECT aid, max(v) AS v FROM p GROUP BY aid),
+newest AS (SELECT aid, v FROM per_asset WHERE n > 0),
+arr AS (SELECT aid, vs FROM per_asset WHERE built AND n = expected),   -- built in every partition, in index order
+listed AS (   -- same-grain edges between two such assets: compared list to list, not joined row by row
+    SELECT e.down, e.up, e.delta, d.vs AS dvs, u.vs AS uvs FROM _af_shifts e
+    JOIN arr d ON d.aid = e.down JOIN arr u ON u.aid = e.up),
+joined AS (SELECT e.* FROM _af_shifts e ANTI JOIN listed l ON l.down = e.down AND l.up = e.up AND l.delta = e.delta),
 reads AS (    -- every built partition with each upstream partition it reads (same grain, or pairs)
-    SELECT d.aid, d.idx, d.v, e.up, d.idx + e.delta AS uidx FROM _af_shifts e JOIN p d ON d.aid = e.down
+    SELECT d.aid, d.idx, d.v, e.up, d.idx + e.delta AS uidx FROM joined e JOIN p d ON d.aid = e.down
     WHERE d.flags & 2 = 0
     UNION ALL
     SELECT d.aid, d.idx, d.v, e.up, e.ui FROM _af_pairs e JOIN p d ON d.aid = e.down AND d.idx = e.di
     WHERE d.flags & 2 = 0),
 changed AS (
     SELECT r.aid, r.idx, 32 AS flags FROM reads r JOIN p u ON u.aid = r.up AND u.idx = r.uidx WHERE u.v > r.v
+    UNION ALL    -- (an index past either end of the upstream list reads nothing, as a missing row does)
+    SELECT aid, idx, 32 FROM (SELECT down AS aid, delta, dvs, uvs, unnest(range(len(dvs))) AS idx FROM listed)
+    WHERE idx + delta >= 0 AND uvs[idx + delta + 1] > dvs[idx + 1]
     UNION ALL
     SELECT d.aid, d.idx, 32 FROM _af_everything e JOIN p d ON d.aid = e.down JOIN newest u ON u.aid = e.up
     WHERE d.flags & 2 = 0 AND u.v > d.v)

@@ -83,6 +83,24 @@ def test_a_fully_fresh_store_has_no_deviations():
     assert sql_deviations(state, exp) == {}
 
 
+def test_fully_built_assets_compare_only_the_upstream_partitions_each_one_reads():
+    # b starts two days before a and ends two days after it, reading a's day and the one before:
+    # b's first two and last day read no partition of a, whatever a's versions are (the store
+    # compares two fully built assets as lists; an index before or past a's list reads nothing)
+    a_days = TimePartitions(Grain.DAY, datetime(2024, 1, 3), "d", end=datetime(2024, 1, 5))
+    b_days = TimePartitions(Grain.DAY, datetime(2024, 1, 1), "d", end=datetime(2024, 1, 7))
+    graph = make_graph(make_spec("a", partitioning=a_days), make_spec("b", ("a",), partitioning=b_days, lookback=1))
+    a = {a_days.key(i): PartitionRecord("v1", v, SUCCESS) for i, v in enumerate([50, 10, 90])}
+    b = {b_days.key(i): PartitionRecord("v1", v, SUCCESS) for i, v in enumerate([1, 2, 60, 70, 80, 95, 3])}
+    state = StateSnapshot({"main.a": a, "main.b": b})
+    exp = expectation(graph)
+    # b[0], b[1] read before a's first day and b[6] past its last: nothing, though a's last is 90;
+    # b[4] (80) reads a[1..2] (10, 90): changed; b[5] (95) reads a[2] only: fresh
+    expected = {"main.b": {4: UPSTREAM_NEWER}}
+    assert deviations_of(state, exp) == expected
+    assert sql_deviations(state, exp) == expected
+
+
 def test_records_outside_the_partition_range_are_ignored():
     graph = make_graph(make_spec("a", partitioning=DAYS))
     state = StateSnapshot({"main.a": {DAYS.key(i): PartitionRecord("v1", i + 1, SUCCESS) for i in range(5)}
