@@ -56,18 +56,18 @@ def failure_text(summary: RunSummary) -> str:
 
 
 def _tick_message(summary: RunSummary) -> dict[str, Any]:
-    """A tick that failed before its run began: which schedule and tick, and why."""
+    """A tick that failed without a run of its own to report (it could not begin one, or its
+    run was killed and the tick finished on restart): which schedule and tick, and why."""
     tick = summary.tick
     reason = first_line(tick.reason).replace("```", "'''")
     return {
-        "text": f"{summary.project}: the {tick.schedule} tick at {tick.tick} failed before its run began: "
-                f"{first_line(tick.reason)}",
+        "text": f"{summary.project}: the {tick.schedule} tick at {tick.tick} failed: {first_line(tick.reason)}",
         "blocks": [
             _header(f"assetflow: {summary.project} scheduled tick failed"),
             {"type": "section", "fields": [
                 _field("Project", summary.project), _field("Schedule", f"`{_escape(tick.schedule)}`"),
                 _field("Tick", tick.tick), _field("Status", summary.status)]},
-            _section(f"*The tick's run could not begin*\n```{_escape(reason)}```"),
+            _section(f"*Why*\n```{_escape(reason)}```"),
             {"type": "context", "elements": [
                 {"type": "mrkdwn", "text": "See more: `assetflow schedule list`"}]},
         ],

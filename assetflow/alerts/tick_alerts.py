@@ -47,3 +47,13 @@ def tick_recovery_alerts(settings: AlertSettings, project: str, schedule: str, r
     decision = decide(settings, end, open_incidents, now, source_name())
     return TickAlerts(run_id, outbox.to_entries(decision.notifications, run_id, now, prefix=f"{run_id}:{name}"),
                       decision.incidents, tuple((project, a) for a in decision.closed))
+
+
+def merged(found: list[TickAlerts]) -> TickAlerts | None:
+    """Several ticks' alerts as one write (None: nothing to write). Two failed ticks of one
+    schedule decided together share its incident: the last decision's row is the one kept."""
+    if not found:
+        return None
+    incidents = {(i.project, i.asset): i for a in found for i in a.incidents}
+    return TickAlerts(found[0].key, tuple(e for a in found for e in a.entries), tuple(incidents.values()),
+                      tuple(c for a in found for c in a.closed))

@@ -240,11 +240,22 @@ class DuckDBScheduleStore:
                 duckdb_outbox.write_alerts(self._cur, alerts.entries, alerts.incidents, alerts.closed)
         self._write(work)
 
-    def recover(self, at: datetime) -> list[TickRow]:
+    def recover(self, at: datetime, alerts_for: Callable[[list[TickRow]], Any] | None = None) -> list[TickRow]:
+        """Finish the started ticks; `alerts_for(rows)` gives the alerts they owe (TickAlerts or
+        None), written in the same transaction."""
+        from assetflow.engines import duckdb_outbox
         if not has_tables(self._cur):
             return []
+        if alerts_for is not None:
+            duckdb_outbox.ensure_tables(self._cur)
         out: list[TickRow] = []
-        self._write(lambda: out.extend(recover(self._cur, at)))
+
+        def work() -> None:
+            out[:] = recover(self._cur, at)
+            alerts = alerts_for(out) if alerts_for is not None and out else None
+            if alerts is not None:
+                duckdb_outbox.write_alerts(self._cur, alerts.entries, alerts.incidents, alerts.closed)
+        self._write(work)
         return out
 
     def ticks(self, schedule: str | None = None, limit: int = 20) -> list[TickRow]:

@@ -31,12 +31,42 @@ def save_failed_tick(store, project: Project, name: str, state: ScheduleState | 
     if record.status is not TickStatus.FAILED or not settings.on_failure:
         store.save(stored, [(name, record)], at)
         return ()
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = _wall_clock()
     outbox = store.alerts()
     alerts = tick_failure_alerts(settings, project.config.name, TickFailure(name, iso(record.tick), record.reason),
                                  outbox.open_incidents(project.config.name), now)
     store.save(stored, [(name, record)], at, alerts=alerts)
     return flush_due(outbox, settings, project.config.masks, now, BUDGET, alerts.key)
+
+
+def recover_ticks(store, project: Project | None, at: datetime) -> list:
+    """Finish the ticks a dead scheduler left `started` (`ScheduleStore.recover`); one whose run
+    did not succeed (killed: `run R abandoned (finished on restart)`) alerts as a failed tick, its
+    notifications committed with its finished row and sent after."""
+    from assetflow.alerts.dispatch import flush_due
+    from assetflow.alerts.delivery import BUDGET
+    from assetflow.alerts.summary import TickFailure
+    from assetflow.alerts.tick_alerts import tick_failure_alerts, merged
+    settings = project.config.alerts if project is not None else None
+    if settings is None or not settings.on_failure:
+        return store.recover(at)
+    now, keys = _wall_clock(), []
+
+    def alerts_for(rows):
+        outbox = store.alerts()
+        found = [tick_failure_alerts(settings, project.config.name, TickFailure(r.schedule, iso(r.tick), r.reason),
+                                     outbox.open_incidents(project.config.name), now)
+                 for r in rows if r.status == TickStatus.FAILED.value]
+        keys[:] = [a.key for a in found]           # (a transaction retried decides again)
+        return merged(found)
+    rows = store.recover(at, alerts_for)
+    for key in keys:
+        flush_due(store.alerts(), settings, project.config.masks, now, BUDGET / max(len(keys), 1), key)
+    return rows
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def finish_started_tick(store, project: Project, tick: TickRef, status: TickStatus, reason: str, run_id: str | None,
@@ -51,7 +81,7 @@ def finish_started_tick(store, project: Project, tick: TickRef, status: TickStat
     if f"schedule:{tick.schedule}" not in incidents:
         store.finish_tick(tick, status, reason, at)
         return ()
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = _wall_clock()
     alerts = tick_recovery_alerts(settings, project.config.name, tick.schedule, run_id or "", incidents, now)
     store.finish_tick(tick, status, reason, at, alerts=alerts)
     return flush_due(store.alerts(), settings, project.config.masks, now, BUDGET, alerts.key)

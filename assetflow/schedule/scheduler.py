@@ -42,7 +42,7 @@ from assetflow.project.schedules import Overlap
 from assetflow.run.lock import describe_holder, is_locked, run_lock
 from assetflow.schedule.clock import Clock, SystemClock
 from assetflow.schedule.decide import due, iso
-from assetflow.schedule.failed_ticks import finish_started_tick, save_failed_tick
+from assetflow.schedule.failed_ticks import finish_started_tick, recover_ticks, save_failed_tick
 from assetflow.schedule.tick_run import TickResult, reason_of, run_tick, selected
 from assetflow.schedule.ticks import next_ticks
 from assetflow.schedule_records import Heartbeat, ScheduleState, TickRecord, TickRef, TickStatus
@@ -111,7 +111,7 @@ def run_once(root: Path, clock: Clock = SystemClock(), options: SchedulerOptions
     if holder is not None:
         on_wait(holder)
     with run_lock(target.path, COMMAND, options.lock_wait):
-        with _store(target, session, now, first=True) as store:
+        with _store(target, session, now, first=True, project=project) as store:
             runs = _decide(session, project, store, now, holder, report)
             if holder is not None:          # it waited for the project: a waiting tick runs now
                 runs += _decide(session, project, store, now, None, report)
@@ -218,7 +218,7 @@ def _iteration(session: _Session, project: Project, clock: Clock, worker: thread
             _decide(session, project, None, now, current_holder(target), on_tick)
         return None
     try:
-        with _store(target, session, now, first=session.states is None) as store:
+        with _store(target, session, now, first=session.states is None, project=project) as store:
             runs = _decide(session, project, store, now, None, on_tick)
     except BaseException:
         lock.close()
@@ -312,14 +312,16 @@ def _finish(store, session: _Session, project: Project, name: str, tick: datetim
 
 
 @contextmanager
-def _store(target: Target, session: _Session, now: datetime, first: bool) -> Iterator:
+def _store(target: Target, session: _Session, now: datetime, first: bool, project: Project | None = None
+           ) -> Iterator:
     """The target's schedule store, opened for writing (the caller holds the run lock, or our own
-    tick's run does). On the first open the ticks a dead scheduler left `started` are finished."""
+    tick's run does). On the first open the ticks a dead scheduler left `started` are finished,
+    and those that failed alert (`project`'s [alerts], in the same transaction)."""
     with open_engine(target, read_only=False, fault=session.fault, wait=5.0) as engine:
         if first:
             engine.fold_runs()                  # creates the state store if it is new
             engine.mark_abandoned_runs(now.astimezone(timezone.utc).replace(tzinfo=None))
-            for row in engine.schedules().recover(now):
+            for row in recover_ticks(engine.schedules(), project, now):
                 session.unsaved.append((row.schedule, TickRecord(row.tick, TickStatus(row.status), row.reason)))
         yield engine.schedules()
         _publish(engine, target)

@@ -84,3 +84,26 @@ def test_kill_at_a_crash_point_then_restart(af, project, point):
                      "AND asset = 'main.daily' GROUP BY ALL ORDER BY ALL")
     assert built == [("2026-03-01", 1), ("2026-03-02", 1), ("2026-03-03", 1)], built
     assert query(p, "SELECT days FROM main.total") == [(3,)]
+
+
+def test_a_tick_whose_scheduler_was_killed_mid_run_alerts_on_restart(af, project, receiver):
+    """Killed while the tick's run builds: the restart finishes the tick failed and alerts (a
+    webhook gets the tick payload, committed with the row); the next tick's run resolves it."""
+    alerts = '\n[alerts]\non_failure = [ { webhook = "${HOOK_URL}" } ]\n'
+    p = project(FILES, textwrap.dedent(TOML) + alerts)
+    env = {"HOOK_URL": receiver.url("/hook")}
+    assert once(af, p, "2026-03-03T01:00:00Z", env).exit_code == 0
+    killed = once(af, p, "2026-03-03T02:00:05Z", env={**env, "ASSETFLOW_FAULT": "run_started:1"})
+    assert killed.exit_code in KILLED, killed.output
+    assert receiver.received == []
+    restart = once(af, p, "2026-03-03T02:00:06Z", env)
+    (tick,) = restart.json()["ticks"]
+    assert tick["status"] == "failed" and "(finished on restart)" in tick["reason"], restart.output
+    (payload,) = receiver.bodies("/hook")
+    assert (payload["run_id"], payload["trigger"], payload["tick"]) == (
+        None, "schedule:nightly", {"schedule": "nightly", "tick": "2026-03-03T02:00:00Z", "reason": tick["reason"]})
+    assert query(p, "SELECT asset FROM _assetflow.incidents") == [("schedule:nightly",)]
+    after = once(af, p, "2026-03-04T02:00:05Z", env)
+    assert [t["status"] for t in after.json()["ticks"]] == ["success"], after.output
+    assert receiver.bodies("/hook")[1]["recovered"] == ["schedule:nightly"]
+    assert query(p, "SELECT count(*) FROM _assetflow.incidents") == [(0,)]

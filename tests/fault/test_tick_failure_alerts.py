@@ -111,7 +111,7 @@ def test_ticks_that_fail_before_their_run_alert_once_and_resolve(tmp_path, recei
     assert "assets/bad.sql" in trigger["payload"]["summary"]
     assert (resolve["event_action"], resolve["dedup_key"]) == ("resolve", "assetflow:loop:schedule:nightly")
     failure, recovered = receiver.bodies(SLACK)
-    assert "the nightly tick at 2026-03-02T02:00:00Z failed before its run began" in failure["text"]
+    assert "the nightly tick at 2026-03-02T02:00:00Z failed: the project did not load: " in failure["text"]
     assert "assets/bad.sql" in failure["blocks"][2]["text"]["text"]
     assert recovered["text"].startswith("loop: recovered in run ") and "schedule:nightly" in recovered["text"]
     assert incidents == [(0,)]
