@@ -133,9 +133,9 @@ class Launcher:
             thread.join(timeout)
 
     def _run(self, launch: Launch, options: api.MaterializeOptions) -> None:
-        stopped_as = lambda: api.CANCELLED if launch.cancelled else api.INTERRUPTED   # noqa: E731
-        events = api.RunEvents(stop=launch.stop, stopped_as=stopped_as, on_plan=lambda p: _plan(launch, p),
-                               on_start=lambda s: _start(launch, s), on_done=lambda r: _done(launch, r),
+        events = api.RunEvents(stop=launch.stop, stopped_as=lambda: _stopped_as(launch),
+                               on_plan=lambda p: _plan(launch, p), on_start=lambda s: _start(launch, s),
+                               on_done=lambda r: _done(launch, r),
                                on_log=lambda line: _log(launch, line), on_run=lambda rid: _run_id(launch, rid))
         try:
             outcome = api.materialize(self._project(), options, events)
@@ -148,6 +148,11 @@ class Launcher:
             launch.status, launch.run_id, launch.error, launch.ended_at = status, run_id, error, _now()
             launch.running.clear()
         self._on_end()
+
+
+def _stopped_as(launch: Launch) -> str:
+    """A person clicked Cancel: `cancelled`; SIGTERM to serve: `interrupted`."""
+    return api.CANCELLED if launch.cancelled else api.INTERRUPTED
 
 
 def _plan(launch: Launch, plan) -> None:
