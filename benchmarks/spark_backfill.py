@@ -1,13 +1,17 @@
 """The 90-day backfill on Spark local[2]: assetflow against raw PySpark doing the same work, in one
 process and one JVM (start-up excluded from every figure).
 
-    python benchmarks/spark_backfill.py [--rows-per-day 20000] [--days 90] [--per-day]
+    python benchmarks/spark_backfill.py [--rows-per-day 20000] [--days 90] [--per-day] [--standalone]
 
 Raw per-day loop: one static `INSERT OVERWRITE ... PARTITION (day = ...)` per day (what a hand
 script does; SPARK-FACTS: a kill loses the partition). Raw single statement: one dynamic
 `INSERT OVERWRITE` for all days. assetflow: `backfill` of the same query, `batch_size = days`
 (one Spark job, then verify, record, swap per partition); `--per-day` adds a batch_size = 1 run.
 Each target is 1.25x the per-day loop. Prints a markdown table.
+
+`--standalone` runs the same on a standalone cluster on 127.0.0.1 instead of local[2]: a master
+and one worker with 2 cores started from the pyspark package (tests/spark/cluster.py, stopped by
+pid at the end), the driver in this process and the tasks in the worker's executor JVM.
 """
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ def make_events(folder: Path, days: int, per_day: int) -> None:
                    TO '{folder}/events.parquet' (FORMAT parquet)""")
 
 
-def session(tmp: Path):
+def session(tmp: Path, master: str = "local[2]"):
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     conf = tmp / "conf"
     conf.mkdir()
@@ -45,7 +49,8 @@ def session(tmp: Path):
     (conf / "log4j2.properties").write_text(_QUIET_LOG4J.format(level="warn"))
     os.environ["SPARK_CONF_DIR"] = str(conf)
     from pyspark.sql import SparkSession
-    return (SparkSession.builder.master("local[2]").appName("bench").config("spark.ui.enabled", "false")
+    return (SparkSession.builder.master(master).appName("bench").config("spark.ui.enabled", "false")
+            .config("spark.executor.memory", "1g").config("spark.cores.max", "2")
             .config("spark.ui.showConsoleProgress", "false").config("spark.driver.memory", "1g")
             .config("spark.sql.shuffle.partitions", "2").config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.bindAddress", "127.0.0.1").config("spark.sql.session.timeZone", "UTC")
@@ -74,7 +79,8 @@ def raw_single(spark, tmp: Path, days: int) -> float:
     return time.perf_counter() - started
 
 
-def assetflow_backfill(tmp: Path, data: Path, days: int, batch: int, name: str) -> tuple[float, int]:
+def assetflow_backfill(tmp: Path, data: Path, days: int, batch: int, name: str,
+                       master: str = "local[2]") -> tuple[float, int]:
     from assetflow import api
     project = tmp / name
     (project / "assets").mkdir(parents=True)
@@ -84,7 +90,7 @@ def assetflow_backfill(tmp: Path, data: Path, days: int, batch: int, name: str) 
         name = "bench"
         [targets.spark]
         engine = "spark"
-        master = "local[2]"
+        master = "{master}"
         warehouse = "wh"
         threads = 2
         [sources]
@@ -115,25 +121,44 @@ def main() -> None:
     parser.add_argument("--rows-per-day", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--per-day", action="store_true", help="also assetflow with batch_size = 1")
+    parser.add_argument("--standalone", action="store_true",
+                        help="a standalone master + 1 worker (2 cores) on 127.0.0.1 instead of local[2]")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="af-spark-bench-"))
     make_events(tmp / "events", args.days, args.rows_per_day)
-    spark = session(tmp)
+    cluster = None
+    if args.standalone:
+        from tests.spark import cluster as standalone
+        cluster = standalone.start(tmp / "cluster", cores=2)
+    try:
+        run(args, tmp, cluster.url if cluster else "local[2]")
+    finally:
+        if cluster is not None:
+            from pyspark.sql import SparkSession
+            active = SparkSession.getActiveSession()
+            if active is not None:
+                active.stop()
+            standalone.stop(cluster)
+
+
+def run(args, tmp: Path, master: str) -> None:
+    spark = session(tmp, master)
     spark.read.parquet(str(tmp / "events")).createOrReplaceTempView("events_raw")
     spark.sql("SELECT count(*) FROM events_raw").collect()                  # warm-up
     rows = {}
     rows["raw per-day INSERT OVERWRITE loop"] = raw_loop(spark, tmp, args.days)
     rows["raw single INSERT OVERWRITE (dynamic)"] = raw_single(spark, tmp, args.days)
     rows[f"assetflow backfill, batch_size = {args.days} (one job)"], written = \
-        assetflow_backfill(tmp, tmp / "events", args.days, args.days, "af_batch")
+        assetflow_backfill(tmp, tmp / "events", args.days, args.days, "af_batch", master)
     if args.per_day:
         rows["assetflow backfill, batch_size = 1 (one job per day)"], _ = \
-            assetflow_backfill(tmp, tmp / "events", args.days, 1, "af_daily")
+            assetflow_backfill(tmp, tmp / "events", args.days, 1, "af_daily", master)
     raw_rows = spark.sql("SELECT count(*) FROM raw_one").collect()[0][0]
     assert raw_rows == written, (raw_rows, written)
     loop = rows["raw per-day INSERT OVERWRITE loop"]
     single = rows["raw single INSERT OVERWRITE (dynamic)"]
-    print(f"{args.days} days x {args.rows_per_day} rows/day, {written} output rows, local[2], "
+    where = "standalone (1 worker, 2 cores)" if master.startswith("spark://") else master
+    print(f"{args.days} days x {args.rows_per_day} rows/day, {written} output rows, {where}, "
           f"load average {os.getloadavg()[0]:.1f}")
     print("| run | seconds | / per-day loop | / single statement |\n|---|---:|---:|---:|")
     for name, seconds in rows.items():

@@ -24,7 +24,7 @@ from assetflow.errors import FailureKind
 _STATE_METHODS = ("read_state", "stored_versions", "deviations", "partition_versions", "record_run",
                   "record_sources", "record_failure", "fold_runs", "list_runs", "run_attempts", "failures",
                   "mark_abandoned_runs", "find_runs", "record_checks", "latest_checks", "now",
-                  "skip_checkpoint_on_close", "schedules", "outbox")
+                  "skip_checkpoint_on_close", "schedules", "outbox", "backfills")
 
 
 class SparkEngine:
@@ -41,6 +41,7 @@ class SparkEngine:
         self._catalog = None
         self._file_sources: list[SourceView] = []
         self.rebuilds = SparkRebuilds(state)
+        self._interrupted = threading.Event()
 
     # ------------------------------------------------------------------ the session
 
@@ -71,8 +72,15 @@ class SparkEngine:
         calling a project macro fails as Spark reports the unknown function."""
 
     def interrupt(self) -> None:
+        """Cancel the running Spark jobs; a build whose job ended anyway commits nothing after it."""
+        self._interrupted.set()
         if self._session is not None:
             interrupt(self._session)
+
+    def check_interrupted(self, key) -> None:
+        from assetflow.engines.spark_errors import SparkJobCancelled
+        if self._interrupted.is_set():
+            raise SparkJobCancelled(f"Query interrupted: the run was stopped before {key} was recorded")
 
     def close(self) -> None:
         try:
@@ -151,8 +159,19 @@ class SparkEngine:
     # ------------------------------------------------------------------ writes
 
     def build(self, request: BuildRequest) -> BuildOutcome:
+        from assetflow.engines.spark_errors import SparkJobCancelled, cancelled
         from assetflow.engines.spark_writes import write
-        return write(self, request)
+        try:
+            return write(self, request)
+        except Exception as exc:  # py4j and pyspark raise many classes: a cancelled job is told by its text
+            if cancelled(exc):
+                raise SparkJobCancelled(f"Query interrupted: the Spark job of {request.key} was cancelled") from None
+            raise
+
+    def interrupter(self):
+        """What cancels the Spark jobs this thread starts from now on (a step's timeout)."""
+        from assetflow.engines.spark_session import job_group
+        return job_group(self.session())
 
     def analyze(self, asset: str, sql: str, params) -> None:
         """Spark's analyzer judges the query before the run starts (no job runs)."""

@@ -16,6 +16,21 @@ _PERMANENT_CONDITIONS = ("CAST_INVALID_INPUT", "DIVIDE_BY_ZERO", "ARITHMETIC_OVE
                          "UNRESOLVED_", "TABLE_OR_VIEW_NOT_FOUND", "PARSE_SYNTAX_ERROR")
 
 
+class SparkJobCancelled(RuntimeError):
+    """A build whose Spark job was cancelled (Ctrl-C, SIGTERM past its grace, a timeout): the run
+    treats it as DuckDB's answer to interrupt(), not as a failure of the query."""
+    is_interrupt = True
+
+
+_CANCELLED = ("SPARK_JOB_CANCELLED", "cancelled part of cancelled job group",
+              "cancellation of all jobs", "OPERATION_CANCELED")
+
+
+def cancelled(exc: BaseException) -> bool:
+    text = str(exc)[:2000]
+    return any(marker.lower() in text.lower() for marker in _CANCELLED)
+
+
 def failure_kind(exc: BaseException) -> FailureKind:
     names = {k.__name__ for k in type(exc).__mro__}
     if names & set(_PERMANENT_CLASSES):

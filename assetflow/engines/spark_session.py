@@ -30,7 +30,15 @@ logger.nativecode.name = org.apache.hadoop.util.NativeCodeLoader
 logger.nativecode.level = error
 logger.parquet.name = org.apache.parquet
 logger.parquet.level = error
+logger.pyshell.name = org.apache.spark.api.python.PythonGatewayServer
+logger.pyshell.level = {level}
 """
+# Without --debug nothing of Spark's own log reaches the terminal: its errors reach assetflow as
+# exceptions (reported once, as on DuckDB), and at ERROR level FileFormatWriter alone prints a Java
+# stack for every failed write. pyspark counts as a shell, so Spark resets the root level to the
+# level of the logger of the class that starts it, `org.apache.spark.api.python.PythonGatewayServer` (WARN
+# unless set, printing "Setting default log level"); it is set to the same level here.
+QUIET_LEVEL, DEBUG_LEVEL = "fatal", "info"
 
 
 def require_pyspark(target) -> None:
@@ -108,7 +116,7 @@ def _quiet_environment(scratch: Path, debug: bool) -> None:
         return
     conf = scratch / ("spark-conf-debug" if debug else "spark-conf")
     conf.mkdir(parents=True, exist_ok=True)
-    (conf / "log4j2.properties").write_text(_QUIET_LOG4J.format(level="info" if debug else "warn"))
+    (conf / "log4j2.properties").write_text(_QUIET_LOG4J.format(level=DEBUG_LEVEL if debug else QUIET_LEVEL))
     os.environ["SPARK_CONF_DIR"] = str(conf)
 
 
@@ -134,6 +142,20 @@ def scratch_dir(state_path: str) -> Path:
     """Where the Spark conf and Derby files go: beside the state store (or a temp dir)."""
     folder = Path(state_path).parent if state_path != ":memory:" else Path(tempfile.gettempdir())
     return folder / "spark"
+
+
+def job_group(session):
+    """Tag the Spark jobs this thread starts from now on with a group of their own; returns what
+    cancels that group (a step's timeout). Classic sessions: a job group whose cancel interrupts
+    the tasks' threads; Spark Connect: an operation tag."""
+    import uuid
+    group = f"assetflow-{uuid.uuid4().hex[:12]}"
+    if _is_connect(session):
+        session.addTag(group)
+        return lambda: session.interruptTag(group)
+    context = session.sparkContext
+    context.setJobGroup(group, "assetflow step", interruptOnCancel=True)
+    return lambda: context.cancelJobGroup(group)
 
 
 def interrupt(session) -> None:

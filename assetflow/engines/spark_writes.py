@@ -60,6 +60,7 @@ def write(engine, request: BuildRequest) -> BuildOutcome:
     # concurrent transactions is a primary-key conflict in DuckDB (a partition then failed at
     # random under load), and a registration must read every partition already committed.
     with catalog.lock:
+        engine.check_interrupted(request.key)       # Ctrl-C while the job ended: roll it back
         if staged:
             engine.state.in_transaction(lambda cur: engine.rebuilds.record(
                 cur, asset, located, [attempt for _, _, attempt in entries]))

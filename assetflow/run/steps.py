@@ -274,8 +274,8 @@ class StepRunner:
         return self._companions.call(timed, limit, self.cancelled)
 
     def _interrupter(self) -> Callable[[], None]:
-        """What cancels this thread's query at a timeout; an engine without one (Spark, for now)
-        lets a query run to its end."""
+        """What cancels this thread's query at a timeout (DuckDB: the cursor's interrupt; Spark: the
+        thread's job group); an engine without one lets a query run to its end."""
         interrupter = getattr(self.engine, "interrupter", None)
         return interrupter() if interrupter is not None else (lambda: None)
 
@@ -371,9 +371,11 @@ def _messages(exc: BaseException) -> tuple[str, str]:
 
 def _is_interrupt(exc: BaseException) -> bool:
     """DuckDB's answer to `interrupt()`: InterruptException on 2.x, RuntimeError('Query interrupted')
-    on older versions (matched by name: this module does not import duckdb)."""
+    on older versions (matched by name: this module does not import duckdb); an engine's own
+    interruption says so with `is_interrupt`."""
     name = type(exc).__name__
-    return name == "InterruptException" or (name == "RuntimeError" and "interrupted" in str(exc).lower())
+    return (name == "InterruptException" or (name == "RuntimeError" and "interrupted" in str(exc).lower())
+            or getattr(exc, "is_interrupt", False))     # another engine's (Spark's cancelled job)
 
 
 def _utcnow() -> datetime:
