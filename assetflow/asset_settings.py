@@ -102,31 +102,25 @@ def _check_types(raw: dict[str, Any], path: str, at: KeyLine) -> None:
 
 
 def _max_age(raw: dict[str, Any], kind: Kind, path: str, at: KeyLine) -> Duration | None:
-    if "max_age" not in raw:
-        return None
-    age = parse_duration(raw["max_age"])
-    if age is None or not age.delta:
-        raise ProjectError(f"max_age '{raw['max_age']}' is not a duration longer than 0", path=path,
-                           line=at("max_age"),
-                           hint=f"write a number and a unit (s, m, h, d, w), e.g. {DURATION_EXAMPLES}")
-    if kind is Kind.VIEW:
-        raise ProjectError("max_age has no effect on a view: it reads its inputs whenever it is queried",
-                           path=path, line=at("max_age"), hint='remove max_age, or make it kind = "table"')
-    return age
+    return _duration(raw, "max_age", kind, path, at, "it reads its inputs whenever it is queried")
 
 
 def _timeout(raw: dict[str, Any], kind: Kind, path: str, at: KeyLine) -> Duration | None:
-    if "timeout" not in raw:
+    return _duration(raw, "timeout", kind, path, at, "building one runs no query")
+
+
+def _duration(raw: dict[str, Any], key: str, kind: Kind, path: str, at: KeyLine, on_view: str) -> Duration | None:
+    """A span-of-time setting longer than 0, refused on a view (`on_view` says why it does nothing)."""
+    if key not in raw:
         return None
-    limit = parse_duration(raw["timeout"])
-    if limit is None or not limit.delta:
-        raise ProjectError(f"timeout '{raw['timeout']}' is not a duration longer than 0", path=path,
-                           line=at("timeout"),
+    span = parse_duration(raw[key])
+    if span is None or not span.delta:
+        raise ProjectError(f"{key} '{raw[key]}' is not a duration longer than 0", path=path, line=at(key),
                            hint=f"write a number and a unit (s, m, h, d, w), e.g. {DURATION_EXAMPLES}")
     if kind is Kind.VIEW:
-        raise ProjectError("timeout has no effect on a view: building one runs no query",
-                           path=path, line=at("timeout"), hint='remove timeout, or make it kind = "table"')
-    return limit
+        raise ProjectError(f"{key} has no effect on a view: {on_view}", path=path, line=at(key),
+                           hint=f'remove {key}, or make it kind = "table"')
+    return span
 
 
 def _check_retry_on(names: list, *, path: str, line: int | None) -> None:
