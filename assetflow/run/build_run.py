@@ -87,7 +87,8 @@ def record_noop(engine, target: Target, options: MaterializeOptions, the_plan: P
     close would cost more than the rest of the run, and the next writer checkpoints anyway."""
     run_id = new_run_id(now)
     engine.mark_abandoned_runs(now)
-    record_start(engine, RunRecord(run_id, options.command, now, SUCCESS, utc_now(), os.getpid(), target.name),
+    record_start(engine, RunRecord(run_id, options.command, now, SUCCESS, run_clock(options, now)(), os.getpid(),
+                                   target.name),
                   options, folded=True)
     if resumed is not None:              # before any attempt commits: a kill loses nothing of it
         from assetflow.run.backfills import attach
@@ -103,6 +104,16 @@ def record_start(engine, record: RunRecord, options: MaterializeOptions, folded:
         engine.record_run(record, folded=folded)
     else:
         engine.schedules().start_tick(record, options.tick)
+
+
+def run_clock(options: MaterializeOptions, now: datetime) -> Callable[[], datetime]:
+    """When the run's rows say it ended. A tick run with `--at` starts at the simulated instant,
+    so it ends that instant plus the real time it took: `runs` never shows a run that ended
+    before it started (started 2024-03-28, ended today)."""
+    if options.now is None:
+        return utc_now
+    offset = now - utc_now()
+    return lambda: utc_now() + offset
 
 
 def new_run_id(now: datetime) -> str:
@@ -123,6 +134,7 @@ def build(project, graph, engine, found: Assessment, target: Target, options: Ma
     journal = RunJournal(engine, target.path)      # what readers see while this run holds the database
     on_start, on_done = journal.events(events.on_start, events.on_done)
     cancelled = threading.Event()
+    ended_at = run_clock(options, now)
     runner = StepRunner(project, graph, journal.engine, run_id, now, lambda: next(counter),
                         input_versions(graph, engine, the_plan, found.keys),
                         fully_rebuilt(the_plan, graph, now), cancelled, dict(request.source_versions),
@@ -148,7 +160,7 @@ def build(project, graph, engine, found: Assessment, target: Target, options: Ma
         cancelled.set()
         with contextlib.suppress(Exception):
             engine.discard_rebuilds()    # (if this fails too, the next run drops them)
-        engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, utc_now(), os.getpid(), target.name))
+        engine.record_run(RunRecord(run_id, options.command, now, CANCELLED, ended_at(), os.getpid(), target.name))
         engine.fold_runs()           # (if this fails too, the next run folds it)
         journal.finish(CANCELLED)
         raise
@@ -163,7 +175,7 @@ def build(project, graph, engine, found: Assessment, target: Target, options: Ma
     final = FAILED if failed or the_plan.blocked or check_failed else SUCCESS
     if stop.is_set():
         final = events.stopped_as()   # SIGTERM, or the UI's Cancel: nothing new started; what ran has committed
-    record = RunRecord(run_id, options.command, now, final, utc_now(), os.getpid(), target.name)
+    record = RunRecord(run_id, options.command, now, final, ended_at(), os.getpid(), target.name)
     problems = _end_run(project, engine, record, options, results, the_plan, checks)
     journal.finish(final)
     return RunOutcome(run_id, final, the_plan, tuple(results), target.path, problems, tuple(checks))

@@ -5,6 +5,7 @@ ever the `--at` instant."""
 from __future__ import annotations
 
 import textwrap
+from datetime import timedelta
 
 import pytest
 
@@ -133,6 +134,9 @@ def test_a_simulated_week(project, af):
     runs = r.json()["runs"]
     assert sorted((x["run_id"], x["tick"]) for x in runs) == sorted(expected_runs)
     assert {x["trigger"] for x in runs} == {"schedule:nightly"} and {x["status"] for x in runs} == {"success"}
+    # a simulated tick's run ends on the simulated clock too: seconds after its tick, not today
+    ends = query(p, "SELECT run_id, ended_at - started_at FROM _assetflow.runs")
+    assert all(timedelta(0) <= took < timedelta(minutes=5) for _, took in ends), ends
     text = af(p, "runs").stdout
     assert "[schedule:nightly tick 2026-04-02T00:30Z]" in text
     assert query(p, "SELECT count(*) FROM marts.daily") == [(11,)]
