@@ -181,9 +181,17 @@ def _listing_text(listing) -> str:
     if beat is None:
         lines.append("scheduler: never ran on this target")
     else:
-        lines.append(f"scheduler: pid {beat.pid} on {beat.host}, last beat {_age(listing, beat):.0f}s ago "
-                     f"({_iso(beat.last_beat)})")
+        lines.append(f"scheduler: pid {beat.pid} on {beat.host}, {_beat_text(listing, beat)}")
     return "\n".join(lines)
+
+
+def _beat_text(listing, beat) -> str:
+    """A beat written by `schedule run --at` a day ahead is ahead of this clock: say so rather
+    than print a negative age."""
+    age = _age(listing, beat)
+    if age < 0:
+        return f"last beat at {_iso(beat.last_beat)} (a simulated --at instant, ahead of now)"
+    return f"last beat {age:.0f}s ago ({_iso(beat.last_beat)})"
 
 
 def _age(listing, beat) -> float:

@@ -166,6 +166,9 @@ def test_list_and_preview(project, af):
     assert r.exit_code == 0, r.output
     assert "last  2026-03-24T01:00:00Z  success run" in r.stdout and "last beat 30s ago" in r.stdout
     assert "(2026-03-25 02:00 CET)" in r.stdout
+    r = af(p, "schedule", "list", "--at", "2026-03-24T00:59:00Z")       # looked at before that beat
+    assert "last beat at 2026-03-24T01:00:00Z (a simulated --at instant, ahead of now)" in r.stdout, r.stdout
+    assert "s ago" not in r.stdout
 
 
 @pytest.mark.parametrize("args, edit, needle, where", [
