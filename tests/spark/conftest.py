@@ -16,6 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 pytest.importorskip("pyspark")
@@ -116,3 +117,12 @@ def spark_toml(master: str = "local[2]") -> str:
 def af_spark(spark):
     """af_spark(project, *args) -> (code, stdout, stderr), in process, on the shared session."""
     return cli
+
+
+def spark_state(project: Path, sql: str) -> list[tuple]:
+    """Rows of `sql` over a Spark target's state store (a DuckDB file), read-only."""
+    con = duckdb.connect(str(project / ".assetflow" / "spark.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

@@ -10,17 +10,9 @@ import duckdb
 from tests.conftest import write_project
 import pytest
 
-from tests.spark.conftest import SPARK_TOML, cli, spark_toml
+from tests.spark.conftest import SPARK_TOML, cli, spark_state, spark_toml
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
-
-
-def _state(project, sql):
-    con = duckdb.connect(str(project / ".assetflow" / "spark.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _rows_at(location):
@@ -50,12 +42,12 @@ def test_sql_assets_build_on_spark_and_state_points_at_the_data(tmp_path, spark,
     project = write_project(tmp_path / "p", FILES, spark_toml(spark_master))
     code, out, err = cli(project, "materialize", "--target", "spark")
     assert code == 0, out + err
-    tables = dict(_state(project, "SELECT asset, location FROM _assetflow.spark_tables WHERE kind = 'table'"))
+    tables = dict(spark_state(project, "SELECT asset, location FROM _assetflow.spark_tables WHERE kind = 'table'"))
     assert _rows_at(tables["main.a"]) == [(1, "a", 3)]          # DuckDB's rounding cast, on Spark
     assert _rows_at(tables["main.b"]) == [(2, 3)]
-    parts = _state(project, "SELECT partition, rows FROM _assetflow.spark_parts ORDER BY 1")
+    parts = spark_state(project, "SELECT partition, rows FROM _assetflow.spark_parts ORDER BY 1")
     assert parts == [("2024-01-01", 1), ("2024-01-02", 1), ("2024-01-03", 1)]
-    recorded = _state(project, "SELECT asset, count(*) FROM _assetflow.partitions WHERE status = 'success' "
+    recorded = spark_state(project, "SELECT asset, count(*) FROM _assetflow.partitions WHERE status = 'success' "
                                "GROUP BY ALL ORDER BY 1")
     assert recorded == [("main.a", 1), ("main.b", 1), ("main.daily", 3), ("main.v", 1)]
     assert [tuple(r) for r in spark.sql("SELECT * FROM main.v").collect()] == [(20,)]
@@ -63,11 +55,11 @@ def test_sql_assets_build_on_spark_and_state_points_at_the_data(tmp_path, spark,
     # a second run has nothing to do; a rebuild of one partition points only it at a new directory
     code, out, err = cli(project, "materialize", "--target", "spark")
     assert code == 0 and "0 partition" in (out + err).lower() or "nothing" in (out + err).lower(), out + err
-    before = dict(_state(project, "SELECT partition, location FROM _assetflow.spark_parts"))
+    before = dict(spark_state(project, "SELECT partition, location FROM _assetflow.spark_parts"))
     code, out, err = cli(project, "backfill", "main.daily", "--from", "2024-01-02", "--to", "2024-01-02",
                          "--target", "spark")
     assert code == 0, out + err
-    after = dict(_state(project, "SELECT partition, location FROM _assetflow.spark_parts"))
+    after = dict(spark_state(project, "SELECT partition, location FROM _assetflow.spark_parts"))
     assert after["2024-01-01"] == before["2024-01-01"] and after["2024-01-03"] == before["2024-01-03"]
     assert after["2024-01-02"] != before["2024-01-02"]
     assert _rows_at(before["2024-01-02"]) == _rows_at(after["2024-01-02"])   # the old version stays (clean removes it)
@@ -81,7 +73,7 @@ def test_every_partition_of_a_new_asset_written_by_two_threads_is_recorded(tmp_p
     project = write_project(tmp_path / "p", {"assets/main/daily.sql": header}, SPARK_TOML)
     code, out, err = cli(project, "materialize", "--target", "spark")
     assert code == 0, out + err
-    parts = _state(project, "SELECT partition, rows FROM _assetflow.spark_parts ORDER BY 1")
+    parts = spark_state(project, "SELECT partition, rows FROM _assetflow.spark_parts ORDER BY 1")
     assert parts == [(f"2024-01-{d:02d}", 1) for d in range(1, 13)]
     assert sorted(tuple(r) for r in spark.sql("SELECT n FROM main.daily").collect()) == [(d,) for d in range(1, 13)]
 

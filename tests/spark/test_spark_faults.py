@@ -9,12 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from tests.spark.cluster import free_port
 from tests.conftest import write_project
-from tests.spark.conftest import SPARK_TOML, cli
+from tests.spark.conftest import SPARK_TOML, cli, spark_state
 
 ROOT = Path(__file__).resolve().parents[2]
 ONE = {"assets/main/a.sql": "select 1 as x\n"}
@@ -86,16 +85,8 @@ FAST = SLOW.replace("= 3 then 100000", "= 3 then 2")
 EXPECTED = [(1, 3), (2, 3), (3, 2), (3, 3), (4, 3)]           # (day, n) of FAST: a + b = 4
 
 
-def _state(project, sql):
-    con = duckdb.connect(str(project / ".assetflow" / "spark.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def _built_days(project):
-    return _state(project, "SELECT partition, rows, location FROM _assetflow.spark_parts ORDER BY 1")
+    return spark_state(project, "SELECT partition, rows, location FROM _assetflow.spark_parts ORDER BY 1")
 
 
 def test_a_timeout_cancels_the_spark_query(tmp_path, spark):
@@ -105,7 +96,7 @@ def test_a_timeout_cancels_the_spark_query(tmp_path, spark):
     code, out, err = cli(project, "materialize", "main.slow", "--partition", "2024-01-03", "--target", "spark")
     assert code == 1, out + err
     assert "timed out after" in out + err, out + err
-    errors = _state(project, "SELECT status, error FROM _assetflow.attempts WHERE asset = 'main.slow'")
+    errors = spark_state(project, "SELECT status, error FROM _assetflow.attempts WHERE asset = 'main.slow'")
     assert [s for s, _ in errors] == ["failed"] and "timed out after" in errors[0][1], errors
     assert not [j for j in spark.sparkContext.statusTracker().getActiveJobsIds()]   # nothing still running
 
@@ -122,7 +113,7 @@ def test_a_killed_backfill_resumes_with_the_partitions_it_had_not_built(tmp_path
     assert [p for p, _, _ in _built_days(project)] == ["2024-01-01", "2024-01-02"]
     code, out, err = cli(project, *args)
     assert code == 0, out + err
-    last = _state(project, "SELECT partition, status FROM _assetflow.attempts WHERE run_id = "
+    last = spark_state(project, "SELECT partition, status FROM _assetflow.attempts WHERE run_id = "
                            "(SELECT max(run_id) FROM _assetflow.attempts) ORDER BY 1")
     assert last == [("2024-01-03", "success"), ("2024-01-04", "success")]   # resumed: only what it lacked
     assert [p for p, _, _ in _built_days(project)] == ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]

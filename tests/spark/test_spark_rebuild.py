@@ -4,10 +4,9 @@ its column types and its state are untouched; a partial run with changed columns
 diff; the fixed rebuild swaps every partition in at once."""
 from __future__ import annotations
 
-import duckdb
 
 from tests.conftest import write_project
-from tests.spark.conftest import SPARK_TOML, cli
+from tests.spark.conftest import SPARK_TOML, cli, spark_state
 
 HEADER = """/* assetflow
 kind = "partitioned"
@@ -25,20 +24,12 @@ V2 = HEADER + ("select d, cast(day(d) as varchar) || '!' as n, "
 FILES = {"assets/main/daily.sql": V1, "assets/main/total.sql": "select count(*) as days from main.daily\n"}
 
 
-def _state(project, sql):
-    con = duckdb.connect(str(project / ".assetflow" / "spark.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def _snapshot(project):
     return {
-        "columns": _state(project, "SELECT columns FROM _assetflow.spark_tables WHERE asset = 'main.daily'"),
-        "parts": _state(project, "SELECT partition, location, rows FROM _assetflow.spark_parts "
+        "columns": spark_state(project, "SELECT columns FROM _assetflow.spark_tables WHERE asset = 'main.daily'"),
+        "parts": spark_state(project, "SELECT partition, location, rows FROM _assetflow.spark_parts "
                                  "WHERE asset = 'main.daily' ORDER BY 1"),
-        "records": _state(project, "SELECT partition, status, code_version, data_version, rows "
+        "records": spark_state(project, "SELECT partition, status, code_version, data_version, rows "
                                    "FROM _assetflow.partitions WHERE asset = 'main.daily' ORDER BY 1"),
     }
 
@@ -62,7 +53,7 @@ def test_a_failed_partition_keeps_the_old_table_then_the_fixed_rebuild_swaps_in(
     failed_day = [(p, "failed" if p == "2024-01-02" else s, *rest) for p, s, *rest in before["records"]]
     assert _snapshot(project) == {**before, "records": failed_day}   # as they were; only the day's status
     assert _rows(spark) == old_rows                       # the session's catalog: the old table
-    attempts = _state(project, "SELECT partition, status FROM _assetflow.attempts WHERE asset = 'main.daily' "
+    attempts = spark_state(project, "SELECT partition, status FROM _assetflow.attempts WHERE asset = 'main.daily' "
                                "AND run_id = (SELECT max(run_id) FROM _assetflow.attempts "
                                "WHERE asset = 'main.daily' AND status = 'failed') ORDER BY 1")
     assert sorted(s for _, s in attempts) == ["discarded"] * 3 + ["failed"], attempts
@@ -79,4 +70,4 @@ def test_a_failed_partition_keeps_the_old_table_then_the_fixed_rebuild_swaps_in(
     assert not {loc for _, loc, _ in after["parts"]} & {loc for _, loc, _ in before["parts"]}
     assert _rows(spark) == (["date", "string"], [(d, f"{d.day}!") for d, _ in old_rows[1]])
     assert [r[1] for r in after["records"]] == ["success"] * 4
-    assert _state(project, "SELECT count(*) FROM _assetflow.meta WHERE key LIKE 'rebuild:%'") == [(0,)]
+    assert spark_state(project, "SELECT count(*) FROM _assetflow.meta WHERE key LIKE 'rebuild:%'") == [(0,)]
