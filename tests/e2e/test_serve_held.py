@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from conftest import write_project
-from test_serve import ROOT, get, start
+from test_serve import ROOT, TOML, get, start
 
 DAYS = """
 /* assetflow
@@ -38,15 +38,6 @@ def gated(context: AssetContext, days: pa.Table) -> pa.Table:
     with open({gate!r}, "a") as gate:
         fcntl.flock(gate, fcntl.LOCK_SH)        # waits while the test holds the gate
     return pa.table({{"day": [context.start], "n": [len(days)]}})
-"""
-TOML = """
-[project]
-name = "t"
-
-[targets.dev]
-engine = "duckdb"
-path = "warehouse.duckdb"
-threads = 1
 """
 
 
